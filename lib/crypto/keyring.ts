@@ -1,0 +1,95 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
+
+const SIG_BYTES = 32;
+const SIG_LENGTH = 43; // base64url of 32 bytes
+const SEAL_VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+interface Keys {
+  sign: Buffer;
+  seal: Buffer;
+}
+
+/**
+ * Keys derived (HKDF-SHA256) from the configured secrets: the first signs and seals, the others
+ * still verify and open, so secrets can be rotated without ending every session.
+ */
+export class Keyring {
+  private readonly keys: Keys[];
+
+  constructor(secrets: readonly string[]) {
+    this.keys = secrets.map((secret) => ({
+      sign: derive(secret, 'nest-session/v1 cookie signature'),
+      seal: derive(secret, 'nest-session/v1 cookie seal'),
+    }));
+  }
+
+  /** `value.signature`, bound to the cookie name so a value cannot move between cookies. */
+  sign(name: string, value: string): string {
+    return `${value}.${this.mac(this.keys[0].sign, name, value)}`;
+  }
+
+  /** The signed value, or undefined for anything forged, truncated or signed with an unknown key. */
+  unsign(name: string, signed: string): string | undefined {
+    const dot = signed.lastIndexOf('.');
+    if (dot <= 0 || signed.length - dot - 1 !== SIG_LENGTH) return undefined;
+    const value = signed.slice(0, dot);
+    const given = Buffer.from(signed.slice(dot + 1), 'base64url');
+    if (given.length !== SIG_BYTES) return undefined;
+    for (const key of this.keys) {
+      if (timingSafeEqual(given, Buffer.from(this.mac(key.sign, name, value), 'base64url'))) return value;
+    }
+    return undefined;
+  }
+
+  /** AES-256-GCM: version byte, random 96-bit IV, ciphertext, tag; base64url. The name is authenticated. */
+  seal(name: string, plaintext: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.keys[0].seal, iv);
+    cipher.setAAD(Buffer.from(name));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return Buffer.concat([Buffer.of(SEAL_VERSION), iv, body, cipher.getAuthTag()]).toString('base64url');
+  }
+
+  /** The plaintext and whether it was sealed with an older key, or undefined for anything that does not open. */
+  open(name: string, sealed: string): { plaintext: string; stale: boolean } | undefined {
+    const raw = Buffer.from(sealed, 'base64url');
+    if (raw.length < 1 + IV_BYTES + TAG_BYTES || raw[0] !== SEAL_VERSION) return undefined;
+    const iv = raw.subarray(1, 1 + IV_BYTES);
+    const tag = raw.subarray(raw.length - TAG_BYTES);
+    const body = raw.subarray(1 + IV_BYTES, raw.length - TAG_BYTES);
+    for (let i = 0; i < this.keys.length; i++) {
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', this.keys[i].seal, iv);
+        decipher.setAAD(Buffer.from(name));
+        decipher.setAuthTag(tag);
+        const plaintext = Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+        return { plaintext, stale: i > 0 };
+      } catch {
+        // not this key: try the next one
+      }
+    }
+    return undefined;
+  }
+
+  private mac(key: Buffer, name: string, value: string): string {
+    return createHmac('sha256', key).update(name).update('=').update(value).digest('base64url');
+  }
+}
+
+function derive(secret: string, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
+}
+
+/** A new session id: 256 random bits, base64url. */
+export function newSessionId(): string {
+  return randomBytes(32).toString('base64url');
+}

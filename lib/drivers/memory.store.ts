@@ -1,0 +1,56 @@
+import { LRUCache } from 'lru-cache';
+import {
+  applyChanges,
+  emptyRecord,
+  type SessionChanges,
+  type SessionMeta,
+  type SessionRecord,
+  type SessionStore,
+} from './session-store.js';
+
+/**
+ * One process's sessions in an LRU bounded by count, each entry a JSON string with its own TTL.
+ * No timer per entry and nothing that keeps the process alive: expired entries are never returned
+ * and are dropped when touched or pushed out. A change set is applied synchronously, so it is atomic.
+ */
+export class MemoryStore implements SessionStore {
+  private readonly cache: LRUCache<string, string>;
+
+  constructor(options: { max: number }, now: () => number = Date.now) {
+    this.cache = new LRUCache<string, string>({
+      max: options.max,
+      ttlAutopurge: false,
+      ttlResolution: 0,
+      perf: { now },
+    });
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    return this.read(id);
+  }
+
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
+    const record = applyChanges(this.read(id) ?? emptyRecord(meta), changes, meta);
+    const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
+    this.cache.set(id, JSON.stringify(record), { ttl });
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.cache.delete(id);
+  }
+
+  async prune(): Promise<number> {
+    const before = this.cache.size;
+    this.cache.purgeStale();
+    return before - this.cache.size;
+  }
+
+  private read(id: string): SessionRecord | undefined {
+    const json = this.cache.get(id);
+    return json === undefined ? undefined : (JSON.parse(json) as SessionRecord);
+  }
+}

@@ -1,0 +1,48 @@
+import type { SessionState } from '../session-state.js';
+
+/** What a driver contributes to one commit. */
+export interface DriverCommit {
+  cookie?: string;
+  pending?: Promise<unknown>;
+}
+
+export interface CommitInput {
+  state: SessionState;
+  /** The final status is 2xx on a route that clears flash. */
+  consume: boolean;
+  /** The request came with this driver's cookie. */
+  hadCookie: boolean;
+  secure: boolean;
+  now: number;
+}
+
+/**
+ * How a driver keeps sessions between requests: it turns the request's cookie into a state, and a
+ * state into a cookie (decided synchronously, before the headers leave) plus the store work to await.
+ */
+export interface SessionDriver {
+  readonly name: string;
+  readonly cookieName: string;
+  load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState;
+  commit(input: CommitInput): DriverCommit;
+  /** Called once the handler returned: throw to fail the request through Nest's exception path. */
+  preflight?(state: SessionState, now: number): void;
+}
+
+export interface Timeouts {
+  idleTimeout: number;
+  lifetime: number;
+}
+
+export function isExpired(t: Timeouts, createdAt: number, lastActivity: number, now: number): boolean {
+  return now - lastActivity > t.idleTimeout || now - createdAt > t.lifetime;
+}
+
+export function expiresAt(t: Timeouts, createdAt: number, now: number): number {
+  return Math.min(now + t.idleTimeout, createdAt + t.lifetime);
+}
+
+/** An unmodified session is written again only when its last activity is this stale (1% of the idle timeout, 1 s at least). */
+export function needsTouch(t: Timeouts, lastActivity: number | undefined, now: number): boolean {
+  return lastActivity !== undefined && now - lastActivity >= Math.max(1000, t.idleTimeout / 100);
+}

@@ -1,0 +1,91 @@
+/** What a server-side store keeps for one session id. Values are JSON-safe (checked at `set()`). */
+export interface SessionRecord {
+  data: Record<string, unknown>;
+  flash: Record<string, unknown>;
+  /** ms since the epoch */
+  createdAt: number;
+  /** ms since the epoch */
+  lastActivity: number;
+}
+
+/** Timestamps a store writes with a change set; `expiresAt` is when the record may be dropped. */
+export interface SessionMeta {
+  createdAt: number;
+  lastActivity: number;
+  expiresAt: number;
+}
+
+/**
+ * What one request changed. A store applies it atomically to the record it holds (creating it when
+ * missing), in this order: clear, delete, set; clear flash, drop cleared flash, add flash.
+ */
+export interface SessionChanges {
+  /** reset(): drop all session data first. */
+  clearData: boolean;
+  /** reset() or reset({ flashOnly: true }): drop all flash data first. */
+  clearFlash: boolean;
+  /** Keys set, with their values. */
+  set: Record<string, unknown>;
+  /** Keys deleted. */
+  deleted: string[];
+  /** Flash data added. */
+  flash: Record<string, unknown>;
+  /**
+   * Flash this request saw and consumed: key -> JSON of the value it saw. Drop the key only if the
+   * record still holds that value, so a message flashed meanwhile by another request survives.
+   */
+  flashCleared: Record<string, string>;
+}
+
+/**
+ * A server-side driver. "Missing, expired or tampered" is `undefined`, never an error; errors are for
+ * real faults (the store is down) and become a 503 for that request.
+ */
+export interface SessionStore {
+  /** The record, or undefined when there is none or it has expired. */
+  get(id: string): Promise<SessionRecord | undefined>;
+  /** Applies the change set atomically and stores the timestamps (an empty change set only touches). */
+  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void>;
+  /** Deletes the record; a missing one is not an error. */
+  destroy(id: string): Promise<void>;
+}
+
+/** Optional power: drop expired records now; resolves to how many went. */
+export interface PrunableSessionStore extends SessionStore {
+  prune(): Promise<number>;
+}
+
+/** Optional power: release connections on application shutdown. */
+export interface ClosableSessionStore extends SessionStore {
+  close(): Promise<void>;
+}
+
+export function isPrunable(store: SessionStore): store is PrunableSessionStore {
+  return typeof (store as Partial<PrunableSessionStore>).prune === 'function';
+}
+
+export function isClosable(store: SessionStore): store is ClosableSessionStore {
+  return typeof (store as Partial<ClosableSessionStore>).close === 'function';
+}
+
+/** Applies a change set to a record in memory: the one merge every store that holds JSON can share. */
+export function applyChanges(
+  record: SessionRecord,
+  changes: SessionChanges,
+  meta: SessionMeta,
+): SessionRecord {
+  const data = changes.clearData ? {} : record.data;
+  const flash = changes.clearFlash ? {} : record.flash;
+  for (const key of changes.deleted) delete data[key];
+  for (const key in changes.set) data[key] = changes.set[key];
+  for (const key in changes.flashCleared) {
+    if (Object.hasOwn(flash, key) && JSON.stringify(flash[key]) === changes.flashCleared[key])
+      delete flash[key];
+  }
+  for (const key in changes.flash) flash[key] = changes.flash[key];
+  return { data, flash, createdAt: record.createdAt || meta.createdAt, lastActivity: meta.lastActivity };
+}
+
+export function emptyRecord(meta: SessionMeta): SessionRecord {
+  return { data: {}, flash: {}, createdAt: meta.createdAt, lastActivity: meta.lastActivity };
+}

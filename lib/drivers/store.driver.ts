@@ -1,0 +1,105 @@
+import { Logger } from '@nestjs/common';
+import { Keyring, newSessionId } from '../crypto/keyring.js';
+import type { CookieWriter } from '../http/cookies.js';
+import { SessionState, isEmptyChanges } from '../session-state.js';
+import { SessionStoreUnavailableError } from '../session.errors.js';
+import {
+  expiresAt,
+  isExpired,
+  needsTouch,
+  type CommitInput,
+  type DriverCommit,
+  type SessionDriver,
+  type Timeouts,
+} from './session-driver.js';
+import type { SessionStore } from './session-store.js';
+
+/**
+ * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
+ * expires with the session's absolute lifetime, so it is written only when the id changes.
+ */
+export class StoreDriver implements SessionDriver {
+  private down = false;
+
+  constructor(
+    readonly name: string,
+    readonly cookieName: string,
+    readonly store: SessionStore,
+    private readonly keyring: Keyring,
+    private readonly cookies: CookieWriter,
+    private readonly timeouts: Timeouts,
+    private readonly logger: Logger,
+  ) {}
+
+  async load(cookie: string | undefined, now: number): Promise<SessionState> {
+    const id = cookie === undefined ? undefined : this.keyring.unsign(this.cookieName, cookie);
+    if (id === undefined) return new SessionState(undefined, undefined, newSessionId);
+    let record;
+    try {
+      record = await this.store.get(id);
+      this.up();
+    } catch (error) {
+      const state = new SessionState(undefined, undefined, newSessionId);
+      state.failure = this.unavailable(error);
+      return state;
+    }
+    if (record && isExpired(this.timeouts, record.createdAt, record.lastActivity, now)) record = undefined;
+    return new SessionState(record ? id : undefined, record, newSessionId);
+  }
+
+  commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
+    if (state.failure) return {};
+    if (state.destroyed) {
+      const gone = state.isNew ? undefined : (state.previousId ?? state.id);
+      return {
+        cookie: hadCookie ? this.cookies.clear(this.cookieName, secure) : undefined,
+        pending: gone === undefined ? undefined : this.guard(this.store.destroy(gone)),
+      };
+    }
+    const createdAt = state.createdAt ?? now;
+    const meta = { createdAt, lastActivity: now, expiresAt: expiresAt(this.timeouts, createdAt, now) };
+    if (!state.hasStoredRecord) {
+      const changes = state.changes(consume, true);
+      if (state.isNew && isEmptyChanges({ ...changes, clearData: false, clearFlash: false })) return {};
+      const id = state.id;
+      const writes = [this.store.apply(id, changes, meta)];
+      if (state.previousId !== undefined) writes.push(this.store.destroy(state.previousId));
+      const cookie = this.cookies.set(
+        this.cookieName,
+        this.keyring.sign(this.cookieName, id),
+        new Date(createdAt + this.timeouts.lifetime),
+        secure,
+      );
+      return { cookie, pending: this.guard(Promise.all(writes)) };
+    }
+    const changes = state.changes(consume, false);
+    if (isEmptyChanges(changes) && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
+    return { pending: this.guard(this.store.apply(state.id, changes, meta)) };
+  }
+
+  private guard(work: Promise<unknown>): Promise<unknown> {
+    return work.then(
+      () => this.up(),
+      (error: unknown) => {
+        throw this.unavailable(error);
+      },
+    );
+  }
+
+  private unavailable(error: unknown): SessionStoreUnavailableError {
+    if (!this.down) {
+      this.down = true;
+      this.logger.error(
+        `The '${this.name}' session store is unavailable: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    return new SessionStoreUnavailableError(this.name, error);
+  }
+
+  private up(): void {
+    if (this.down) {
+      this.down = false;
+      this.logger.log(`The '${this.name}' session store is available again`);
+    }
+  }
+}

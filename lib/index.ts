@@ -1,0 +1,26 @@
+export { SessionModule } from './session.module.js';
+export { Session, type SessionData } from './session.js';
+export { SessionManager, type SessionStoreFactory } from './session-manager.js';
+export { Flash } from './flash/flash.decorator.js';
+export { KeepFlash } from './flash/keep-flash.decorator.js';
+export { FlashInterceptor } from './flash/flash.interceptor.js';
+export {
+  applyChanges,
+  type SessionStore,
+  type PrunableSessionStore,
+  type ClosableSessionStore,
+  type SessionRecord,
+  type SessionChanges,
+  type SessionMeta,
+} from './drivers/session-store.js';
+export type {
+  SessionModuleOptions,
+  SessionCookieOptions,
+  ResolvedSessionOptions,
+} from './session.options.js';
+export {
+  SessionConfigError,
+  SessionOutsideRequestError,
+  SessionStoreUnavailableError,
+  SessionTooLargeError,
+} from './session.errors.js';

@@ -1,0 +1,176 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Keyring } from './crypto/keyring.js';
+import { MemoryStore } from './drivers/memory.store.js';
+import type { SessionDriver } from './drivers/session-driver.js';
+import { isClosable, type SessionStore } from './drivers/session-store.js';
+import { StoreDriver } from './drivers/store.driver.js';
+import { CookieWriter, readCookies } from './http/cookies.js';
+import { hookResponse } from './http/response-hooks.js';
+import { SessionState } from './session-state.js';
+import { RequestContext, currentContext, requestContext } from './request-context.js';
+import { Session } from './session.js';
+import { SessionConfigError } from './session.errors.js';
+import { MODULE_OPTIONS_TOKEN } from './session.module-definition.js';
+import {
+  resolveSessionOptions,
+  type ResolvedSessionOptions,
+  type SessionModuleOptions,
+} from './session.options.js';
+
+export type SessionStoreFactory = (options: ResolvedSessionOptions) => SessionStore;
+type DriverFactory = (name: string, cookieName: string) => SessionDriver;
+
+/**
+ * Drivers by name, the current request's sessions, and the request lifecycle: load before guards,
+ * commit once as the response goes out.
+ */
+@Injectable()
+export class SessionManager implements OnApplicationShutdown {
+  readonly options: ResolvedSessionOptions;
+  private readonly logger = new Logger('Session');
+  private readonly keyring: Keyring;
+  private readonly cookieWriter: CookieWriter;
+  private readonly factories = new Map<string, DriverFactory>();
+  private readonly drivers = new Map<string, SessionDriver>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly defaultSession: Session;
+  /** Cookie name -> driver name, for every driver a request may bring a cookie for. */
+  private readonly cookieNames = new Map<string, string>();
+  private readonly lookup = (name: string) => this.resolve(name);
+
+  constructor(@Inject(MODULE_OPTIONS_TOKEN) input: SessionModuleOptions | string) {
+    this.options = resolveSessionOptions(input, process.env, (message) => this.logger.warn(message));
+    this.keyring = new Keyring(this.options.secrets);
+    this.cookieWriter = new CookieWriter(this.options.cookie);
+    this.extend('memory', (options) => new MemoryStore(options.memory));
+    this.defaultSession = new Session(this.options.driver);
+  }
+
+  /** The current request's session kept by a driver (the default one when no name is given). */
+  driver(name: string = this.options.driver): Session {
+    currentContext();
+    this.resolve(name);
+    let session = this.sessions.get(name);
+    if (session === undefined) {
+      session = name === this.options.driver ? this.defaultSession : new Session(name);
+      this.sessions.set(name, session);
+    }
+    return session;
+  }
+
+  /** Registers a custom server-side store under a driver name (usable as `forRoot(name)` too). */
+  extend(name: string, factory: SessionStoreFactory): this {
+    return this.register(name, (driverName, cookieName) => {
+      return new StoreDriver(
+        driverName,
+        cookieName,
+        factory(this.options),
+        this.keyring,
+        this.cookieWriter,
+        this.options,
+        this.logger,
+      );
+    });
+  }
+
+  /** The raw store behind a server-side driver, for admin work (`prune()`, `destroy(id)`). */
+  store(name: string = this.options.driver): SessionStore {
+    const driver = this.resolve(name);
+    if (!(driver instanceof StoreDriver)) {
+      throw new SessionConfigError(
+        'SESSION_NO_STORE',
+        `the '${name}' driver keeps sessions in cookies, not in a store`,
+      );
+    }
+    return driver.store;
+  }
+
+  /** @internal the Session every controller gets injected. */
+  get session(): Session {
+    return this.defaultSession;
+  }
+
+  /** @internal registers a driver that is not a SessionStore (the cookie driver). */
+  register(name: string, factory: DriverFactory): this {
+    if (this.drivers.has(name)) {
+      throw new SessionConfigError(
+        'SESSION_DRIVER_IN_USE',
+        `the '${name}' driver is already in use; extend() it before the first request`,
+      );
+    }
+    this.factories.set(name, factory);
+    this.cookieNames.set(this.cookieNameOf(name), name);
+    return this;
+  }
+
+  /** @internal Fails at start-up when the default driver does not exist. */
+  checkDefaultDriver(): void {
+    this.resolve(this.options.driver);
+  }
+
+  /**
+   * @internal The request lifecycle: read the cookies, load every driver the request brought a
+   * cookie for, hook the response for the commit, then run the rest of the request in the context.
+   */
+  handle(
+    req: IncomingMessage & { session?: unknown },
+    res: ServerResponse,
+    secure: boolean,
+    next: () => void,
+  ): void {
+    const cookies = readCookies(req.headers.cookie);
+    const ctx = new RequestContext(this.options.driver, cookies, secure, Date.now());
+    req.session = new Session(this.options.driver, ctx);
+    hookResponse(
+      res,
+      (status) => ctx.commit(status, this.lookup),
+      (error) =>
+        this.logger.error(`Session commit failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+    let loading: Promise<void>[] | undefined;
+    for (const cookieName in cookies) {
+      const driverName = this.cookieNames.get(cookieName);
+      if (driverName === undefined) continue;
+      const adopt = (state: SessionState) => void ctx.states.set(driverName, state);
+      const loaded = this.resolve(driverName).load(cookies[cookieName], ctx.now);
+      if (loaded instanceof Promise) {
+        (loading ??= []).push(
+          loaded.then(adopt, (error: unknown) => adopt(SessionState.failed(driverName, error))),
+        );
+      } else {
+        adopt(loaded);
+      }
+    }
+    const run = () => requestContext.run(ctx, next);
+    if (loading === undefined) run();
+    else (loading.length === 1 ? loading[0] : Promise.all(loading)).then(run);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const driver of this.drivers.values()) {
+      if (driver instanceof StoreDriver && isClosable(driver.store)) await driver.store.close();
+    }
+  }
+
+  private resolve(name: string): SessionDriver {
+    let driver = this.drivers.get(name);
+    if (driver !== undefined) return driver;
+    const factory = this.factories.get(name);
+    if (factory === undefined) {
+      throw new SessionConfigError(
+        'SESSION_DRIVER_UNKNOWN',
+        `no session driver named '${name}'; use 'memory', 'cookie', 'database', 'redis' or register it with SessionManager.extend('${name}', factory)`,
+      );
+    }
+    driver = factory(name, this.cookieNameOf(name));
+    this.drivers.set(name, driver);
+    return driver;
+  }
+
+  private cookieNameOf(driver: string): string {
+    return driver === this.options.driver
+      ? this.options.cookie.name
+      : `${this.options.cookie.name}_${driver}`;
+  }
+}

@@ -1,0 +1,185 @@
+import type { SessionChanges, SessionRecord } from './drivers/session-store.js';
+import { assertJsonValue } from './json-value.js';
+import { SessionStoreUnavailableError } from './session.errors.js';
+
+type Bag = Record<string, unknown>;
+const has = Object.hasOwn;
+
+/**
+ * One driver's session for one request: data, the flash it was given and the flash it added, and a
+ * record of every change. Pure: no I/O, no clock of its own.
+ */
+export class SessionState {
+  private data: Bag;
+  private flashIn: Bag;
+  private flashOut: Bag = {};
+  private setKeys: Bag = {};
+  private deletedKeys = new Set<string>();
+  private clearData = false;
+  private clearFlash = false;
+  private keepAll = false;
+  private kept = new Set<string>();
+  private touched = false;
+
+  /** The store could not be read: every use of this session throws it (a 503), the rest of the app works. */
+  failure: Error | undefined;
+  /** Set by regenerate(): the id the store must drop at commit. */
+  previousId: string | undefined;
+  destroyed = false;
+  /** The session was not found in the store (or the cookie did not verify): nothing to update, only to create. */
+  readonly isNew: boolean;
+  readonly createdAt: number | undefined;
+  readonly lastActivity: number | undefined;
+
+  constructor(
+    private currentId: string | undefined,
+    record: SessionRecord | undefined,
+    private readonly newId: () => string,
+  ) {
+    this.isNew = record === undefined;
+    this.data = record?.data ?? {};
+    this.flashIn = record?.flash ?? {};
+    this.createdAt = record?.createdAt;
+    this.lastActivity = record?.lastActivity;
+  }
+
+  /** A session whose store could not be read: every use throws a 503. */
+  static failed(driver: string, error: unknown): SessionState {
+    const state = new SessionState(undefined, undefined, () => '');
+    state.failure =
+      error instanceof SessionStoreUnavailableError ? error : new SessionStoreUnavailableError(driver, error);
+    return state;
+  }
+
+  /** The session id; a new session gets its id on first use. */
+  get id(): string {
+    return (this.currentId ??= this.newId());
+  }
+
+  /** Whether the request changed anything (set, delete, flash, reset, regenerate, destroy). */
+  get modified(): boolean {
+    return this.touched;
+  }
+
+  get(key: string): unknown {
+    if (has(this.data, key)) return this.data[key];
+    return this.getFlash(key);
+  }
+
+  has(key: string): boolean {
+    return has(this.data, key) || has(this.flashOut, key) || has(this.flashIn, key);
+  }
+
+  set(key: string, value: unknown): void {
+    assertJsonValue(key, value);
+    this.data[key] = value;
+    this.setKeys[key] = value;
+    this.deletedKeys.delete(key);
+    this.touched = true;
+  }
+
+  delete(key: string): boolean {
+    if (!has(this.data, key)) return false;
+    delete this.data[key];
+    delete this.setKeys[key];
+    this.deletedKeys.add(key);
+    this.touched = true;
+    return true;
+  }
+
+  all(): Bag {
+    return { ...this.data };
+  }
+
+  flash(key: string, value: unknown): void {
+    assertJsonValue(key, value);
+    this.flashOut[key] = value;
+    this.touched = true;
+  }
+
+  getFlash(key: string): unknown {
+    if (has(this.flashOut, key)) return this.flashOut[key];
+    return has(this.flashIn, key) ? this.flashIn[key] : undefined;
+  }
+
+  flashes(): Bag {
+    return { ...this.flashIn, ...this.flashOut };
+  }
+
+  /** Keep the flash this request saw (all, or these keys) past one more successful response. */
+  keep(keys: readonly string[]): void {
+    if (keys.length === 0) this.keepAll = true;
+    else for (const key of keys) this.kept.add(key);
+  }
+
+  reset(flashOnly: boolean): void {
+    if (!flashOnly) {
+      this.data = {};
+      this.setKeys = {};
+      this.deletedKeys.clear();
+      this.clearData = true;
+    }
+    this.flashIn = {};
+    this.flashOut = {};
+    this.clearFlash = true;
+    this.touched = true;
+  }
+
+  regenerate(): void {
+    if (this.destroyed) return;
+    if (!this.isNew && this.previousId === undefined) this.previousId = this.currentId;
+    this.currentId = this.newId();
+    this.touched = true;
+  }
+
+  destroy(): void {
+    this.reset(false);
+    this.destroyed = true;
+  }
+
+  /** Whether the store holds a record under an id this request must keep writing to. */
+  get hasStoredRecord(): boolean {
+    return !this.isNew && this.previousId === undefined;
+  }
+
+  /**
+   * The change set to commit. `consume` is true when the response's final status is 2xx on a route
+   * that clears flash: the flash this request saw (given or flashed) goes, except what it kept.
+   * `full` writes the whole session (a new record: new or regenerated session).
+   */
+  changes(consume: boolean, full: boolean): SessionChanges {
+    const keep = (key: string) => !consume || this.keepAll || this.kept.has(key);
+    const flash: Bag = {};
+    for (const key in this.flashOut) if (keep(key)) flash[key] = this.flashOut[key];
+    const flashCleared: Record<string, string> = {};
+    if (full) {
+      for (const key in this.flashIn) if (keep(key) && !has(flash, key)) flash[key] = this.flashIn[key];
+      return { clearData: true, clearFlash: true, set: { ...this.data }, deleted: [], flash, flashCleared };
+    }
+    if (consume) {
+      for (const key in this.flashIn) if (!keep(key)) flashCleared[key] = JSON.stringify(this.flashIn[key]);
+    }
+    return {
+      clearData: this.clearData,
+      clearFlash: this.clearFlash,
+      set: this.setKeys,
+      deleted: [...this.deletedKeys],
+      flash,
+      flashCleared,
+    };
+  }
+
+  /** The whole session as the store would hold it after committing `changes(consume, true)`. */
+  snapshot(consume: boolean): { data: Bag; flash: Bag } {
+    const c = this.changes(consume, true);
+    return { data: c.set, flash: c.flash };
+  }
+}
+
+export function isEmptyChanges(c: SessionChanges): boolean {
+  if (c.clearData || c.clearFlash || c.deleted.length > 0) return false;
+  for (const _ in c.set) return false;
+  for (const _ in c.flash) return false;
+  for (const _ in c.flashCleared) return false;
+  return true;
+}

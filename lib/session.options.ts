@@ -1,0 +1,171 @@
+import { SessionConfigError } from './session.errors.js';
+
+export type SameSite = 'lax' | 'strict' | 'none';
+
+export interface SessionCookieOptions {
+  /** Cookie name; other drivers used through SessionManager.driver(name) use `<name>_<driver>`. Default 'nest_session'. */
+  name?: string;
+  /** Default '/'. */
+  path?: string;
+  /** Default: none (host-only cookie). */
+  domain?: string;
+  /** Default true. */
+  httpOnly?: boolean;
+  /** true, false, or 'auto' (secure when the request is https, trusting the proxy as the app does). Default false. */
+  secure?: boolean | 'auto';
+  /** Default 'lax'. */
+  sameSite?: SameSite;
+}
+
+export interface DatabaseDriverOptions {
+  /** The app's own TypeORM DataSource (never closed by the driver) or options for one the driver opens and closes. */
+  dataSource?: unknown;
+  /** Default 'sessions'. */
+  table?: string;
+  /** How often expired rows are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
+  pruneInterval?: number;
+}
+
+export interface RedisDriverOptions {
+  /** The app's own ioredis client (never closed by the driver). */
+  client?: unknown;
+  /** A redis:// URL for a client the driver opens and closes. */
+  url?: string;
+  /** Default 'sess:'. */
+  prefix?: string;
+}
+
+export interface SessionModuleOptions {
+  /** 'memory' | 'cookie' | 'database' | 'redis' | a name registered with SessionManager.extend(). Default 'memory'. */
+  driver?: string;
+  /** At least 32 characters; [current, ...older] rotates keys. Default process.env.SESSION_SECRET. */
+  secret?: string | string[];
+  cookie?: SessionCookieOptions;
+  /** ms without a request before the session ends. Default 2 hours. */
+  idleTimeout?: number;
+  /** ms from creation, whatever the activity. Default 14 days. */
+  lifetime?: number;
+  /** Memory driver: how many sessions it keeps (least recently used go first). Default 10 000. */
+  memory?: { max?: number };
+  database?: DatabaseDriverOptions;
+  redis?: RedisDriverOptions;
+}
+
+export interface ResolvedSessionOptions {
+  driver: string;
+  secrets: string[];
+  cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
+  idleTimeout: number;
+  lifetime: number;
+  memory: { max: number };
+  database: DatabaseDriverOptions;
+  redis: RedisDriverOptions;
+}
+
+const HOUR = 60 * 60 * 1000;
+export const SESSION_DEFAULTS = {
+  driver: 'memory',
+  cookie: { name: 'nest_session', path: '/', httpOnly: true, secure: false, sameSite: 'lax' },
+  idleTimeout: 2 * HOUR,
+  lifetime: 14 * 24 * HOUR,
+  memory: { max: 10_000 },
+} as const;
+
+export const MIN_SECRET_LENGTH = 32;
+
+/** Merges the defaults in one place and rejects what cannot work, saying what to set. */
+export function resolveSessionOptions(
+  input: SessionModuleOptions | string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (message: string) => void = () => undefined,
+): ResolvedSessionOptions {
+  const options: SessionModuleOptions = typeof input === 'string' ? { driver: input } : { ...(input ?? {}) };
+  const cookie = { ...SESSION_DEFAULTS.cookie, ...(options.cookie ?? {}) };
+  const resolved: ResolvedSessionOptions = {
+    driver: options.driver ?? SESSION_DEFAULTS.driver,
+    secrets: resolveSecrets(options.secret, env, warn),
+    cookie,
+    idleTimeout: options.idleTimeout ?? SESSION_DEFAULTS.idleTimeout,
+    lifetime: options.lifetime ?? SESSION_DEFAULTS.lifetime,
+    memory: { max: options.memory?.max ?? SESSION_DEFAULTS.memory.max },
+    database: options.database ?? {},
+    redis: options.redis ?? {},
+  };
+  validate(resolved);
+  return resolved;
+}
+
+function resolveSecrets(
+  secret: string | string[] | undefined,
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void,
+): string[] {
+  const given = secret ?? env.SESSION_SECRET;
+  if (given === undefined || given === '' || (Array.isArray(given) && given.length === 0)) {
+    if (env.NODE_ENV === 'production') {
+      throw new SessionConfigError(
+        'SESSION_SECRET_MISSING',
+        `set SessionModule.forRoot({ secret }) or SESSION_SECRET (${MIN_SECRET_LENGTH}+ characters)`,
+      );
+    }
+    warn(
+      'No session secret: using a random one, so sessions end when the process restarts. ' +
+        'Set SESSION_SECRET or SessionModule.forRoot({ secret }).',
+    );
+    return [randomSecret()];
+  }
+  const list = Array.isArray(given) ? given : [given];
+  list.forEach((s, i) => {
+    if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {
+      throw new SessionConfigError(
+        'SESSION_SECRET_TOO_SHORT',
+        `secret${list.length > 1 ? `[${i}]` : ''} must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+      );
+    }
+  });
+  return list;
+}
+
+function randomSecret(): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}
+
+function validate(o: ResolvedSessionOptions): void {
+  if (typeof o.driver !== 'string' || o.driver === '') {
+    throw new SessionConfigError('SESSION_DRIVER_INVALID', `driver must be a driver name such as 'memory'`);
+  }
+  positive('idleTimeout', o.idleTimeout);
+  positive('lifetime', o.lifetime);
+  positive('memory.max', o.memory.max);
+  const { cookie } = o;
+  if (typeof cookie.name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name)) {
+    throw new SessionConfigError(
+      'SESSION_COOKIE_INVALID',
+      `cookie.name must be a cookie token such as 'nest_session'`,
+    );
+  }
+  if (!['lax', 'strict', 'none'].includes(cookie.sameSite)) {
+    throw new SessionConfigError(
+      'SESSION_COOKIE_INVALID',
+      `cookie.sameSite must be 'lax', 'strict' or 'none'`,
+    );
+  }
+  if (cookie.sameSite === 'none' && cookie.secure === false) {
+    throw new SessionConfigError(
+      'SESSION_COOKIE_INVALID',
+      `cookie.sameSite 'none' needs cookie.secure true or 'auto' (browsers drop it otherwise)`,
+    );
+  }
+  if (![true, false, 'auto'].includes(cookie.secure)) {
+    throw new SessionConfigError('SESSION_COOKIE_INVALID', `cookie.secure must be true, false or 'auto'`);
+  }
+}
+
+function positive(name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new SessionConfigError(
+      'SESSION_OPTION_INVALID',
+      `${name} must be a positive number of milliseconds`,
+    );
+  }
+}

@@ -1,0 +1,290 @@
+import {
+  BadRequestException,
+  Body,
+  Catch,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  Redirect,
+  Res,
+  Session as NestSession,
+  StreamableFile,
+  UseFilters,
+  UseGuards,
+  type ArgumentsHost,
+  type CanActivate,
+  type DynamicModule,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import {
+  Flash,
+  KeepFlash,
+  Session,
+  SessionManager,
+  SessionModule,
+  type SessionModuleOptions,
+} from 'nest-session';
+import { Barrier } from './app.js';
+
+export const barrier = new Barrier(1);
+export const counters = { controllers: 0, services: 0 };
+
+/** A service that injects Session: it stays a singleton too. */
+@Injectable()
+export class CartService {
+  constructor(private readonly session: Session) {
+    counters.services++;
+  }
+  add(item: string): string[] {
+    const items = [...((this.session.get('cart') as string[] | undefined) ?? []), item];
+    this.session.set('cart', items);
+    return items;
+  }
+}
+
+@Injectable()
+class SignedInGuard implements CanActivate {
+  constructor(private readonly session: Session) {}
+  canActivate(): boolean {
+    return this.session.has('userId');
+  }
+}
+
+/** Turns a 404 into a 200 page: the final status the commit must see is the filter's. */
+@Catch(NotFoundException)
+class NotFoundToOkFilter implements ExceptionFilter {
+  catch(_e: NotFoundException, host: ArgumentsHost) {
+    const res = host.switchToHttp().getResponse();
+    if (typeof res.status === 'function' && typeof res.json === 'function')
+      res.status(200).json({ fallback: true });
+    else res.status(200).send({ fallback: true });
+  }
+}
+
+@Controller()
+export class SessionController {
+  constructor(
+    private readonly session: Session,
+    private readonly sessions: SessionManager,
+    private readonly cart: CartService,
+  ) {
+    counters.controllers++;
+  }
+
+  @Get('state')
+  state() {
+    return {
+      id: this.session.id,
+      isNew: this.session.isNew,
+      data: this.session.all(),
+      flash: this.session.flashes(),
+    };
+  }
+
+  @Get('get/:key')
+  get(@Param('key') key: string) {
+    return { value: this.session.get(key, null), has: this.session.has(key) };
+  }
+
+  @Post('set')
+  @HttpCode(200)
+  set(@Body() body: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(body)) this.session.set(key, value);
+    return this.session.all();
+  }
+
+  @Post('delete/:key')
+  @HttpCode(200)
+  delete(@Param('key') key: string) {
+    return { deleted: this.session.delete(key) };
+  }
+
+  @Post('pull/:key')
+  @HttpCode(200)
+  pull(@Param('key') key: string) {
+    return { value: this.session.pull(key) ?? null };
+  }
+
+  @Post('cart/:item')
+  @HttpCode(200)
+  addToCart(@Param('item') item: string) {
+    return this.cart.add(item);
+  }
+
+  @Get('untouched')
+  untouched() {
+    return 'ok';
+  }
+
+  @Post('flash')
+  @HttpCode(200)
+  flash(@Body() body: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(body)) this.session.flash(key, value);
+    return this.session.flashes();
+  }
+
+  @Post('flash-redirect')
+  @Redirect('/state')
+  flashRedirect(@Body() body: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(body)) this.session.flash(key, value);
+  }
+
+  @Post('flash-res-redirect')
+  flashResRedirect(@Body() body: Record<string, unknown>, @Res() res: any) {
+    for (const [key, value] of Object.entries(body)) this.session.flash(key, value);
+    if (typeof res.code === 'function') res.redirect('/state', 303);
+    else res.redirect(303, '/state');
+  }
+
+  @Post('flash-throw')
+  flashThrow(@Body() body: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(body)) this.session.flash(key, value);
+    throw new BadRequestException('invalid');
+  }
+
+  @Post('flash-stream')
+  @HttpCode(200)
+  flashStream(@Body() body: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(body)) this.session.flash(key, value);
+    this.session.set('streamed', true);
+    return new StreamableFile(Buffer.from('file body'));
+  }
+
+  @Post('flash-then-404')
+  @UseFilters(NotFoundToOkFilter)
+  flashThen404(@Body() body: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(body)) this.session.flash(key, value);
+    throw new NotFoundException();
+  }
+
+  @Get('read-flash')
+  readFlash(@Flash('success') success?: unknown, @Flash() all?: Record<string, unknown>) {
+    return { success: success ?? null, all };
+  }
+
+  @Get('error-after-read')
+  errorAfterRead(@Flash('success') success?: unknown) {
+    throw new BadRequestException(String(success));
+  }
+
+  @Get('poll')
+  @KeepFlash()
+  poll() {
+    return this.session.flashes();
+  }
+
+  @Get('reflash')
+  reflash() {
+    this.session.reflash();
+    return this.session.flashes();
+  }
+
+  @Get('keep')
+  keep(@Query('keys') keys = '') {
+    this.session.keep(...keys.split(',').filter(Boolean));
+    return this.session.flashes();
+  }
+
+  @Post('reset')
+  @HttpCode(200)
+  reset(@Query('flashOnly') flashOnly?: string) {
+    this.session.reset({ flashOnly: flashOnly === 'true' });
+    return { data: this.session.all(), flash: this.session.flashes() };
+  }
+
+  @Post('regenerate')
+  @HttpCode(200)
+  regenerate() {
+    const before = this.session.id;
+    this.session.regenerate();
+    return { before, after: this.session.id };
+  }
+
+  @Post('destroy')
+  @HttpCode(200)
+  destroy() {
+    this.session.destroy();
+    return { ok: true };
+  }
+
+  @Get('nest-session')
+  nestSession(@NestSession() session: Session) {
+    return { userId: session.get('userId') ?? null, injectedSeesSame: session.id === this.session.id };
+  }
+
+  @Post('own-cookie')
+  @HttpCode(200)
+  ownCookie(@Res({ passthrough: true }) res: any) {
+    if (typeof res.code === 'function') res.header('set-cookie', 'app=1; Path=/');
+    else res.cookie('app', '1');
+    this.session.set('withOwnCookie', true);
+    return { ok: true };
+  }
+
+  @Post('json/:kind')
+  @HttpCode(200)
+  json(@Param('kind') kind: string) {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const values: Record<string, unknown> = {
+      function: () => 1,
+      symbol: Symbol('s'),
+      bigint: 10n,
+      circular,
+      map: new Map(),
+      nested: { a: [1, { b: () => 2 }] },
+    };
+    try {
+      this.session.set(kind, values[kind]);
+      return { error: null };
+    } catch (error) {
+      return { error: (error as Error).name, message: (error as Error).message };
+    }
+  }
+
+  @Post('concurrent/:key')
+  @HttpCode(200)
+  async concurrent(@Param('key') key: string) {
+    this.session.has('warm');
+    await barrier.arrive();
+    this.session.set(key, true);
+    return { ok: true };
+  }
+
+  @Get('guarded')
+  @UseGuards(SignedInGuard)
+  guarded() {
+    return { userId: this.session.get('userId') };
+  }
+
+  @Post('driver/:name')
+  @HttpCode(200)
+  setOnDriver(@Param('name') name: string, @Body() body: Record<string, unknown>) {
+    const session = this.sessions.driver(name);
+    for (const [key, value] of Object.entries(body)) session.set(key, value);
+    return session.all();
+  }
+
+  @Get('driver/:name')
+  readDriver(@Param('name') name: string) {
+    return { data: this.sessions.driver(name).all(), defaultData: this.session.all() };
+  }
+}
+
+@Module({ controllers: [SessionController], providers: [CartService] })
+export class FeatureModule {}
+
+/** The test app: SessionModule with these options, and the controller above. */
+export function sessionApp(options: SessionModuleOptions | string, extra: DynamicModule[] = []) {
+  @Module({ imports: [SessionModule.forRoot(options as SessionModuleOptions), FeatureModule, ...extra] })
+  class AppModule {}
+  return AppModule;
+}
+
+export const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
