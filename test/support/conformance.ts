@@ -1,0 +1,370 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import type { SessionModuleOptions } from 'nest-session';
+import { agent, cookiePair, createApp, http, platforms, setCookies, type Platform } from './app.js';
+import { barrier, counters, sessionApp } from './session-app.js';
+
+export interface ConformanceOptions {
+  /** forRoot options of the driver under test (secret included). */
+  options: SessionModuleOptions;
+  /** Extra modules the app needs (a TypeORM module, say). */
+  imports?: () => DynamicModule[];
+  /** Server-side stores apply change sets atomically; the cookie driver's last response wins instead. */
+  serverSide: boolean;
+  /** Runs before each app closes, for drivers that need cleanup. */
+  platforms?: Platform[];
+}
+
+const ONLY_DATE = [
+  'nextTick',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+  'queueMicrotask',
+  'hrtime',
+  'performance',
+] as const;
+
+/**
+ * The behaviour every driver owes its users, through real HTTP on Express and on Fastify. Each driver's
+ * spec calls this with its own options.
+ */
+export function sessionConformance(label: string, spec: ConformanceOptions): void {
+  const cookieName = spec.options.cookie?.name ?? 'nest_session';
+
+  describe.each(spec.platforms ?? platforms)(`${label} on %s`, (platform) => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      app = await createApp(platform, sessionApp(spec.options, spec.imports?.() ?? []));
+    });
+    afterAll(() => app.close());
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    describe('data', () => {
+      it('writes nothing and sets no cookie for an untouched new session', async () => {
+        const res = await http(app).get('/untouched').expect(200);
+        expect(setCookies(res)).toEqual([]);
+        const state = await http(app).get('/state').expect(200);
+        expect(state.body.isNew).toBe(true);
+        expect(setCookies(state)).toEqual([]);
+      });
+
+      it('keeps set values, falsy ones included, with get/has/all/delete/pull', async () => {
+        const a = agent(app);
+        const res = await a.post('/set').send({ n: 0, s: '', f: false, nil: null, obj: { deep: [1, 2] } });
+        expect(res.status).toBe(200);
+        expect(setCookies(res).some((c) => c.startsWith(`${cookieName}=`))).toBe(true);
+        await a.get('/get/n').expect(200, { value: 0, has: true });
+        await a.get('/get/s').expect(200, { value: '', has: true });
+        await a.get('/get/f').expect(200, { value: false, has: true });
+        await a.get('/get/nil').expect(200, { value: null, has: true });
+        await a.get('/get/missing').expect(200, { value: null, has: false });
+        const state = await a.get('/state').expect(200);
+        expect(state.body.isNew).toBe(false);
+        expect(state.body.data).toEqual({ n: 0, s: '', f: false, nil: null, obj: { deep: [1, 2] } });
+        await a.post('/delete/n').expect(200, { deleted: true });
+        await a.post('/delete/n').expect(200, { deleted: false });
+        await a.post('/pull/s').expect(200, { value: '' });
+        const after = await a.get('/state').expect(200);
+        expect(after.body.data).toEqual({ f: false, nil: null, obj: { deep: [1, 2] } });
+      });
+
+      it('gives each request its own session and keeps injecting controllers and services singletons', async () => {
+        const before = { ...counters };
+        const a = agent(app);
+        const b = agent(app);
+        await a.post('/cart/apple').expect(200, ['apple']);
+        await b.post('/cart/pear').expect(200, ['pear']);
+        await a.post('/cart/plum').expect(200, ['apple', 'plum']);
+        expect(counters).toEqual(before);
+      });
+
+      it("is the same session as req.session, so Nest's @Session() works", async () => {
+        const a = agent(app);
+        await a.post('/set').send({ userId: 42 }).expect(200);
+        await a.get('/nest-session').expect(200, { userId: 42, injectedSeesSame: true });
+      });
+
+      it('is loaded before guards run', async () => {
+        const a = agent(app);
+        await a.get('/guarded').expect(403);
+        await a.post('/set').send({ userId: 5 }).expect(200);
+        await a.get('/guarded').expect(200, { userId: 5 });
+      });
+
+      it('merges its cookie with the cookies the app sets', async () => {
+        const res = await http(app).post('/own-cookie').expect(200);
+        const names = setCookies(res).map((c) => c.split('=')[0]);
+        expect(names).toEqual(expect.arrayContaining(['app', cookieName]));
+      });
+
+      it.each(['function', 'symbol', 'bigint', 'circular', 'map', 'nested'])(
+        'rejects a %s value with a TypeError naming the key',
+        async (kind) => {
+          const res = await http(app).post(`/json/${kind}`).expect(200);
+          expect(res.body.error).toBe('TypeError');
+          expect(res.body.message).toContain(`'${kind}'`);
+          expect(setCookies(res)).toEqual([]);
+        },
+      );
+    });
+
+    describe('cookies', () => {
+      it.each([
+        ['garbage', 'garbage'],
+        ['empty', ''],
+        ['forged', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+        ['oversized', 'x'.repeat(8192)],
+      ])('treats a %s cookie as a fresh session and never adopts it', async (_kind, value) => {
+        const res = await http(app)
+          .post('/set')
+          .set('Cookie', `${cookieName}=${value}`)
+          .send({ a: 1 })
+          .expect(200);
+        const pair = cookiePair(res, cookieName);
+        expect(pair).toBeDefined();
+        expect(pair).not.toBe(`${cookieName}=${value}`);
+        const state = await http(app).get('/state').set('Cookie', `${cookieName}=${value}`).expect(200);
+        expect(state.body).toMatchObject({ isNew: true, data: {} });
+      });
+
+      it('treats a cookie that was valid, then altered by one character, as a fresh session', async () => {
+        const res = await http(app).post('/set').send({ a: 1 }).expect(200);
+        const pair = cookiePair(res, cookieName)!;
+        const value = pair.slice(cookieName.length + 1);
+        const flipped = value.slice(0, 10) + (value[10] === 'A' ? 'B' : 'A') + value.slice(11);
+        const state = await http(app).get('/state').set('Cookie', `${cookieName}=${flipped}`).expect(200);
+        expect(state.body).toMatchObject({ isNew: true, data: {} });
+        const valid = await http(app).get('/state').set('Cookie', pair).expect(200);
+        expect(valid.body).toMatchObject({ isNew: false, data: { a: 1 } });
+      });
+
+      it('sets HttpOnly, SameSite=Lax and Path=/ by default', async () => {
+        const res = await http(app).post('/set').send({ a: 1 }).expect(200);
+        const cookie = setCookies(res).find((c) => c.startsWith(`${cookieName}=`))!;
+        expect(cookie).toMatch(/; HttpOnly/);
+        expect(cookie).toMatch(/; SameSite=Lax/);
+        expect(cookie).toMatch(/; Path=\//);
+        expect(cookie).not.toMatch(/; Secure/);
+      });
+    });
+
+    describe('commit', () => {
+      it.each([
+        ['a returned value', '/flash', 200],
+        ['@Redirect', '/flash-redirect', 302],
+        ['@Res() with res.redirect', '/flash-res-redirect', 303],
+        ['a thrown HttpException', '/flash-throw', 400],
+        ['a StreamableFile', '/flash-stream', 200],
+      ])('commits once the response ends with %s, before the next request', async (_how, path, status) => {
+        const a = agent(app);
+        await a.post('/set').send({ before: 1 }).expect(200);
+        const res = await a.post(path).send({ note: 'x' });
+        expect(res.status).toBe(status);
+        const state = await a.get('/poll').expect(200);
+        if (status >= 200 && status < 300) expect(state.body).toEqual({});
+        else expect(state.body).toEqual({ note: 'x' });
+        if (path === '/flash-stream') {
+          expect(res.body.toString()).toBe('file body');
+          await a.get('/get/streamed').expect(200, { value: true, has: true });
+        }
+      });
+
+      it('sees what a redirecting request wrote on the request that follows it', async () => {
+        const a = agent(app);
+        for (let i = 0; i < 20; i++) {
+          await a
+            .post('/flash-redirect')
+            .send({ success: `n${i}` })
+            .expect(302);
+          await a.get('/read-flash').expect(200, { success: `n${i}`, all: { success: `n${i}` } });
+        }
+      });
+    });
+
+    describe('flash', () => {
+      it('is visible in the flashing request and cleared by its own 2xx', async () => {
+        const a = agent(app);
+        await a.post('/flash').send({ success: 'now' }).expect(200, { success: 'now' });
+        await a.get('/read-flash').expect(200, { success: null, all: {} });
+      });
+
+      it('survives a redirect and is cleared by the next 2xx', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ success: 'saved' }).expect(302);
+        await a.get('/read-flash').expect(200, { success: 'saved', all: { success: 'saved' } });
+        await a.get('/read-flash').expect(200, { success: null, all: {} });
+      });
+
+      it('is kept by 4xx responses until a 2xx', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ success: 'kept' }).expect(302);
+        await a.get('/error-after-read').expect(400);
+        await a.get('/error-after-read').expect(400);
+        await a.get('/read-flash').expect(200, { success: 'kept', all: { success: 'kept' } });
+        await a.get('/read-flash').expect(200, { success: null, all: {} });
+      });
+
+      it('uses the final status an exception filter chose (a 404 turned into 200 clears)', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ old: 1 }).expect(302);
+        await a.post('/flash-then-404').send({ fresh: 2 }).expect(200, { fallback: true });
+        await a.get('/poll').expect(200, {});
+      });
+
+      it('keeps falsy flash values', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ zero: 0, empty: '', no: false }).expect(302);
+        await a.get('/poll').expect(200, { zero: 0, empty: '', no: false });
+        await a.get('/get/zero').expect(200, { value: 0, has: true });
+      });
+
+      it('is never cleared on a @KeepFlash() route', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ success: 'poll' }).expect(302);
+        await a.get('/poll').expect(200, { success: 'poll' });
+        await a.get('/poll').expect(200, { success: 'poll' });
+        await a.get('/read-flash').expect(200, { success: 'poll', all: { success: 'poll' } });
+        await a.get('/poll').expect(200, {});
+      });
+
+      it('is never cleared by a response no route handled (a 404)', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ success: 'stay' }).expect(302);
+        await a.get('/no-such-route').expect(404);
+        await a.get('/poll').expect(200, { success: 'stay' });
+      });
+
+      it('reflash() carries everything past one more 2xx', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ one: 1, two: 2 }).expect(302);
+        await a.get('/reflash').expect(200, { one: 1, two: 2 });
+        await a.get('/read-flash').expect(200, { success: null, all: { one: 1, two: 2 } });
+        await a.get('/poll').expect(200, {});
+      });
+
+      it('keep(...keys) carries only those keys', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ one: 1, two: 2 }).expect(302);
+        await a.get('/keep?keys=two').expect(200, { one: 1, two: 2 });
+        await a.get('/poll').expect(200, { two: 2 });
+      });
+
+      it('get() and has() fall back to flash data', async () => {
+        const a = agent(app);
+        await a.post('/flash-redirect').send({ success: 'via get' }).expect(302);
+        await a.get('/get/success').expect(200, { value: 'via get', has: true });
+      });
+    });
+
+    describe('reset, regenerate, destroy', () => {
+      it('reset() clears data and flash; reset({ flashOnly }) clears flash only', async () => {
+        const a = agent(app);
+        await a.post('/set').send({ keep: 1 }).expect(200);
+        await a.post('/flash-redirect').send({ f: 1 }).expect(302);
+        await a.post('/reset?flashOnly=true').expect(200, { data: { keep: 1 }, flash: {} });
+        await a
+          .get('/state')
+          .expect(200)
+          .expect((r) => expect(r.body.data).toEqual({ keep: 1 }));
+        await a.post('/flash-redirect').send({ f: 2 }).expect(302);
+        await a.post('/reset').expect(200, { data: {}, flash: {} });
+        const state = await a.get('/state').expect(200);
+        expect(state.body).toMatchObject({ data: {}, flash: {} });
+      });
+
+      it('regenerate() gives a new id, keeps the data, and the old cookie no longer works', async () => {
+        const first = await http(app).post('/set').send({ userId: 1 }).expect(200);
+        const oldPair = cookiePair(first, cookieName)!;
+        const regen = await http(app).post('/regenerate').set('Cookie', oldPair).expect(200);
+        expect(regen.body.after).not.toBe(regen.body.before);
+        const newPair = cookiePair(regen, cookieName)!;
+        expect(newPair).toBeDefined();
+        expect(newPair).not.toBe(oldPair);
+        const next = await http(app).get('/state').set('Cookie', newPair).expect(200);
+        expect(next.body).toMatchObject({ id: regen.body.after, isNew: false, data: { userId: 1 } });
+        if (spec.serverSide) {
+          const old = await http(app).get('/state').set('Cookie', oldPair).expect(200);
+          expect(old.body).toMatchObject({ isNew: true, data: {} });
+        }
+      });
+
+      it('destroy() deletes the session and clears the cookie', async () => {
+        const first = await http(app).post('/set').send({ userId: 1 }).expect(200);
+        const pair = cookiePair(first, cookieName)!;
+        const res = await http(app).post('/destroy').set('Cookie', pair).expect(200);
+        const cleared = setCookies(res).find((c) => c.startsWith(`${cookieName}=`));
+        expect(cleared).toMatch(new RegExp(`^${cookieName}=;`));
+        expect(cleared).toMatch(/Expires=Thu, 01 Jan 1970/);
+        if (spec.serverSide) {
+          const old = await http(app).get('/state').set('Cookie', pair).expect(200);
+          expect(old.body).toMatchObject({ isNew: true, data: {} });
+        }
+      });
+    });
+
+    describe('expiry, on the server', () => {
+      const idle = 60_000;
+      const lifetime = 300_000;
+      let short: INestApplication;
+      beforeAll(async () => {
+        short = await createApp(
+          platform,
+          sessionApp({ ...spec.options, idleTimeout: idle, lifetime }, spec.imports?.() ?? []),
+        );
+      });
+      afterAll(() => short.close());
+
+      it('ends a session after idleTimeout without requests', async () => {
+        const start = Date.now();
+        jest.useFakeTimers({ now: start, doNotFake: [...ONLY_DATE] });
+        const res = await http(short).post('/set').send({ a: 1 }).expect(200);
+        const pair = cookiePair(res, cookieName)!;
+        jest.setSystemTime(start + idle - 1000);
+        const alive = await http(short).get('/state').set('Cookie', pair).expect(200);
+        expect(alive.body).toMatchObject({ isNew: false, data: { a: 1 } });
+        jest.setSystemTime(start + idle - 1000 + idle + 1000);
+        const state = await http(short).get('/state').set('Cookie', pair).expect(200);
+        expect(state.body).toMatchObject({ isNew: true, data: {} });
+      });
+
+      it('ends a session after lifetime, however active', async () => {
+        const start = Date.now();
+        jest.useFakeTimers({ now: start, doNotFake: [...ONLY_DATE] });
+        let res = await http(short).post('/set').send({ a: 1 }).expect(200);
+        let pair = cookiePair(res, cookieName)!;
+        for (let t = idle / 2; t < lifetime; t += idle / 2) {
+          jest.setSystemTime(start + t);
+          res = await http(short).post('/set').set('Cookie', pair).send({ t }).expect(200);
+          expect(res.body.a).toBe(1);
+          pair = cookiePair(res, cookieName) ?? pair;
+        }
+        jest.setSystemTime(start + lifetime + 1000);
+        const state = await http(short).get('/state').set('Cookie', pair).expect(200);
+        expect(state.body).toMatchObject({ isNew: true, data: {} });
+      });
+    });
+
+    if (spec.serverSide) {
+      describe('concurrency', () => {
+        it('keeps all 100 keys when 100 overlapping requests each set a different key', async () => {
+          const first = await http(app).post('/set').send({ warm: true }).expect(200);
+          const pair = cookiePair(first, cookieName)!;
+          barrier.reset(100);
+          await Promise.all(
+            Array.from({ length: 100 }, (_, i) =>
+              http(app).post(`/concurrent/k${i}`).set('Cookie', pair).expect(200),
+            ),
+          );
+          const state = await http(app).get('/state').set('Cookie', pair).expect(200);
+          expect(Object.keys(state.body.data)).toHaveLength(101);
+        });
+      });
+    }
+  });
+}
