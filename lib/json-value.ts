@@ -29,6 +29,8 @@ function check(value: unknown, seen: Set<object>, depth: number): string | undef
   }
   if (value === null) return undefined;
   const obj = value as object;
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer)
+    return 'binary data cannot be stored (encode it first)';
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return undefined;
   if (seen.has(obj)) return 'a circular structure cannot be stored';
   if (obj instanceof Map || obj instanceof Set || obj instanceof WeakMap || obj instanceof WeakSet) {

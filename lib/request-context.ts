@@ -11,11 +11,14 @@ export class RequestContext {
   readonly states = new Map<string, SessionState>();
   /** Set by FlashInterceptor: a route handled this request and it clears flash on success. */
   clearsFlash = false;
+  /** Set by SessionManager when a driver with a preflight is in use: FlashInterceptor then calls preflight(). */
+  preflights: ((name: string) => SessionDriver) | undefined;
+  private committed = false;
 
   constructor(
     readonly defaultDriver: string,
     readonly cookies: CookieJar,
-    readonly secure: boolean,
+    private readonly isSecure: () => boolean,
     readonly now: number,
   ) {}
 
@@ -29,9 +32,18 @@ export class RequestContext {
     return state;
   }
 
+  /** Once the handler returned: lets each driver fail the request through Nest's exception path. */
+  preflight(): void {
+    const drivers = this.preflights;
+    if (drivers === undefined || this.committed) return;
+    for (const [name, state] of this.states) drivers(name).preflight?.(state, this.now);
+  }
+
   commit(status: number, drivers: (name: string) => SessionDriver): CommitResult {
+    this.committed = true;
     const consume = this.clearsFlash && status >= 200 && status < 300;
     const cookies: string[] = [];
+    let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
     for (const [name, state] of this.states) {
       const driver = drivers(name);
@@ -39,7 +51,7 @@ export class RequestContext {
         state,
         consume,
         hadCookie: this.cookies[driver.cookieName] !== undefined,
-        secure: this.secure,
+        secure: (secure ??= this.isSecure()),
         now: this.now,
       });
       if (out.cookie !== undefined) cookies.push(out.cookie);

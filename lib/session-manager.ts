@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { HttpException, Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Keyring } from './crypto/keyring.js';
+import { CookieDriver } from './drivers/cookie.driver.js';
 import { MemoryStore } from './drivers/memory.store.js';
 import type { SessionDriver } from './drivers/session-driver.js';
 import { isClosable, type SessionStore } from './drivers/session-store.js';
@@ -38,19 +39,26 @@ export class SessionManager implements OnApplicationShutdown {
   /** Cookie name -> driver name, for every driver a request may bring a cookie for. */
   private readonly cookieNames = new Map<string, string>();
   private readonly lookup = (name: string) => this.resolve(name);
+  /** A driver with a preflight (the cookie driver) is in use: requests then check it after the handler. */
+  private preflightInUse = false;
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) input: SessionModuleOptions | string) {
     this.options = resolveSessionOptions(input, process.env, (message) => this.logger.warn(message));
     this.keyring = new Keyring(this.options.secrets);
     this.cookieWriter = new CookieWriter(this.options.cookie);
     this.extend('memory', (options) => new MemoryStore(options.memory));
+    this.register(
+      'cookie',
+      (driverName, cookieName) =>
+        new CookieDriver(driverName, cookieName, this.keyring, this.cookieWriter, this.options, this.logger),
+    );
     this.defaultSession = new Session(this.options.driver);
   }
 
   /** The current request's session kept by a driver (the default one when no name is given). */
   driver(name: string = this.options.driver): Session {
-    currentContext();
-    this.resolve(name);
+    const ctx = currentContext();
+    if (this.resolve(name).preflight !== undefined) ctx.preflights = this.lookup;
     let session = this.sessions.get(name);
     if (session === undefined) {
       session = name === this.options.driver ? this.defaultSession : new Session(name);
@@ -116,7 +124,7 @@ export class SessionManager implements OnApplicationShutdown {
   handle(
     req: IncomingMessage & { session?: unknown },
     res: ServerResponse,
-    secure: boolean,
+    secure: () => boolean,
     next: () => void,
   ): void {
     const cookies = readCookies(req.headers.cookie);
@@ -125,8 +133,13 @@ export class SessionManager implements OnApplicationShutdown {
     hookResponse(
       res,
       (status) => ctx.commit(status, this.lookup),
-      (error) =>
-        this.logger.error(`Session commit failed: ${error instanceof Error ? error.message : String(error)}`),
+      (error) => ({
+        status: error instanceof HttpException ? error.getStatus() : 503,
+        message:
+          error instanceof Error
+            ? error.message
+            : 'SESSION_STORE_UNAVAILABLE: the session could not be saved',
+      }),
     );
     let loading: Promise<void>[] | undefined;
     for (const cookieName in cookies) {
@@ -142,6 +155,7 @@ export class SessionManager implements OnApplicationShutdown {
         adopt(loaded);
       }
     }
+    if (this.preflightInUse) ctx.preflights = this.lookup;
     const run = () => requestContext.run(ctx, next);
     if (loading === undefined) run();
     else (loading.length === 1 ? loading[0] : Promise.all(loading)).then(run);
@@ -165,6 +179,7 @@ export class SessionManager implements OnApplicationShutdown {
     }
     driver = factory(name, this.cookieNameOf(name));
     this.drivers.set(name, driver);
+    if (driver.preflight !== undefined) this.preflightInUse = true;
     return driver;
   }
 

@@ -126,14 +126,19 @@ export class SessionState {
   }
 
   regenerate(): void {
-    if (this.destroyed) return;
     if (!this.isNew && this.previousId === undefined) this.previousId = this.currentId;
     this.currentId = this.newId();
     this.touched = true;
   }
 
+  /**
+   * Ends the session: its record is deleted and its cookie cleared at commit. Anything set or
+   * flashed afterwards in the same request goes to a fresh session with a new id.
+   */
   destroy(): void {
     this.reset(false);
+    if (!this.isNew && this.previousId === undefined) this.previousId = this.currentId;
+    this.currentId = undefined;
     this.destroyed = true;
   }
 

@@ -1,4 +1,4 @@
 /** Route metadata set by @KeepFlash(). */
 export const KEEP_FLASH_METADATA = 'nest-session:keep-flash';
-/** Where the request context is kept on the raw request (Express req, Fastify req.raw). */
-export const REQUEST_CONTEXT = Symbol.for('nest-session:context');
+/** On Fastify with cookie.secure 'auto': whether the request is https, as Fastify (and its trustProxy) sees it. */
+export const FASTIFY_HTTPS = Symbol('nest-session:https');

@@ -11,6 +11,7 @@ import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
 import { SessionMiddleware } from './http/session.middleware.js';
 import { SessionManager } from './session-manager.js';
+import { FASTIFY_HTTPS } from './session.internal-constants.js';
 import { Session } from './session.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './session.module-definition.js';
 
@@ -52,7 +53,7 @@ export class SessionModule
   }
 
   onModuleInit(): void {
-    exposeOnFastifyRequest(this.adapterHost);
+    exposeOnFastifyRequest(this.adapterHost, this.manager.options.cookie.secure === 'auto');
   }
 
   /** After every module's onModuleInit, so drivers registered there with extend() count. */
@@ -61,18 +62,30 @@ export class SessionModule
   }
 }
 
-/** On Fastify, Nest's @Session() reads request.session: make it the raw request's session. */
-function exposeOnFastifyRequest(adapterHost: HttpAdapterHost): void {
+/**
+ * On Fastify, Nest's @Session() reads request.session: make it the raw request's session. With
+ * cookie.secure 'auto', record request.protocol (it honours Fastify's trustProxy) for the commit.
+ */
+function exposeOnFastifyRequest(adapterHost: HttpAdapterHost, recordProtocol: boolean): void {
   const adapter = adapterHost.httpAdapter;
   if (adapter?.getType() !== 'fastify') return;
+  type Request = { raw: { session?: unknown; [FASTIFY_HTTPS]?: boolean }; protocol: string };
   const fastify = adapter.getInstance() as {
     hasRequestDecorator(name: string): boolean;
     decorateRequest(name: string, value: unknown): void;
+    addHook(name: 'onRequest', hook: (req: Request, reply: unknown, done: () => void) => void): void;
   };
-  if (fastify.hasRequestDecorator('session')) return;
-  fastify.decorateRequest('session', {
-    getter(this: { raw: { session?: unknown } }) {
-      return this.raw.session;
-    },
-  });
+  if (!fastify.hasRequestDecorator('session')) {
+    fastify.decorateRequest('session', {
+      getter(this: Request) {
+        return this.raw.session;
+      },
+    });
+  }
+  if (recordProtocol) {
+    fastify.addHook('onRequest', (req, _reply, done) => {
+      req.raw[FASTIFY_HTTPS] = req.protocol === 'https';
+      done();
+    });
+  }
 }

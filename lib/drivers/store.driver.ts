@@ -49,32 +49,35 @@ export class StoreDriver implements SessionDriver {
 
   commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
-    if (state.destroyed) {
-      const gone = state.isNew ? undefined : (state.previousId ?? state.id);
-      return {
-        cookie: hadCookie ? this.cookies.clear(this.cookieName, secure) : undefined,
-        pending: gone === undefined ? undefined : this.guard(this.store.destroy(gone)),
-      };
-    }
-    const createdAt = state.createdAt ?? now;
+    const createdAt = state.createdAt !== undefined && !state.destroyed ? state.createdAt : now;
     const meta = { createdAt, lastActivity: now, expiresAt: expiresAt(this.timeouts, createdAt, now) };
-    if (!state.hasStoredRecord) {
-      const changes = state.changes(consume, true);
-      if (state.isNew && isEmptyChanges({ ...changes, clearData: false, clearFlash: false })) return {};
-      const id = state.id;
-      const writes = [this.store.apply(id, changes, meta)];
-      if (state.previousId !== undefined) writes.push(this.store.destroy(state.previousId));
-      const cookie = this.cookies.set(
+    if (state.hasStoredRecord) {
+      const changes = state.changes(consume, false);
+      if (isEmptyChanges(changes) && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
+      return { pending: this.guard(this.store.apply(state.id, changes, meta)) };
+    }
+    // A new record: a new session, or one given a new id by regenerate() or destroy().
+    const writes: Promise<unknown>[] = [];
+    if (state.previousId !== undefined) writes.push(this.store.destroy(state.previousId));
+    const changes = state.changes(consume, true);
+    let cookie: string | undefined;
+    if (
+      !isEmptyChanges({ ...changes, clearData: false, clearFlash: false }) ||
+      (!state.isNew && !state.destroyed)
+    ) {
+      writes.push(this.store.apply(state.id, changes, meta));
+      const signed = this.keyring.sign(this.cookieName, state.id);
+      cookie = this.cookies.set(
         this.cookieName,
-        this.keyring.sign(this.cookieName, id),
+        signed,
         new Date(createdAt + this.timeouts.lifetime),
         secure,
       );
-      return { cookie, pending: this.guard(Promise.all(writes)) };
+    } else if (state.destroyed && hadCookie) {
+      cookie = this.cookies.clear(this.cookieName, secure);
     }
-    const changes = state.changes(consume, false);
-    if (isEmptyChanges(changes) && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
-    return { pending: this.guard(this.store.apply(state.id, changes, meta)) };
+    if (writes.length === 0) return { cookie };
+    return { cookie, pending: this.guard(writes.length === 1 ? writes[0] : Promise.all(writes)) };
   }
 
   private guard(work: Promise<unknown>): Promise<unknown> {

@@ -1,13 +1,14 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Observable } from 'rxjs';
+import { map, type Observable } from 'rxjs';
 import { requestContext } from '../request-context.js';
 import { KEEP_FLASH_METADATA } from '../session.internal-constants.js';
 
 /**
  * Registered globally by SessionModule. It marks the requests that reach a route handler, so the
  * commit clears the flash they saw when the final status is 2xx (a static file or a 404 never
- * does), except on routes marked @KeepFlash().
+ * does), except on routes marked @KeepFlash(). When a driver with a preflight is in use (the cookie
+ * driver's size check), it runs it once the handler returned, so a failure is a response Nest sends.
  */
 @Injectable()
 export class FlashInterceptor implements NestInterceptor {
@@ -21,6 +22,12 @@ export class FlashInterceptor implements NestInterceptor {
         context.getClass(),
       ]);
     }
-    return next.handle();
+    if (ctx?.preflights === undefined) return next.handle();
+    return next.handle().pipe(
+      map((value) => {
+        ctx.preflight();
+        return value;
+      }),
+    );
   }
 }

@@ -1,35 +1,28 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { SessionManager } from '../session-manager.js';
+import { FASTIFY_HTTPS } from '../session.internal-constants.js';
 
-type Req = IncomingMessage & { secure?: boolean; session?: unknown };
+type Req = IncomingMessage & { secure?: boolean; session?: unknown; [FASTIFY_HTTPS]?: boolean };
 
 /** Loads the sessions before guards run and hooks the response for the commit (Express and Fastify). */
 @Injectable()
 export class SessionMiddleware implements NestMiddleware {
-  private readonly trustProxy: boolean;
-
-  constructor(
-    private readonly manager: SessionManager,
-    adapterHost: HttpAdapterHost,
-  ) {
-    const instance = adapterHost.httpAdapter?.getInstance?.() as
-      { initialConfig?: { trustProxy?: unknown }; get?: (key: string) => unknown } | undefined;
-    this.trustProxy = Boolean(instance?.initialConfig?.trustProxy);
-  }
+  constructor(private readonly manager: SessionManager) {}
 
   use(req: Req, res: ServerResponse, next: () => void): void {
-    this.manager.handle(req, res, this.isSecure(req), next);
+    this.manager.handle(req, res, () => isSecure(req), next);
   }
+}
 
-  /** Express answers with req.secure (it honours 'trust proxy'); Fastify's raw request with the socket and trustProxy. */
-  private isSecure(req: Req): boolean {
-    if (typeof req.secure === 'boolean') return req.secure;
-    if ((req.socket as TLSSocket).encrypted) return true;
-    if (!this.trustProxy) return false;
-    const proto = req.headers['x-forwarded-proto'];
-    return typeof proto === 'string' && proto.split(',')[0].trim() === 'https';
-  }
+/**
+ * Asked only when a cookie is written. Express answers with req.secure (it honours 'trust proxy');
+ * on Fastify, SessionModule records request.protocol (which honours trustProxy) on the raw request.
+ */
+function isSecure(req: Req): boolean {
+  if (typeof req.secure === 'boolean') return req.secure;
+  const seen = req[FASTIFY_HTTPS];
+  if (typeof seen === 'boolean') return seen;
+  return (req.socket as TLSSocket).encrypted === true;
 }

@@ -1,4 +1,4 @@
-import type { INestApplication, Type } from '@nestjs/common';
+import type { INestApplication, LoggerService, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,13 +7,17 @@ import request from 'supertest';
 export type Platform = 'express' | 'fastify';
 export const platforms: Platform[] = ['express', 'fastify'];
 
-/** A Nest app on the given adapter, initialised and ready for supertest. */
-export async function createApp(platform: Platform, module: Type<unknown>): Promise<INestApplication> {
+/** A Nest app on the given adapter, initialised and ready for supertest; silent unless given a logger. */
+export async function createApp(
+  platform: Platform,
+  module: Type<unknown>,
+  logger: LoggerService | false = false,
+): Promise<INestApplication> {
   const ref = await Test.createTestingModule({ imports: [module] }).compile();
   const app =
     platform === 'express'
-      ? ref.createNestApplication(new ExpressAdapter(), { logger: false })
-      : ref.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+      ? ref.createNestApplication(new ExpressAdapter(), { logger })
+      : ref.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger });
   await app.init();
   if (platform === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   return app;

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { DynamicModule, INestApplication } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import type { SessionModuleOptions } from 'nest-session';
 import { agent, cookiePair, createApp, http, platforms, setCookies, type Platform } from './app.js';
 import { barrier, counters, sessionApp } from './session-app.js';
@@ -8,7 +8,7 @@ export interface ConformanceOptions {
   /** forRoot options of the driver under test (secret included). */
   options: SessionModuleOptions;
   /** Extra modules the app needs (a TypeORM module, say). */
-  imports?: () => DynamicModule[];
+  imports?: () => Array<Type | DynamicModule>;
   /** Server-side stores apply change sets atomically; the cookie driver's last response wins instead. */
   serverSide: boolean;
   /** Runs before each app closes, for drivers that need cleanup. */
@@ -303,6 +303,25 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
         expect(cleared).toMatch(/Expires=Thu, 01 Jan 1970/);
         if (spec.serverSide) {
           const old = await http(app).get('/state').set('Cookie', pair).expect(200);
+          expect(old.body).toMatchObject({ isNew: true, data: {} });
+        }
+      });
+    });
+
+    describe('destroy, then flash', () => {
+      it('ends the old session and keeps what came after destroy() in a fresh one', async () => {
+        const first = await http(app).post('/set').send({ userId: 1 }).expect(200);
+        const oldPair = cookiePair(first, cookieName)!;
+        const res = await http(app).post('/logout').set('Cookie', oldPair).expect(303);
+        const newPair = cookiePair(res, cookieName)!;
+        expect(newPair).toBeDefined();
+        expect(newPair).not.toBe(oldPair);
+        const next = await http(app).get('/read-flash').set('Cookie', newPair).expect(200);
+        expect(next.body).toEqual({ success: null, all: { info: 'signed out' } });
+        const state = await http(app).get('/state').set('Cookie', newPair).expect(200);
+        expect(state.body.data).toEqual({});
+        if (spec.serverSide) {
+          const old = await http(app).get('/state').set('Cookie', oldPair).expect(200);
           expect(old.body).toMatchObject({ isNew: true, data: {} });
         }
       });

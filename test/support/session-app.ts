@@ -20,6 +20,7 @@ import {
   type ArgumentsHost,
   type CanActivate,
   type DynamicModule,
+  type Type,
   type ExceptionFilter,
 } from '@nestjs/common';
 import {
@@ -33,6 +34,8 @@ import {
 import { Barrier } from './app.js';
 
 export const barrier = new Barrier(1);
+/** A second meeting point, for tests that act between a handler's load and its commit. */
+export const gate = new Barrier(2);
 export const counters = { controllers: 0, services: 0 };
 
 /** A service that injects Session: it stays a singleton too. */
@@ -213,6 +216,13 @@ export class SessionController {
     return { ok: true };
   }
 
+  @Post('logout')
+  @Redirect('/state', 303)
+  logout() {
+    this.session.destroy();
+    this.session.flash('info', 'signed out');
+  }
+
   @Get('nest-session')
   nestSession(@NestSession() session: Session) {
     return { userId: session.get('userId') ?? null, injectedSeesSame: session.id === this.session.id };
@@ -257,6 +267,16 @@ export class SessionController {
     return { ok: true };
   }
 
+  @Post('gated/:key')
+  @HttpCode(200)
+  async gated(@Param('key') key: string) {
+    this.session.has('warm');
+    await barrier.arrive();
+    await gate.arrive();
+    this.session.set(key, true);
+    return { ok: true };
+  }
+
   @Get('guarded')
   @UseGuards(SignedInGuard)
   guarded() {
@@ -281,7 +301,7 @@ export class SessionController {
 export class FeatureModule {}
 
 /** The test app: SessionModule with these options, and the controller above. */
-export function sessionApp(options: SessionModuleOptions | string, extra: DynamicModule[] = []) {
+export function sessionApp(options: SessionModuleOptions | string, extra: Array<Type | DynamicModule> = []) {
   @Module({ imports: [SessionModule.forRoot(options as SessionModuleOptions), FeatureModule, ...extra] })
   class AppModule {}
   return AppModule;

@@ -1,0 +1,152 @@
+import type { Logger } from '@nestjs/common';
+import { newSessionId, type Keyring } from '../crypto/keyring.js';
+import type { CookieWriter } from '../http/cookies.js';
+import { SessionState, isEmptyChanges } from '../session-state.js';
+import { SessionTooLargeError } from '../session.errors.js';
+import {
+  expiresAt,
+  isExpired,
+  needsTouch,
+  type CommitInput,
+  type DriverCommit,
+  type SessionDriver,
+  type Timeouts,
+} from './session-driver.js';
+
+/** Browsers keep a cookie only while its whole Set-Cookie value (name, value, attributes) fits. */
+export const COOKIE_SIZE_LIMIT = 4096;
+
+type Bag = Record<string, unknown>;
+
+/** What the seal holds: id, data, flash, createdAt, lastActivity (short keys: every byte counts). */
+interface Sealed {
+  i: string;
+  d: Bag;
+  f: Bag;
+  c: number;
+  a: number;
+}
+
+/**
+ * A client-side driver: the whole session is sealed (AES-256-GCM, the cookie name authenticated)
+ * into the cookie, with its own timestamps, so expiry is enforced here whatever the browser kept.
+ * Nothing is stored: the last response a client keeps wins, and a copied cookie stays valid until
+ * it expires.
+ */
+export class CookieDriver implements SessionDriver {
+  /** States opened with an older secret: resealed with the current one on this response. */
+  private readonly stale = new WeakSet<SessionState>();
+
+  constructor(
+    readonly name: string,
+    readonly cookieName: string,
+    private readonly keyring: Keyring,
+    private readonly cookies: CookieWriter,
+    private readonly timeouts: Timeouts,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Anything that does not open, parse and pass the timeouts is a fresh session, never an error. */
+  load(cookie: string | undefined, now: number): SessionState {
+    const sealed = this.open(cookie);
+    if (sealed === undefined || isExpired(this.timeouts, sealed.value.c, sealed.value.a, now)) {
+      return new SessionState(undefined, undefined, newSessionId);
+    }
+    const { i, d, f, c, a } = sealed.value;
+    const state = new SessionState(i, { data: d, flash: f, createdAt: c, lastActivity: a }, newSessionId);
+    if (sealed.stale) this.stale.add(state);
+    return state;
+  }
+
+  commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
+    if (state.failure) return {};
+    // destroy() clears the client's cookie, unless something set afterwards starts a new session.
+    const clear = state.destroyed && hadCookie ? { cookie: this.cookies.clear(this.cookieName, secure) } : {};
+    const cookie = this.cookieFor(state, consume, secure, now);
+    if (cookie === undefined) return clear;
+    const size = Buffer.byteLength(cookie);
+    if (size > COOKIE_SIZE_LIMIT) {
+      this.logger.error(
+        `${new SessionTooLargeError(size, COOKIE_SIZE_LIMIT).message}. The '${this.cookieName}' cookie was not sent: ` +
+          (clear.cookie ? 'it is cleared, as destroy() asked.' : 'the client keeps its previous one.'),
+      );
+      return clear;
+    }
+    return { cookie };
+  }
+
+  /**
+   * Once the handler returned, fails the request (a 500 through Nest's exception path) when the
+   * cookie could pass the limit: measured keeping all flash and with `Secure`, the largest it can be
+   * whatever the final status.
+   */
+  preflight(state: SessionState, now: number): void {
+    if (state.failure) return;
+    const cookie = this.cookieFor(state, false, true, now);
+    if (cookie === undefined) return;
+    const size = Buffer.byteLength(cookie);
+    if (size > COOKIE_SIZE_LIMIT) throw new SessionTooLargeError(size, COOKIE_SIZE_LIMIT);
+  }
+
+  /** The Set-Cookie value to send, or undefined when the client's cookie (or none) is still right. */
+  private cookieFor(state: SessionState, consume: boolean, secure: boolean, now: number): string | undefined {
+    // A new session, or the fresh one destroy() starts: written only when it holds something.
+    const fresh = state.isNew || state.destroyed;
+    if (
+      !fresh &&
+      !state.modified &&
+      !this.stale.has(state) &&
+      isEmptyChanges(state.changes(consume, false)) &&
+      !needsTouch(this.timeouts, state.lastActivity, now)
+    ) {
+      return undefined;
+    }
+    const { data, flash } = state.snapshot(consume);
+    if (fresh && isEmpty(data) && isEmpty(flash)) return undefined;
+    const createdAt = fresh ? now : (state.createdAt ?? now);
+    const sealed: Sealed = { i: state.id, d: data, f: flash, c: createdAt, a: now };
+    return this.cookies.set(
+      this.cookieName,
+      this.keyring.seal(this.cookieName, JSON.stringify(sealed)),
+      new Date(expiresAt(this.timeouts, createdAt, now)),
+      secure,
+    );
+  }
+
+  private open(cookie: string | undefined): { value: Sealed; stale: boolean } | undefined {
+    // A cookie longer than any this driver sends was not sent by it: skip the work.
+    if (cookie === undefined || cookie === '' || cookie.length > COOKIE_SIZE_LIMIT) return undefined;
+    try {
+      const opened = this.keyring.open(this.cookieName, cookie);
+      if (opened === undefined) return undefined;
+      const value: unknown = JSON.parse(opened.plaintext);
+      return isSealed(value) ? { value, stale: opened.stale } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function isEmpty(bag: Bag): boolean {
+  for (const _ in bag) return false;
+  return true;
+}
+
+function isBag(value: unknown): value is Bag {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isSealed(value: unknown): value is Sealed {
+  if (!isBag(value)) return false;
+  const { i, d, f, c, a } = value;
+  return (
+    typeof i === 'string' &&
+    i !== '' &&
+    isBag(d) &&
+    isBag(f) &&
+    typeof c === 'number' &&
+    Number.isFinite(c) &&
+    typeof a === 'number' &&
+    Number.isFinite(a)
+  );
+}

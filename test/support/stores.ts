@@ -1,0 +1,85 @@
+import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import {
+  SessionManager,
+  applyChanges,
+  type SessionChanges,
+  type SessionMeta,
+  type SessionRecord,
+  type SessionStore,
+} from 'nest-session';
+
+/** A custom store as a user would write one: a Map of JSON strings, change sets merged with applyChanges. */
+export class MapStore implements SessionStore {
+  readonly rows = new Map<string, { json: string; expiresAt: number }>();
+  async get(id: string): Promise<SessionRecord | undefined> {
+    return this.read(id);
+  }
+  /** Read and write with no await between them: that is what makes apply() atomic here. */
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
+    const current = this.read(id) ?? { data: {}, flash: {}, createdAt: meta.createdAt, lastActivity: 0 };
+    this.rows.set(id, {
+      json: JSON.stringify(applyChanges(current, changes, meta)),
+      expiresAt: meta.expiresAt,
+    });
+  }
+  async destroy(id: string): Promise<void> {
+    this.rows.delete(id);
+  }
+  protected read(id: string): SessionRecord | undefined {
+    const row = this.rows.get(id);
+    if (row === undefined || row.expiresAt <= Date.now()) return undefined;
+    return JSON.parse(row.json) as SessionRecord;
+  }
+}
+
+/**
+ * The naive store the change sets exist to avoid: it writes the whole session the request saw (read at
+ * load, written at commit), so overlapping requests overwrite each other.
+ */
+export class WholeRecordStore extends MapStore {
+  private readonly seen = new Map<string, SessionRecord>();
+  override async get(id: string): Promise<SessionRecord | undefined> {
+    const record = await super.get(id);
+    if (record) this.seen.set(id, record);
+    return record;
+  }
+  override async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
+    const base = structuredClone(this.seen.get(id)) ?? {
+      data: {},
+      flash: {},
+      createdAt: meta.createdAt,
+      lastActivity: 0,
+    };
+    this.rows.set(id, { json: JSON.stringify(applyChanges(base, changes, meta)), expiresAt: meta.expiresAt });
+  }
+}
+
+/** A store that can be switched off, as a database that goes down and comes back. */
+export class SwitchableStore extends MapStore {
+  up = true;
+  private check(): void {
+    if (!this.up) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+  }
+  override async get(id: string) {
+    this.check();
+    return super.get(id);
+  }
+  override async apply(id: string, changes: SessionChanges, meta: SessionMeta) {
+    this.check();
+    return super.apply(id, changes, meta);
+  }
+}
+
+/** Registers `store` under `name` the way an app does: SessionManager.extend() in onModuleInit. */
+export function extendModule(name: string, store: () => SessionStore) {
+  @Injectable()
+  class Registrar implements OnModuleInit {
+    constructor(private readonly sessions: SessionManager) {}
+    onModuleInit() {
+      this.sessions.extend(name, store);
+    }
+  }
+  @Module({ providers: [Registrar] })
+  class ExtendModule {}
+  return ExtendModule;
+}

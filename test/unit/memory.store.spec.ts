@@ -1,0 +1,76 @@
+import { describe, expect, it } from '@jest/globals';
+import { MemoryStore } from '../../lib/drivers/memory.store.js';
+import type { SessionChanges } from '../../lib/drivers/session-store.js';
+
+const none: SessionChanges = {
+  clearData: false,
+  clearFlash: false,
+  set: {},
+  deleted: [],
+  flash: {},
+  flashCleared: {},
+};
+const change = (c: Partial<SessionChanges>): SessionChanges => ({ ...none, ...c });
+
+function clock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+describe('MemoryStore', () => {
+  it('creates on first apply, merges change sets, and returns copies', async () => {
+    const c = clock();
+    const store = new MemoryStore({ max: 10 }, c.now);
+    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 };
+    await store.apply('a', change({ set: { x: 1, y: { deep: 1 } } }), meta);
+    await store.apply('a', change({ set: { z: 3 }, deleted: ['x'] }), meta);
+    const first = await store.get('a');
+    expect(first?.data).toEqual({ y: { deep: 1 }, z: 3 });
+    (first!.data.y as { deep: number }).deep = 99;
+    expect((await store.get('a'))?.data.y).toEqual({ deep: 1 });
+  });
+
+  it('clears a flash only when it still holds the value the request saw', async () => {
+    const c = clock();
+    const store = new MemoryStore({ max: 10 }, c.now);
+    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 };
+    await store.apply('a', change({ flash: { msg: 'first', other: 'x' } }), meta);
+    await store.apply('a', change({ flash: { msg: 'second' } }), meta);
+    await store.apply('a', change({ flashCleared: { msg: '"first"', other: '"x"' } }), meta);
+    expect((await store.get('a'))?.flash).toEqual({ msg: 'second' });
+  });
+
+  it('never returns an expired entry, without a timer', async () => {
+    const c = clock();
+    const store = new MemoryStore({ max: 10 }, c.now);
+    await store.apply('a', none, { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 });
+    c.advance(999);
+    expect(await store.get('a')).toBeDefined();
+    c.advance(2);
+    expect(await store.get('a')).toBeUndefined();
+  });
+
+  it('is bounded: the least recently used session goes first', async () => {
+    const c = clock();
+    const store = new MemoryStore({ max: 2 }, c.now);
+    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 };
+    await store.apply('a', none, meta);
+    await store.apply('b', none, meta);
+    await store.get('a');
+    await store.apply('c', none, meta);
+    expect(store.size).toBe(2);
+    expect(await store.get('b')).toBeUndefined();
+    expect(await store.get('a')).toBeDefined();
+  });
+
+  it('prunes stale entries and destroys on request', async () => {
+    const c = clock();
+    const store = new MemoryStore({ max: 10 }, c.now);
+    await store.apply('a', none, { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 10 });
+    await store.apply('b', none, { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 });
+    c.advance(20);
+    expect(await store.prune()).toBe(1);
+    await store.destroy('b');
+    expect(store.size).toBe(0);
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it } from '@jest/globals';
+import { SessionState, isEmptyChanges } from '../../lib/session-state.js';
+
+let n = 0;
+const ids = () => `id-${++n}`;
+const loaded = (data = {}, flash = {}) =>
+  new SessionState('old', { data, flash, createdAt: 1, lastActivity: 2 }, ids);
+
+describe('SessionState', () => {
+  it('reads data before flash, counts falsy values, and records what changed', () => {
+    const s = loaded({ a: 0 }, { a: 'flash-a', b: '' });
+    expect(s.get('a')).toBe(0);
+    expect(s.get('b')).toBe('');
+    expect(s.has('b')).toBe(true);
+    expect(s.has('c')).toBe(false);
+    s.set('c', false);
+    s.delete('a');
+    expect(s.changes(false, false)).toEqual({
+      clearData: false,
+      clearFlash: false,
+      set: { c: false },
+      deleted: ['a'],
+      flash: {},
+      flashCleared: {},
+    });
+  });
+
+  it('a key set after being deleted is a set, and a key deleted after being set is a delete', () => {
+    const s = loaded({ a: 1 });
+    s.delete('a');
+    s.set('a', 2);
+    s.set('b', 3);
+    s.delete('b');
+    const c = s.changes(false, false);
+    expect(c.set).toEqual({ a: 2 });
+    expect(c.deleted).toEqual(['b']);
+    expect(s.delete('missing')).toBe(false);
+  });
+
+  it('consumes the flash it saw on success: given flash is cleared by compare, flashed values are not written', () => {
+    const s = loaded({}, { given: { x: 1 } });
+    s.flash('added', 'y');
+    expect(s.flashes()).toEqual({ given: { x: 1 }, added: 'y' });
+    expect(s.changes(true, false)).toMatchObject({ flash: {}, flashCleared: { given: '{"x":1}' } });
+    expect(s.changes(false, false)).toMatchObject({ flash: { added: 'y' }, flashCleared: {} });
+  });
+
+  it('keep() with keys and reflash() keep flash past a success', () => {
+    const s = loaded({}, { a: 1, b: 2 });
+    s.flash('c', 3);
+    s.keep(['a', 'c']);
+    expect(s.changes(true, false)).toMatchObject({ flash: { c: 3 }, flashCleared: { b: '2' } });
+    s.keep([]);
+    expect(s.changes(true, false)).toMatchObject({ flash: { c: 3 }, flashCleared: {} });
+  });
+
+  it('writes the whole session for a new record, with the flash that survives', () => {
+    const s = loaded({ a: 1 }, { gone: 1, kept: 2 });
+    s.keep(['kept']);
+    s.flash('new', 3);
+    expect(s.changes(true, true)).toEqual({
+      clearData: true,
+      clearFlash: true,
+      set: { a: 1 },
+      deleted: [],
+      flash: { kept: 2 },
+      flashCleared: {},
+    });
+    expect(s.snapshot(false)).toEqual({ data: { a: 1 }, flash: { new: 3, gone: 1, kept: 2 } });
+  });
+
+  it('reset() clears everything; reset(flashOnly) keeps data', () => {
+    const s = loaded({ a: 1 }, { f: 1 });
+    s.reset(true);
+    expect(s.all()).toEqual({ a: 1 });
+    expect(s.flashes()).toEqual({});
+    expect(s.changes(false, false)).toMatchObject({ clearData: false, clearFlash: true });
+    s.reset(false);
+    expect(s.all()).toEqual({});
+    expect(s.changes(false, false)).toMatchObject({ clearData: true, clearFlash: true });
+  });
+
+  it('regenerate() keeps the first id to delete and changes the id', () => {
+    const s = loaded({ a: 1 });
+    s.regenerate();
+    s.regenerate();
+    expect(s.previousId).toBe('old');
+    expect(s.id).not.toBe('old');
+    expect(s.hasStoredRecord).toBe(false);
+    expect(s.all()).toEqual({ a: 1 });
+  });
+
+  it('a new session gets its id lazily and only once', () => {
+    const s = new SessionState(undefined, undefined, ids);
+    expect(s.isNew).toBe(true);
+    expect(s.id).toBe(s.id);
+    expect(s.modified).toBe(false);
+  });
+
+  it('knows an empty change set', () => {
+    const s = loaded({ a: 1 });
+    expect(isEmptyChanges(s.changes(false, false))).toBe(true);
+    s.flash('x', 0);
+    expect(isEmptyChanges(s.changes(false, false))).toBe(false);
+    expect(isEmptyChanges(s.changes(true, false))).toBe(true);
+  });
+
+  it('rejects values JSON cannot keep, naming the key, and leaves the session unchanged', () => {
+    const s = loaded({});
+    expect(() => s.set('fn', () => 1)).toThrow(TypeError);
+    expect(() => s.set('fn', () => 1)).toThrow(/'fn'/);
+    expect(() => s.flash('big', 1n)).toThrow(/'big'.*BigInt/);
+    expect(s.modified).toBe(false);
+    expect(s.all()).toEqual({});
+  });
+});
