@@ -1,30 +1,52 @@
 import { describe, expect, it } from '@jest/globals';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Type-checks files in a program of their own, with the package name mapped to lib/. */
-export function typeErrors(files: string[]): string[] {
-  const program = ts.createProgram(files, {
-    strict: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    experimentalDecorators: true,
-    emitDecoratorMetadata: true,
-    skipLibCheck: true,
-    types: ['node'],
-    paths: { 'nest-session': [`${root}lib/index.ts`] },
-  });
-  return ts
-    .getPreEmitDiagnostics(program)
-    .map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
-}
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, typeErrors } from '../support/typecheck.js';
 
 describe('typed SessionData', () => {
   it('types get/set/pull/all for augmented keys and leaves other keys unknown', () => {
     expect(typeErrors([`${root}test/types/session-data.ts`])).toEqual([]);
   }, 60_000);
+
+  it('quotes the store interface verbatim from lib/drivers/session-store.ts', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const source = readFileSync(join(root, 'lib', 'drivers', 'session-store.ts'), 'utf8');
+    const start = source.indexOf('/** What a server-side store keeps');
+    const end = source.indexOf('}', source.indexOf('export interface ClosableSessionStore')) + 1;
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(readme).toContain(source.slice(start, end));
+  });
+});
+
+describe('README', () => {
+  it('every TypeScript block compiles', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(blocks.length).toBeGreaterThanOrEqual(8);
+    const dir = join(root, 'test', '.readme');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const files = blocks.map((code, i) => {
+      const file = join(dir, `block-${i + 1}.ts`);
+      writeFileSync(
+        file,
+        code.includes('import') || code.includes('export') ? code : `${code}\nexport {};\n`,
+      );
+      return file;
+    });
+    try {
+      expect(typeErrors(files)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('quotes the store interface verbatim from lib/drivers/session-store.ts', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const source = readFileSync(join(root, 'lib', 'drivers', 'session-store.ts'), 'utf8');
+    const start = source.indexOf('/** What a server-side store keeps');
+    const end = source.indexOf('}', source.indexOf('export interface ClosableSessionStore')) + 1;
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(readme).toContain(source.slice(start, end));
+  });
 });
