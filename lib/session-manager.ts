@@ -2,6 +2,7 @@ import { HttpException, Inject, Injectable, Logger, type OnApplicationShutdown }
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Keyring } from './crypto/keyring.js';
 import { CookieDriver } from './drivers/cookie.driver.js';
+import { DatabaseStore } from './drivers/database.store.js';
 import { MemoryStore } from './drivers/memory.store.js';
 import type { SessionDriver } from './drivers/session-driver.js';
 import { isClosable, type SessionStore } from './drivers/session-store.js';
@@ -47,6 +48,7 @@ export class SessionManager implements OnApplicationShutdown {
     this.keyring = new Keyring(this.options.secrets);
     this.cookieWriter = new CookieWriter(this.options.cookie);
     this.extend('memory', (options) => new MemoryStore(options.memory));
+    this.extend('database', (options) => new DatabaseStore(options.database, this.logger));
     this.register(
       'cookie',
       (driverName, cookieName) =>

@@ -1,3 +1,4 @@
+import type { DataSource, DataSourceOptions } from 'typeorm';
 import { SessionConfigError } from './session.errors.js';
 
 export type SameSite = 'lax' | 'strict' | 'none';
@@ -18,9 +19,13 @@ export interface SessionCookieOptions {
 }
 
 export interface DatabaseDriverOptions {
-  /** The app's own TypeORM DataSource (never closed by the driver) or options for one the driver opens and closes. */
-  dataSource?: unknown;
-  /** Default 'sessions'. */
+  /**
+   * The app's own initialized TypeORM DataSource (never closed by the driver), or options for one the
+   * driver opens on first use and closes on shutdown. PostgreSQL, MySQL/MariaDB or better-sqlite3.
+   * Default { type: 'better-sqlite3', database: 'sessions.sqlite', enableWAL: true }.
+   */
+  dataSource?: DataSource | DataSourceOptions;
+  /** The table, created on first use when missing ('schema.table' works). Default 'sessions'. */
   table?: string;
   /** How often expired rows are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
   pruneInterval?: number;

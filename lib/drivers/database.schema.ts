@@ -1,0 +1,120 @@
+import { SessionConfigError } from '../session.errors.js';
+
+/** The SQL families the database driver speaks. */
+export type Dialect = 'postgres' | 'mysql' | 'sqlite';
+
+/** TypeORM driver types the database driver supports, by dialect. */
+const DIALECTS: Record<string, Dialect> = {
+  postgres: 'postgres',
+  mysql: 'mysql',
+  mariadb: 'mysql',
+  'better-sqlite3': 'sqlite',
+};
+
+export function dialectOf(type: unknown): Dialect {
+  const dialect = typeof type === 'string' ? DIALECTS[type] : undefined;
+  if (dialect === undefined) {
+    throw new SessionConfigError(
+      'SESSION_DATABASE_UNSUPPORTED',
+      `the database driver supports TypeORM types ${Object.keys(DIALECTS)
+        .map((t) => `'${t}'`)
+        .join(
+          ', ',
+        )}, not '${String(type)}'; use another DataSource or SessionManager.extend() a store of your own`,
+    );
+  }
+  return dialect;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Rows pruned by one statement: small enough that requests waiting on the table are not held long. */
+export const PRUNE_BATCH = 1000;
+
+/** Every statement the store runs, for one table in one dialect. Parameters are positional. */
+export interface SessionSql {
+  createTable: string[];
+  /** (id, now): a record that has not expired. */
+  get: string;
+  /** (id): the row, locked for the rest of the transaction where the engine can lock rows. */
+  lock: string;
+  /** (id, payload, expires_at, last_activity, created_at): inserts unless the id exists. */
+  insert: string;
+  /** (payload, expires_at, last_activity, created_at, id) */
+  update: string;
+  /** (id) */
+  delete: string;
+  /** (now): deletes at most PRUNE_BATCH expired rows. */
+  prune: string;
+  /** Selects nothing; fails when the table is missing. */
+  probe: string;
+}
+
+/** The SQL of the sessions table (`table` may be `schema.table`); rejects names that are not plain identifiers. */
+export function sessionSql(dialect: Dialect, table: string): SessionSql {
+  const parts = table.split('.');
+  if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
+    throw new SessionConfigError(
+      'SESSION_DATABASE_TABLE_INVALID',
+      `database.table must be a table name such as 'sessions' or 'schema.sessions' (letters, digits, _), not '${table}'`,
+    );
+  }
+  const q = (name: string) => (dialect === 'mysql' ? `\`${name}\`` : `"${name}"`);
+  const t = parts.map(q).join('.');
+  const index = `${parts[parts.length - 1]}_expires_at_idx`;
+  const p = (n: number) => (dialect === 'postgres' ? `$${n}` : '?');
+  const columns = 'id, payload, expires_at, last_activity, created_at';
+  const values = `${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}`;
+  const common = {
+    get: `SELECT payload, created_at, last_activity FROM ${t} WHERE id = ${p(1)} AND expires_at > ${p(2)}`,
+    update: `UPDATE ${t} SET payload = ${p(1)}, expires_at = ${p(2)}, last_activity = ${p(3)}, created_at = ${p(4)} WHERE id = ${p(5)}`,
+    delete: `DELETE FROM ${t} WHERE id = ${p(1)}`,
+    probe: `SELECT id FROM ${t} WHERE 1 = 0`,
+  };
+  const select = `SELECT payload, created_at, last_activity, expires_at FROM ${t} WHERE id = ${p(1)}`;
+  switch (dialect) {
+    case 'postgres':
+      return {
+        ...common,
+        createTable: [
+          `CREATE TABLE IF NOT EXISTS ${t} (id varchar(128) PRIMARY KEY, payload text NOT NULL, ` +
+            'expires_at bigint NOT NULL, last_activity bigint NOT NULL, created_at bigint NOT NULL)',
+          `CREATE INDEX IF NOT EXISTS ${q(index)} ON ${t} (expires_at)`,
+        ],
+        lock: `${select} FOR UPDATE`,
+        insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON CONFLICT (id) DO NOTHING`,
+        // Rows a request holds are skipped, and the outer condition is checked again on the latest row.
+        prune:
+          `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= $1 ` +
+          `LIMIT ${PRUNE_BATCH} FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+      };
+    case 'mysql':
+      return {
+        ...common,
+        createTable: [
+          `CREATE TABLE IF NOT EXISTS ${t} (id varchar(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, ` +
+            'payload longtext NOT NULL, expires_at bigint NOT NULL, last_activity bigint NOT NULL, ' +
+            `created_at bigint NOT NULL, KEY ${q(index)} (expires_at)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        ],
+        lock: `${select} FOR UPDATE`,
+        // An existing row is locked exclusively (a no-op update), never shared: no lock upgrade to deadlock on.
+        insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON DUPLICATE KEY UPDATE id = id`,
+        prune: `DELETE FROM ${t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ${PRUNE_BATCH}`,
+      };
+    case 'sqlite': {
+      const schema = parts.length === 2 ? `${q(parts[0])}.` : '';
+      return {
+        ...common,
+        createTable: [
+          `CREATE TABLE IF NOT EXISTS ${t} (id text PRIMARY KEY NOT NULL, payload text NOT NULL, ` +
+            'expires_at integer NOT NULL, last_activity integer NOT NULL, created_at integer NOT NULL)',
+          `CREATE INDEX IF NOT EXISTS ${schema}${q(index)} ON ${q(parts[parts.length - 1])} (expires_at)`,
+        ],
+        // Writes are serialized by the database (BEGIN IMMEDIATE) and, in-process, by running synchronously.
+        lock: select,
+        insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON CONFLICT (id) DO NOTHING`,
+        prune: `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+      };
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SessionManager, type PrunableSessionStore, type SessionModuleOptions } from 'nest-session';
+import { cookiePair, createApp, http } from '../support/app.js';
+import { sessionConformance } from '../support/conformance.js';
+import { countRows, databaseCases, seedRows } from '../support/database-cases.js';
+import { sqliteDatabase } from '../support/services.js';
+import { SECRET, sessionApp } from '../support/session-app.js';
+
+const db = sqliteDatabase();
+
+// A getter: every app the suite builds from these options gets a SQLite file of its own.
+const conformanceOptions: SessionModuleOptions = {
+  driver: 'database',
+  secret: SECRET,
+  get database() {
+    return db.fresh();
+  },
+};
+sessionConformance('database driver on SQLite', { options: conformanceOptions, serverSide: true });
+
+databaseCases(db);
+
+describe('database driver on SQLite, by default', () => {
+  const cwd = process.cwd();
+  const dir = mkdtempSync(join(tmpdir(), 'nest-session-default-'));
+  afterAll(() => {
+    process.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("forRoot('database') alone keeps sessions in ./sessions.sqlite, created on first use", async () => {
+    process.chdir(dir);
+    const app = await createApp('express', sessionApp({ driver: 'database', secret: SECRET }));
+    try {
+      expect(existsSync(join(dir, 'sessions.sqlite'))).toBe(false);
+      const res = await http(app).post('/set').send({ a: 1 }).expect(200);
+      expect(existsSync(join(dir, 'sessions.sqlite'))).toBe(true);
+      const pair = cookiePair(res, 'nest_session')!;
+      await http(app).get('/get/a').set('Cookie', pair).expect(200, { value: 1, has: true });
+    } finally {
+      await app.close();
+      process.chdir(cwd);
+    }
+    const place = {
+      dataSource: { type: 'better-sqlite3', database: join(dir, 'sessions.sqlite') },
+      table: 'sessions',
+    } as const;
+    expect(await countRows(place)).toBe(1);
+  });
+});
+
+describe('database driver on SQLite, pruning', () => {
+  it('prunes 100 000 expired rows in batches while requests keep being answered', async () => {
+    const place = db.fresh();
+    const app = await createApp(
+      'express',
+      sessionApp({ driver: 'database', secret: SECRET, database: { ...place, pruneInterval: 0 } }),
+    );
+    try {
+      const res = await http(app).post('/set').send({ live: true }).expect(200);
+      const pair = cookiePair(res, 'nest_session')!;
+      await seedRows(place, 100_000, Date.now() - 1000);
+
+      const started = performance.now();
+      let done = false;
+      const store = app.get(SessionManager).store('database') as PrunableSessionStore;
+      const pruning = store.prune().finally(() => (done = true));
+      const latencies: number[] = [];
+      while (!done) {
+        const t = performance.now();
+        await http(app).get('/get/live').set('Cookie', pair).expect(200, { value: true, has: true });
+        latencies.push(performance.now() - t);
+      }
+      expect(await pruning).toBe(100_000);
+      const took = performance.now() - started;
+      expect(latencies.length).toBeGreaterThan(5);
+      expect(Math.max(...latencies)).toBeLessThan(Math.max(250, took / 4));
+      expect(await countRows(place)).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication, LoggerService } from '@nestjs/common';
+import { cookiePair, createApp, http } from '../support/app.js';
+import { serverDatabase, type ServerDatabase } from '../support/services.js';
+import { SECRET, sessionApp } from '../support/session-app.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+/** Keeps what the app logs, to count outage messages. */
+class CapturingLogger implements LoggerService {
+  readonly lines: { level: string; message: string }[] = [];
+  log = (message: unknown) => this.push('log', message);
+  error = (message: unknown) => this.push('error', message);
+  warn = (message: unknown) => this.push('warn', message);
+  debug = () => undefined;
+  verbose = () => undefined;
+  private push(level: string, message: unknown) {
+    this.lines.push({ level, message: String(message) });
+  }
+  count(level: string, text: string): number {
+    return this.lines.filter((line) => line.level === level && line.message.includes(text)).length;
+  }
+}
+
+const databases: ServerDatabase[] = [serverDatabase('postgres'), serverDatabase('mariadb')];
+
+describe.each(databases)('database driver when $name goes down and comes back', (db) => {
+  let proxy: TcpProxy;
+  let app: INestApplication;
+  const logger = new CapturingLogger();
+  let pair: string;
+
+  beforeAll(async () => {
+    const place = db.fresh();
+    proxy = await TcpProxy.start(db.url);
+    const database = { dataSource: db.via(proxy.url), table: place.table };
+    app = await createApp('express', sessionApp({ driver: 'database', secret: SECRET, database }), logger);
+  });
+  afterAll(async () => {
+    await app.close();
+    await proxy.down();
+    await db.cleanup();
+  });
+
+  it('works while the database is up', async () => {
+    const res = await http(app).post('/set').send({ userId: 1 }).expect(200);
+    pair = cookiePair(res, 'nest_session')!;
+    await http(app).get('/get/userId').set('Cookie', pair).expect(200, { value: 1, has: true });
+  });
+
+  it('answers 503 SESSION_STORE_UNAVAILABLE to requests that use the session, logged once for the outage', async () => {
+    await proxy.down();
+    for (let i = 0; i < 5; i++) {
+      const res = await http(app).get('/get/userId').set('Cookie', pair).expect(503);
+      expect(res.body.message).toMatch(
+        /^SESSION_STORE_UNAVAILABLE: the 'database' session store cannot be reached/,
+      );
+    }
+    await http(app).post('/set').send({ fresh: true }).expect(503);
+    expect(logger.count('error', "The 'database' session store is unavailable")).toBe(1);
+  });
+
+  it('keeps serving routes that do not touch the session, with or without a cookie', async () => {
+    await http(app).get('/untouched').set('Cookie', pair).expect(200, 'ok');
+    await http(app).get('/untouched').expect(200, 'ok');
+  });
+
+  it('works again once the database is back, and says so once', async () => {
+    await proxy.up();
+    await http(app).get('/get/userId').set('Cookie', pair).expect(200, { value: 1, has: true });
+    await http(app).post('/set').set('Cookie', pair).send({ after: true }).expect(200);
+    await http(app).get('/get/after').set('Cookie', pair).expect(200, { value: true, has: true });
+    expect(logger.count('log', "The 'database' session store is available again")).toBe(1);
+    expect(logger.count('error', "The 'database' session store is unavailable")).toBe(1);
+  });
+
+  it('starts once the database is reachable when it was down at first use', async () => {
+    await proxy.down();
+    const late = await createApp(
+      'express',
+      sessionApp({
+        driver: 'database',
+        secret: SECRET,
+        database: { dataSource: db.via(proxy.url), table: db.fresh().table },
+      }),
+    );
+    try {
+      await http(late).post('/set').send({ a: 1 }).expect(503);
+      await http(late).get('/untouched').expect(200, 'ok');
+      await proxy.up();
+      const res = await http(late).post('/set').send({ a: 1 }).expect(200);
+      await http(late)
+        .get('/get/a')
+        .set('Cookie', cookiePair(res, 'nest_session')!)
+        .expect(200, { value: 1, has: true });
+    } finally {
+      await late.close();
+    }
+  });
+});

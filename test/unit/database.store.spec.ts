@@ -1,0 +1,88 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { sessionSql } from '../../lib/drivers/database.schema.js';
+import { DatabaseStore } from '../../lib/drivers/database.store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nest-session-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const sqlite = (name: string) => ({ type: 'better-sqlite3', database: join(dir, name) }) as const;
+
+describe('DatabaseStore', () => {
+  it('never imports typeorm as a value outside a dynamic import, so apps without typeorm load the library', () => {
+    const files = readdirSync('lib', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    for (const file of files) {
+      const source = readFileSync(join('lib', file), 'utf8');
+      const imports = source.match(/^import [^;]*from 'typeorm';/gm) ?? [];
+      for (const line of imports) expect(`${file}: ${line}`).toMatch(/^[^:]+: import type /);
+    }
+  });
+
+  it.each([
+    [{ dataSource: { type: 'sqlite', database: 'x' } }, 'SESSION_DATABASE_UNSUPPORTED'],
+    [{ table: 'sessions; DROP TABLE users' }, 'SESSION_DATABASE_TABLE_INVALID'],
+    [{ table: 'a.b.c' }, 'SESSION_DATABASE_TABLE_INVALID'],
+    [{ pruneInterval: -1 }, 'SESSION_OPTION_INVALID'],
+    [{ pruneInterval: Number.NaN }, 'SESSION_OPTION_INVALID'],
+  ] as const)('rejects %j at construction with %s', (options, code) => {
+    expect(() => new DatabaseStore(options as never)).toThrow(expect.objectContaining({ code }));
+  });
+
+  it('says so when the DataSource it was given is not initialized', async () => {
+    const store = new DatabaseStore({ dataSource: new DataSource(sqlite('never.sqlite')), pruneInterval: 0 });
+    await expect(store.get('x')).rejects.toMatchObject({ code: 'SESSION_DATABASE_NOT_INITIALIZED' });
+    await store.close();
+  });
+
+  it('runs no sweep with pruneInterval 0, and refuses work once closed', async () => {
+    const store = new DatabaseStore({ dataSource: sqlite('closed.sqlite'), pruneInterval: 0 });
+    await store.get('x');
+    expect((store as unknown as { timer?: NodeJS.Timeout }).timer).toBeUndefined();
+    await store.close();
+    await store.close();
+    await expect(store.get('x')).rejects.toThrow('closed');
+  });
+
+  it("keeps what the app's own SQLite transaction writes apart from its own writes", async () => {
+    const dataSource = await new DataSource(sqlite('shared.sqlite')).initialize();
+    const store = new DatabaseStore({ dataSource, pruneInterval: 0 });
+    await store.get('create');
+    const meta = { createdAt: Date.now(), lastActivity: Date.now(), expiresAt: Date.now() + 60_000 };
+    const changes = {
+      clearData: false,
+      clearFlash: false,
+      set: { a: 1 },
+      deleted: [],
+      flash: {},
+      flashCleared: {},
+    };
+    let written: Promise<void> | undefined;
+    await expect(
+      dataSource.transaction(async (manager) => {
+        await manager.query('CREATE TABLE app_table (n integer)');
+        written = store.apply('s', changes, meta);
+        await manager.query('INSERT INTO app_table VALUES (1)');
+        throw new Error('the app rolls back');
+      }),
+    ).rejects.toThrow('the app rolls back');
+    await written;
+    expect((await store.get('s'))?.data).toEqual({ a: 1 });
+    await store.close();
+    expect(dataSource.isInitialized).toBe(true);
+    await dataSource.destroy();
+  });
+});
+
+describe('sessionSql', () => {
+  it('quotes schema-qualified tables and numbers parameters per dialect', () => {
+    expect(sessionSql('postgres', 'app.sessions').get).toBe(
+      'SELECT payload, created_at, last_activity FROM "app"."sessions" WHERE id = $1 AND expires_at > $2',
+    );
+    expect(sessionSql('mysql', 'app.sessions').delete).toBe('DELETE FROM `app`.`sessions` WHERE id = ?');
+    expect(sessionSql('sqlite', 'main.sessions').createTable[1]).toBe(
+      'CREATE INDEX IF NOT EXISTS "main"."sessions_expires_at_idx" ON "sessions" (expires_at)',
+    );
+  });
+});
