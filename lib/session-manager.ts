@@ -4,6 +4,7 @@ import { Keyring } from './crypto/keyring.js';
 import { CookieDriver } from './drivers/cookie.driver.js';
 import { DatabaseStore } from './drivers/database.store.js';
 import { MemoryStore } from './drivers/memory.store.js';
+import { RedisStore } from './drivers/redis.store.js';
 import type { SessionDriver } from './drivers/session-driver.js';
 import { isClosable, type SessionStore } from './drivers/session-store.js';
 import { StoreDriver } from './drivers/store.driver.js';
@@ -49,6 +50,7 @@ export class SessionManager implements OnApplicationShutdown {
     this.cookieWriter = new CookieWriter(this.options.cookie);
     this.extend('memory', (options) => new MemoryStore(options.memory));
     this.extend('database', (options) => new DatabaseStore(options.database, this.logger));
+    this.extend('redis', (options) => new RedisStore(options.redis));
     this.register(
       'cookie',
       (driverName, cookieName) =>

@@ -1,0 +1,274 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { SessionConfigError } from '../session.errors.js';
+import type { RedisDriverOptions } from '../session.options.js';
+import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from './session-store.js';
+
+/** What the driver takes from `await import('ioredis')`: ioredis stays an optional peer. */
+type IORedis = { Redis: typeof Redis };
+type RedisClient = (Redis | Cluster) & {
+  nestSessionApply(key: string, ...args: (string | number)[]): Promise<unknown>;
+};
+
+/**
+ * Settings of the client the driver opens from `redis.url`: while Redis is unreachable a command
+ * fails at once (a 503 for that request) instead of waiting in ioredis's offline queue, and the
+ * client keeps reconnecting in the background so the app recovers when Redis is back.
+ */
+export const REDIS_CLIENT_DEFAULTS: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 2_000,
+  commandTimeout: 2_000,
+  retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+};
+
+const DATA = 'd:';
+const FLASH = 'f:';
+const CREATED = 'm:c';
+const ACTIVE = 'm:a';
+/** ioredis states in which a connection attempt is under way (bounded by connectTimeout). */
+const CONNECTING = new Set(['connecting', 'connect']);
+
+/**
+ * Applies a change set to the session hash in one step. ARGV: createdAt, lastActivity, ttl (ms),
+ * clearData, clearFlash, then four lists, each a count followed by its items: deleted data fields;
+ * data field/JSON pairs; cleared flash field/JSON-the-request-saw pairs; flash field/JSON pairs.
+ */
+const APPLY_SCRIPT = `
+local key = KEYS[1]
+local clearData, clearFlash = ARGV[4] == '1', ARGV[5] == '1'
+if clearData or clearFlash then
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    local kind = string.sub(field, 1, 2)
+    if (clearData and kind == '${DATA}') or (clearFlash and kind == '${FLASH}') then
+      redis.call('HDEL', key, field)
+    end
+  end
+end
+local i = 6
+local n = tonumber(ARGV[i])
+for j = i + 1, i + n do redis.call('HDEL', key, ARGV[j]) end
+i = i + n + 1
+n = tonumber(ARGV[i])
+for j = i + 1, i + 2 * n, 2 do redis.call('HSET', key, ARGV[j], ARGV[j + 1]) end
+i = i + 2 * n + 1
+n = tonumber(ARGV[i])
+for j = i + 1, i + 2 * n, 2 do
+  if redis.call('HGET', key, ARGV[j]) == ARGV[j + 1] then redis.call('HDEL', key, ARGV[j]) end
+end
+i = i + 2 * n + 1
+n = tonumber(ARGV[i])
+for j = i + 1, i + 2 * n, 2 do redis.call('HSET', key, ARGV[j], ARGV[j + 1]) end
+redis.call('HSETNX', key, '${CREATED}', ARGV[1])
+redis.call('HSET', key, '${ACTIVE}', ARGV[2])
+redis.call('PEXPIRE', key, ARGV[3])
+return 1
+`;
+
+/**
+ * Sessions in Redis, one hash per session (`<prefix><id>`): a field per data key (`d:<key>`) and per
+ * flash key (`f:<key>`), each holding the value's JSON, plus the timestamps. A change set is one Lua
+ * script (EVALSHA, EVAL when the script cache is empty) that touches only the fields it names, so its
+ * cost does not grow with the session and concurrent requests that touch different keys all survive.
+ * The key expires with the session, so nothing has to sweep: every write sets its TTL to the time the
+ * session has left (`expiresAt - lastActivity`, PEXPIRE) rather than PEXPIREAT `expiresAt`, so a clock
+ * difference between the app's hosts and Redis's cannot end sessions early.
+ */
+export class RedisStore implements SessionStore {
+  private readonly prefix: string;
+  private readonly given?: RedisClient;
+  private readonly url?: string;
+  private opening?: Promise<RedisClient>;
+  private attempt?: Promise<void>;
+  private lastError?: Error;
+  private closed = false;
+
+  constructor(
+    options: RedisDriverOptions = {},
+    private readonly importer: () => Promise<IORedis> = () => import('ioredis'),
+  ) {
+    const { client, url, prefix = 'sess:' } = options;
+    if (typeof prefix !== 'string') {
+      throw new SessionConfigError('SESSION_REDIS_INVALID', `redis.prefix must be a string such as 'sess:'`);
+    }
+    if (client !== undefined && url !== undefined) {
+      throw new SessionConfigError(
+        'SESSION_REDIS_INVALID',
+        'give redis.client (your ioredis client) or redis.url (a client the driver opens), not both',
+      );
+    }
+    if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+      throw new SessionConfigError(
+        'SESSION_REDIS_INVALID',
+        `redis.url must be a redis:// or rediss:// URL such as 'redis://localhost:6379'`,
+      );
+    }
+    if (client !== undefined) {
+      const c = client as Partial<Record<'defineCommand' | 'hgetall' | 'del', unknown>>;
+      if (typeof c?.defineCommand !== 'function' || typeof c.hgetall !== 'function') {
+        throw new SessionConfigError(
+          'SESSION_REDIS_INVALID',
+          'redis.client must be an ioredis client (new Redis(...) or new Cluster(...) from ioredis 5)',
+        );
+      }
+      this.given = defineApply(client as Redis);
+    }
+    this.prefix = prefix;
+    this.url = url;
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const client = await this.connected();
+    return parseRecord(await client.hgetall(this.prefix + id));
+  }
+
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(meta.expiresAt - meta.lastActivity));
+    const args: (string | number)[] = [
+      meta.createdAt,
+      meta.lastActivity,
+      ttl,
+      changes.clearData ? 1 : 0,
+      changes.clearFlash ? 1 : 0,
+    ];
+    args.push(changes.deleted.length);
+    for (const key of changes.deleted) args.push(DATA + key);
+    pushPairs(args, DATA, changes.set, JSON.stringify);
+    pushPairs(args, FLASH, changes.flashCleared, String);
+    pushPairs(args, FLASH, changes.flash, JSON.stringify);
+    const client = await this.connected();
+    await client.nestSessionApply(this.prefix + id, ...args);
+  }
+
+  async destroy(id: string): Promise<void> {
+    const client = await this.connected();
+    await client.del(this.prefix + id);
+  }
+
+  /** Closes the client the driver opened from `redis.url`; the app's own client stays open. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const opening = this.opening;
+    if (opening === undefined) return;
+    const client = await opening.catch(() => undefined);
+    if (client === undefined) return;
+    if (client.status !== 'ready') return client.disconnect();
+    const ended = new Promise((resolve) => client.once('end', resolve));
+    await client.quit().catch(() => client.disconnect());
+    await ended;
+  }
+
+  /** @internal The client sessions go through: the app's, or the one opened from `redis.url`. */
+  client(): Promise<RedisClient> {
+    if (this.given !== undefined) return Promise.resolve(this.given);
+    if (this.closed) return Promise.reject(new Error('the redis session store is closed'));
+    return (this.opening ??= this.open());
+  }
+
+  /**
+   * The client, when it can take a command now. The app's client is used as it is (its own settings
+   * decide); the driver's own waits only for a connection attempt in progress, otherwise it fails at once.
+   */
+  private async connected(): Promise<RedisClient> {
+    const client = await this.client();
+    if (client === this.given || client.status === 'ready') return client;
+    if (!CONNECTING.has(client.status)) throw this.notConnected(client);
+    await this.connectAttempt(client);
+    return client;
+  }
+
+  private async open(): Promise<RedisClient> {
+    let ioredis: IORedis;
+    try {
+      ioredis = await this.importer();
+    } catch (error) {
+      throw new SessionConfigError(
+        'SESSION_REDIS_MISSING',
+        `the redis driver needs ioredis 5: npm install ioredis (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+    const Client = ioredis.Redis;
+    const client =
+      this.url === undefined
+        ? new Client(REDIS_CLIENT_DEFAULTS)
+        : new Client(this.url, REDIS_CLIENT_DEFAULTS);
+    // Errors reach the requests that touch the session; the driver logs an outage once.
+    client.on('error', (error: Error) => void (this.lastError = error));
+    return defineApply(client);
+  }
+
+  /** Waits for the connection attempt in progress: at most connectTimeout. */
+  private connectAttempt(client: RedisClient): Promise<void> {
+    return (this.attempt ??= new Promise<void>((resolve, reject) => {
+      const settle = () => {
+        client.off('ready', settle);
+        client.off('close', settle);
+        client.off('end', settle);
+        this.attempt = undefined;
+        if (client.status === 'ready') resolve();
+        else reject(this.notConnected(client));
+      };
+      client.on('ready', settle);
+      client.on('close', settle);
+      client.on('end', settle);
+    }));
+  }
+
+  private notConnected(client: RedisClient): Error {
+    const why = this.lastError ? `: ${this.lastError.message}` : '';
+    return new Error(`Redis is not connected (${client.status})${why}`);
+  }
+}
+
+function defineApply(client: Redis | Cluster): RedisClient {
+  const c = client as RedisClient;
+  if (typeof c.nestSessionApply !== 'function') {
+    client.defineCommand('nestSessionApply', { numberOfKeys: 1, lua: APPLY_SCRIPT });
+  }
+  return c;
+}
+
+/** Appends a count and then field/value pairs, the list layout the script reads. */
+function pushPairs(
+  args: (string | number)[],
+  prefix: string,
+  bag: Record<string, unknown>,
+  encode: (value: unknown) => string | undefined,
+): void {
+  const at = args.push(0) - 1;
+  let count = 0;
+  for (const key in bag) {
+    const value = encode(bag[key]);
+    if (value === undefined) continue; // not JSON (set() rejects it): nothing to store
+    args.push(prefix + key, value);
+    count++;
+  }
+  args[at] = count;
+}
+
+/** A hash as HGETALL returns it: a record, or undefined when it is missing or not one of ours. */
+function parseRecord(fields: Record<string, string>): SessionRecord | undefined {
+  const created = fields[CREATED];
+  const active = fields[ACTIVE];
+  if (created === undefined || active === undefined) return undefined;
+  const data: Record<string, unknown> = {};
+  const flash: Record<string, unknown> = {};
+  try {
+    for (const field in fields) {
+      const kind = field.slice(0, 2);
+      if (kind === DATA) put(data, field.slice(2), JSON.parse(fields[field]));
+      else if (kind === FLASH) put(flash, field.slice(2), JSON.parse(fields[field]));
+    }
+  } catch {
+    return undefined;
+  }
+  return { data, flash, createdAt: Number(created), lastActivity: Number(active) };
+}
+
+function put(bag: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(bag, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    bag[key] = value;
+  }
+}
