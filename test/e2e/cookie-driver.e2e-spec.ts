@@ -20,6 +20,7 @@ import { Keyring } from '../../lib/crypto/keyring.js';
 import { RequestContext } from '../../lib/request-context.js';
 import { cookiePair, createApp, http, platforms, setCookies } from '../support/app.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
+import { ONLY_DATE } from '../support/fixtures.js';
 
 const NAME = 'nest_session';
 const SECONDARY = 'nest_session_cookie';
@@ -29,18 +30,6 @@ const LIFETIME = 60 * 60_000;
 const T0 = Date.UTC(2031, 0, 1);
 const OLD_SECRET = 'an-old-secret-that-is-long-enough-0123456789';
 const NEW_SECRET = 'a-new-secret-that-is-long-enough-9876543210';
-const ONLY_DATE = [
-  'nextTick',
-  'setImmediate',
-  'clearImmediate',
-  'setInterval',
-  'clearInterval',
-  'setTimeout',
-  'clearTimeout',
-  'queueMicrotask',
-  'hrtime',
-  'performance',
-] as const;
 
 /** Records what the app logs, so a test can say "nothing at error level". */
 class RecordingLogger implements LoggerService {

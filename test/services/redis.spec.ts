@@ -15,7 +15,8 @@ import {
 } from '../../lib/drivers/session-store.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
-import { RedisProxy } from '../support/redis-proxy.js';
+import { changes } from '../support/fixtures.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 
 const url = process.env.NEST_SESSION_REDIS_URL;
@@ -34,18 +35,6 @@ if (!url) {
   });
 } else {
   redisSuite(url);
-}
-
-function changes(partial: Partial<SessionChanges> = {}): SessionChanges {
-  return {
-    clearData: false,
-    clearFlash: false,
-    set: {},
-    deleted: [],
-    flash: {},
-    flashCleared: {},
-    ...partial,
-  };
 }
 
 function meta(now = Date.now(), ttl = 60_000): SessionMeta {
@@ -206,7 +195,7 @@ function redisSuite(url: string): void {
     });
 
     it('sends the same few bytes for a one-key change on a session of 100 B, 10 KB or 100 KB', async () => {
-      const proxy = await RedisProxy.start(url);
+      const proxy = await TcpProxy.start(url);
       const client = new Redis(proxy.url);
       try {
         const metered = new RedisStore({ client, prefix });
@@ -216,9 +205,9 @@ function redisSuite(url: string): void {
           const data: Record<string, string> = {};
           for (let i = 0; i * 1000 < size; i++) data[`key${i}`] = 'x'.repeat(Math.min(size, 1000) - 20);
           await metered.apply(id, changes({ set: data }), meta());
-          const before = proxy.bytesToRedis;
+          const before = proxy.bytesSent;
           await metered.apply(id, changes({ set: { counter: 1 } }), meta());
-          sent.push(proxy.bytesToRedis - before);
+          sent.push(proxy.bytesSent - before);
           expect(Object.keys((await metered.get(id))!.data)).toHaveLength(Object.keys(data).length + 1);
         }
         expect(Math.max(...sent)).toBeLessThan(400);
@@ -331,11 +320,11 @@ function redisSuite(url: string): void {
   });
 
   describe.each(platforms)('when Redis is unreachable, on %s', (platform) => {
-    let proxy: RedisProxy;
+    let proxy: TcpProxy;
     let app: INestApplication;
     let store: RedisStore;
     beforeAll(async () => {
-      proxy = await RedisProxy.start(url);
+      proxy = await TcpProxy.start(url);
       const options = { driver: 'redis', secret: SECRET, redis: { url: proxy.url, prefix } };
       app = await createApp(platform, sessionApp(options));
       store = app.get(SessionManager).store() as RedisStore;

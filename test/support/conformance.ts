@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import type { SessionModuleOptions } from 'nest-session';
 import { agent, cookiePair, createApp, http, platforms, setCookies, type Platform } from './app.js';
+import { ONLY_DATE } from './fixtures.js';
 import { barrier, counters, sessionApp } from './session-app.js';
 
 export interface ConformanceOptions {
@@ -14,19 +15,6 @@ export interface ConformanceOptions {
   /** Runs before each app closes, for drivers that need cleanup. */
   platforms?: Platform[];
 }
-
-const ONLY_DATE = [
-  'nextTick',
-  'setImmediate',
-  'clearImmediate',
-  'setInterval',
-  'clearInterval',
-  'setTimeout',
-  'clearTimeout',
-  'queueMicrotask',
-  'hrtime',
-  'performance',
-] as const;
 
 /**
  * The behaviour every driver owes its users, through real HTTP on Express and on Fastify. Each driver's

@@ -3,22 +3,14 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { existsSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { Session, SessionManager, SessionModule, type SessionChanges } from 'nest-session';
+import { Session, SessionManager, SessionModule } from 'nest-session';
 import { DatabaseStore } from '../../lib/drivers/database.store.js';
 import { cookiePair, createApp, http, platforms } from './app.js';
+import { changes, meta } from './fixtures.js';
 import type { TestDatabase, TestPlace } from './services.js';
 import { FeatureModule, SECRET, sessionApp } from './session-app.js';
 
-const none: SessionChanges = {
-  clearData: false,
-  clearFlash: false,
-  set: {},
-  deleted: [],
-  flash: {},
-  flashCleared: {},
-};
-const change = (c: Partial<SessionChanges>): SessionChanges => ({ ...none, ...c });
-const meta = (now: number, ttl = 60_000) => ({ createdAt: now, lastActivity: now, expiresAt: now + ttl });
+const change = changes;
 
 function deferred() {
   let resolve!: () => void;

@@ -2,14 +2,19 @@ import { once } from 'node:events';
 import net from 'node:net';
 
 /**
- * A loopback TCP proxy in front of a real database server, for outage tests: down() resets every open
- * connection and refuses new ones, up() listens again on the same port. No mocks: the client library
- * sees exactly what it would see if the server went away.
+ * A loopback TCP proxy in front of a real server (PostgreSQL, MariaDB, Redis), for outage tests: no
+ * mocks, the client library sees exactly what it would see if the server went away (down(): open
+ * connections reset, new ones refused; up(): back on the same port) or stopped answering (stall():
+ * what clients send is held, not lost, until resume()). It also counts the bytes clients send.
  */
 export class TcpProxy {
+  /** Bytes clients sent towards the server since the proxy started. */
+  bytesSent = 0;
   private server: net.Server | undefined;
   private port = 0;
-  private readonly sockets = new Set<net.Socket>();
+  private stalled = false;
+  private readonly clients = new Set<net.Socket>();
+  private readonly upstreams = new Set<net.Socket>();
 
   private constructor(private readonly target: URL) {}
 
@@ -43,20 +48,43 @@ export class TcpProxy {
     this.server = undefined;
     const closed = once(server, 'close');
     server.close();
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of [...this.clients, ...this.upstreams]) socket.destroy();
     await closed;
+  }
+
+  stall(): void {
+    this.stalled = true;
+    for (const client of this.clients) client.pause();
+  }
+
+  resume(): void {
+    this.stalled = false;
+    for (const client of this.clients) client.resume();
+  }
+
+  close(): Promise<void> {
+    return this.down();
   }
 
   private pipe(client: net.Socket): void {
     const upstream = net.connect(Number(this.target.port), this.target.hostname);
+    this.clients.add(client);
+    this.upstreams.add(upstream);
+    if (this.stalled) client.pause();
+    client.on('data', (chunk: Buffer) => {
+      this.bytesSent += chunk.length;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const end = () => {
+      this.clients.delete(client);
+      this.upstreams.delete(upstream);
+      client.destroy();
+      upstream.destroy();
+    };
     for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      socket.on('error', () => undefined);
+      socket.on('close', end);
+      socket.on('error', end);
     }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.pipe(upstream);
-    upstream.pipe(client);
   }
 }

@@ -1,16 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { MemoryStore } from '../../lib/drivers/memory.store.js';
-import type { SessionChanges } from '../../lib/drivers/session-store.js';
+import { changes } from '../support/fixtures.js';
 
-const none: SessionChanges = {
-  clearData: false,
-  clearFlash: false,
-  set: {},
-  deleted: [],
-  flash: {},
-  flashCleared: {},
-};
-const change = (c: Partial<SessionChanges>): SessionChanges => ({ ...none, ...c });
+const none = changes();
+const change = changes;
 
 function clock(start = 1_000_000) {
   let t = start;
