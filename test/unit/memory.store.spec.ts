@@ -66,4 +66,20 @@ describe('MemoryStore', () => {
     await store.destroy('b');
     expect(store.size).toBe(0);
   });
+
+  it('starts no timer, however many sessions it holds, so nothing keeps the process alive', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const store = new MemoryStore({ max: 100 });
+    for (let i = 0; i < 1000; i++) {
+      await store.apply(`id-${i}`, none, {
+        createdAt: Date.now(),
+        lastActivity: Date.now(),
+        expiresAt: Date.now() + 60_000,
+      });
+      await store.get(`id-${i}`);
+    }
+    expect(store.size).toBe(100);
+    expect(timers()).toBe(before);
+  });
 });
