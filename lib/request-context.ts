@@ -9,12 +9,8 @@ import { newSessionId } from './crypto/keyring.js';
 /** Everything one request knows about its sessions, one state per driver it used. */
 export class RequestContext {
   readonly states = new Map<string, SessionState>();
-  /** Set by FlashInterceptor: a route handled this request and it clears flash on success. */
-  clearsFlash = false;
-  /** Set by SessionManager when a driver with a preflight is in use: FlashInterceptor then calls preflight(). */
-  preflights: ((name: string) => SessionDriver) | undefined;
-  private committed = false;
-
+  /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
+  keepsFlash = false;
   constructor(
     readonly defaultDriver: string,
     readonly cookies: CookieJar,
@@ -32,21 +28,15 @@ export class RequestContext {
     return state;
   }
 
-  /** Once the handler returned: lets each driver fail the request through Nest's exception path. */
-  preflight(): void {
-    const drivers = this.preflights;
-    if (drivers === undefined || this.committed) return;
-    for (const [name, state] of this.states) drivers(name).preflight?.(state, this.now);
-  }
-
   commit(status: number, drivers: (name: string) => SessionDriver): CommitResult {
-    this.committed = true;
-    const consume = this.clearsFlash && status >= 200 && status < 300;
+    const consume = status >= 200 && status < 300 && !this.keepsFlash;
     const cookies: string[] = [];
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
-    for (const [name, state] of this.states) {
-      const driver = drivers(name);
+    let entries = [...this.states].map(([name, state]) => [drivers(name), state] as const);
+    if (entries.length > 1)
+      entries = entries.sort(([a], [b]) => Number(b.mayRefuse === true) - Number(a.mayRefuse === true));
+    for (const [driver, state] of entries) {
       const out = driver.commit({
         state,
         consume,
@@ -54,6 +44,7 @@ export class RequestContext {
         secure: (secure ??= this.isSecure()),
         now: this.now,
       });
+      if (out.failure !== undefined) return { cookies: [], pending: undefined, failure: out.failure };
       if (out.cookie !== undefined) cookies.push(out.cookie);
       if (out.pending !== undefined) (pending ??= []).push(out.pending);
     }

@@ -13,7 +13,7 @@ import { hookResponse } from './http/response-hooks.js';
 import { SessionState } from './session-state.js';
 import { RequestContext, currentContext, requestContext } from './request-context.js';
 import { Session } from './session.js';
-import { SessionConfigError } from './session.errors.js';
+import { SessionConfigError, SessionStoreUnavailableError } from './session.errors.js';
 import { MODULE_OPTIONS_TOKEN } from './session.module-definition.js';
 import {
   resolveSessionOptions,
@@ -41,8 +41,6 @@ export class SessionManager implements OnApplicationShutdown {
   /** Cookie name -> driver name, for every driver a request may bring a cookie for. */
   private readonly cookieNames = new Map<string, string>();
   private readonly lookup = (name: string) => this.resolve(name);
-  /** A driver with a preflight (the cookie driver) is in use: requests then check it after the handler. */
-  private preflightInUse = false;
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) input: SessionModuleOptions | string) {
     this.options = resolveSessionOptions(input, process.env, (message) => this.logger.warn(message));
@@ -61,8 +59,8 @@ export class SessionManager implements OnApplicationShutdown {
 
   /** The current request's session kept by a driver (the default one when no name is given). */
   driver(name: string = this.options.driver): Session {
-    const ctx = currentContext();
-    if (this.resolve(name).preflight !== undefined) ctx.preflights = this.lookup;
+    currentContext();
+    this.resolve(name);
     let session = this.sessions.get(name);
     if (session === undefined) {
       session = name === this.options.driver ? this.defaultSession : new Session(name);
@@ -134,17 +132,7 @@ export class SessionManager implements OnApplicationShutdown {
     const cookies = readCookies(req.headers.cookie);
     const ctx = new RequestContext(this.options.driver, cookies, secure, Date.now());
     req.session = new Session(this.options.driver, ctx);
-    hookResponse(
-      res,
-      (status) => ctx.commit(status, this.lookup),
-      (error) => ({
-        status: error instanceof HttpException ? error.getStatus() : 503,
-        message:
-          error instanceof Error
-            ? error.message
-            : 'SESSION_STORE_UNAVAILABLE: the session could not be saved',
-      }),
-    );
+    hookResponse(res, (status) => ctx.commit(status, this.lookup), errorResponse);
     let loading: Promise<void>[] | undefined;
     for (const cookieName in cookies) {
       const driverName = this.cookieNames.get(cookieName);
@@ -159,7 +147,6 @@ export class SessionManager implements OnApplicationShutdown {
         adopt(loaded);
       }
     }
-    if (this.preflightInUse) ctx.preflights = this.lookup;
     const run = () => requestContext.run(ctx, next);
     if (loading === undefined) run();
     else (loading.length === 1 ? loading[0] : Promise.all(loading)).then(run);
@@ -183,7 +170,6 @@ export class SessionManager implements OnApplicationShutdown {
     }
     driver = factory(name, this.cookieNameOf(name));
     this.drivers.set(name, driver);
-    if (driver.preflight !== undefined) this.preflightInUse = true;
     return driver;
   }
 
@@ -192,4 +178,15 @@ export class SessionManager implements OnApplicationShutdown {
       ? this.options.cookie.name
       : `${this.options.cookie.name}_${driver}`;
   }
+}
+
+/** The body Nest's default exception filter would send for the error. */
+function errorResponse(error: unknown): { status: number; body: object } {
+  const http = error instanceof HttpException ? error : new SessionStoreUnavailableError('session', error);
+  const response = http.getResponse();
+  const status = http.getStatus();
+  return {
+    status,
+    body: typeof response === 'object' ? response : { statusCode: status, message: response },
+  };
 }

@@ -34,6 +34,8 @@ interface Sealed {
  * it expires.
  */
 export class CookieDriver implements SessionDriver {
+  /** A session too large for its cookie refuses the commit: the response becomes a 500 and nothing is kept. */
+  readonly mayRefuse = true;
   /** States opened with an older secret: resealed with the current one on this response. */
   private readonly stale = new WeakSet<SessionState>();
 
@@ -60,32 +62,18 @@ export class CookieDriver implements SessionDriver {
 
   commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
-    // destroy() clears the client's cookie, unless something set afterwards starts a new session.
-    const clear = state.destroyed && hadCookie ? { cookie: this.cookies.clear(this.cookieName, secure) } : {};
     const cookie = this.cookieFor(state, consume, secure, now);
-    if (cookie === undefined) return clear;
-    const size = Buffer.byteLength(cookie);
-    if (size > COOKIE_SIZE_LIMIT) {
-      this.logger.error(
-        `${new SessionTooLargeError(size, COOKIE_SIZE_LIMIT).message}. The '${this.cookieName}' cookie was not sent: ` +
-          (clear.cookie ? 'it is cleared, as destroy() asked.' : 'the client keeps its previous one.'),
-      );
-      return clear;
+    if (cookie === undefined) {
+      // destroy() clears the client's cookie, unless something set afterwards starts a new session.
+      return state.destroyed && hadCookie ? { cookie: this.cookies.clear(this.cookieName, secure) } : {};
     }
-    return { cookie };
-  }
-
-  /**
-   * Once the handler returned, fails the request (a 500 through Nest's exception path) when the
-   * cookie could pass the limit: measured keeping all flash and with `Secure`, the largest it can be
-   * whatever the final status.
-   */
-  preflight(state: SessionState, now: number): void {
-    if (state.failure) return;
-    const cookie = this.cookieFor(state, false, true, now);
-    if (cookie === undefined) return;
     const size = Buffer.byteLength(cookie);
-    if (size > COOKIE_SIZE_LIMIT) throw new SessionTooLargeError(size, COOKIE_SIZE_LIMIT);
+    if (size <= COOKIE_SIZE_LIMIT) return { cookie };
+    const failure = new SessionTooLargeError(size, COOKIE_SIZE_LIMIT);
+    this.logger.error(
+      `${failure.message}. The '${this.cookieName}' cookie was not sent: the client keeps its previous one.`,
+    );
+    return { failure };
   }
 
   /** The Set-Cookie value to send, or undefined when the client's cookie (or none) is still right. */

@@ -4,6 +4,8 @@ import type { SessionState } from '../session-state.js';
 export interface DriverCommit {
   cookie?: string;
   pending?: Promise<unknown>;
+  /** The session cannot be kept as it is (a cookie too large): the response becomes this error. */
+  failure?: Error;
 }
 
 export interface CommitInput {
@@ -25,8 +27,8 @@ export interface SessionDriver {
   readonly cookieName: string;
   load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState;
   commit(input: CommitInput): DriverCommit;
-  /** Called once the handler returned: throw to fail the request through Nest's exception path. */
-  preflight?(state: SessionState, now: number): void;
+  /** Drivers that may refuse a commit (failure) are committed first, so a refused response writes nothing. */
+  readonly mayRefuse?: boolean;
 }
 
 export interface Timeouts {

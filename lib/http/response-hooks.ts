@@ -5,7 +5,12 @@ export interface CommitResult {
   cookies: string[];
   /** Store work the response must wait for before it ends. */
   pending: Promise<unknown> | undefined;
+  /** The session cannot be committed (a cookie too large): the response becomes this error. */
+  failure?: unknown;
 }
+
+/** The status and JSON body an error is answered with (the shape of Nest's default exception filter). */
+export type ErrorResponse = (error: unknown) => { status: number; body: object };
 
 type AnyFn = (...args: any[]) => any;
 
@@ -13,25 +18,30 @@ type AnyFn = (...args: any[]) => any;
  * Runs `commit` once, with the status the response is actually sent with, just before its headers
  * are written (whatever writes them: Express, Fastify, res.redirect, a stream, an exception filter),
  * and adds the cookies it returns to those the app set. The headers then wait with the end of the
- * response until the store work is done, so the next request sees it; if that work fails, the
- * response becomes a 503 instead of a success the store never kept (or, once a streamed body has
- * started, is cut off).
+ * response until the store work is done, so the next request sees it. If the session cannot be
+ * committed, or its store work fails, the response becomes that error instead of a success that was
+ * never kept (once a streamed body has started, it is cut off instead).
  */
 export function hookResponse(
   res: ServerResponse,
   commit: (status: number) => CommitResult,
-  onError: (error: unknown) => { status: number; message: string },
+  answer: ErrorResponse,
 ): void {
   const writeHead = res.writeHead as AnyFn;
   const write = res.write as AnyFn;
   const end = res.end as AnyFn;
   let decided = false;
   let pending: Promise<unknown> | undefined;
+  let failure: unknown;
   let head: unknown[] | undefined;
 
   const decide = (self: ServerResponse, status: number, headers: unknown): void => {
     decided = true;
     const result = commit(status);
+    if (result.failure !== undefined) {
+      failure = result.failure;
+      return;
+    }
     pending = result.pending;
     if (result.cookies.length > 0) addSetCookie(self, headers, result.cookies);
   };
@@ -41,24 +51,50 @@ export function hookResponse(
     head = undefined;
     writeHead.apply(self, args);
   };
+  const fail = (self: ServerResponse, error: unknown): void => {
+    failure = undefined;
+    if (head === undefined && self.headersSent) {
+      self.destroy(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    head = undefined;
+    const { status, body } = answer(error);
+    const json = JSON.stringify(body);
+    for (const name of self.getHeaderNames()) self.removeHeader(name);
+    writeHead.call(self, status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+    });
+    end.call(self, json);
+  };
 
   res.writeHead = function (this: ServerResponse, statusCode: number, ...rest: unknown[]) {
     if (decided || this.headersSent) return writeHead.call(this, statusCode, ...rest);
     decide(this, statusCode, typeof rest[0] === 'string' ? rest[1] : rest[0]);
-    if (pending === undefined) return writeHead.call(this, statusCode, ...rest);
+    if (pending === undefined && failure === undefined) return writeHead.call(this, statusCode, ...rest);
     head = [statusCode, ...rest];
     return this;
   } as ServerResponse['writeHead'];
 
   res.write = function (this: ServerResponse, ...args: unknown[]) {
     if (!decided && !this.headersSent) decide(this, this.statusCode, undefined);
+    if (failure !== undefined) {
+      fail(this, failure);
+      return true;
+    }
+    if (this.writableEnded) return true;
     flushHead(this);
     return write.apply(this, args);
   } as ServerResponse['write'];
 
   res.end = function (this: ServerResponse, ...args: unknown[]) {
     if (!decided && !this.headersSent) decide(this, this.statusCode, undefined);
+    if (failure !== undefined) {
+      fail(this, failure);
+      return this;
+    }
     if (pending === undefined) {
+      if (this.writableEnded) return this;
       flushHead(this);
       return end.apply(this, args);
     }
@@ -69,21 +105,7 @@ export function hookResponse(
         flushHead(this);
         end.apply(this, args);
       },
-      (error: unknown) => {
-        const { status, message } = onError(error);
-        if (head === undefined && this.headersSent) {
-          this.destroy(error instanceof Error ? error : new Error(message));
-          return;
-        }
-        head = undefined;
-        for (const name of this.getHeaderNames()) this.removeHeader(name);
-        const body = JSON.stringify({ statusCode: status, message, error: 'Service Unavailable' });
-        writeHead.call(this, status, {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': Buffer.byteLength(body),
-        });
-        end.call(this, body);
-      },
+      (error: unknown) => fail(this, error),
     );
     return this;
   } as ServerResponse['end'];

@@ -17,7 +17,6 @@ import {
 } from '@nestjs/common';
 import { Session, SessionManager, type SessionModuleOptions } from 'nest-session';
 import { Keyring } from '../../lib/crypto/keyring.js';
-import { RequestContext } from '../../lib/request-context.js';
 import { cookiePair, createApp, http, platforms, setCookies } from '../support/app.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 import { ONLY_DATE } from '../support/fixtures.js';
@@ -83,7 +82,7 @@ class Gate {
 }
 const gate = new Gate();
 
-/** Changes the session after the handler, where no preflight can see it. */
+/** Changes the session after the handler, in an exception filter. */
 @Catch(ConflictException)
 class GrowInFilter implements ExceptionFilter {
   catch(_e: ConflictException, host: ArgumentsHost) {
@@ -396,12 +395,13 @@ describe.each(platforms)('cookie driver on %s', (platform) => {
       expect(sessionCookie(over)).toBeUndefined();
     });
 
-    it('sends no cookie and logs one error when a change after the handler makes it too large', async () => {
+    it('fails with a 500 when a change after the handler (in an exception filter) makes it too large', async () => {
       const pair = cookiePair(await http(app).post('/set').send({ keep: 'small' }).expect(200), NAME)!;
-      const res = await http(app)
-        .post('/extra/grow-in-filter')
-        .set('Cookie', pair)
-        .expect(200, { filtered: true });
+      const res = await http(app).post('/extra/grow-in-filter').set('Cookie', pair).expect(500);
+      expect(res.body).toMatchObject({
+        statusCode: 500,
+        message: expect.stringMatching(/^SESSION_TOO_LARGE/),
+      });
       expect(sessionCookie(res)).toBeUndefined();
       const errors = logger.errors();
       expect(errors).toHaveLength(1);
@@ -410,21 +410,13 @@ describe.each(platforms)('cookie driver on %s', (platform) => {
       expect(after.body.data).toEqual({ keep: 'small' });
     });
 
-    it('still clears the cookie on destroy() when what was set afterwards is too large', async () => {
+    it('keeps nothing of a refused commit: destroy() then too much leaves the old session as it was', async () => {
       const pair = cookiePair(await http(app).post('/set').send({ userId: 1 }).expect(200), NAME)!;
       const res = await http(app).post('/extra/destroy-then-grow').set('Cookie', pair).expect(500);
       expect(res.body.message).toMatch(/^SESSION_TOO_LARGE/);
-      expect(sessionCookie(res)).toMatch(new RegExp(`^${NAME}=;.*Expires=Thu, 01 Jan 1970`));
-      expect(logger.errors()).toEqual([expect.stringContaining('it is cleared, as destroy() asked')]);
-    });
-
-    it('runs the preflight only where a driver that has one is in use', async () => {
-      const memory = await start({ driver: 'memory', secret: SECRET });
-      const preflight = jest.spyOn(RequestContext.prototype, 'preflight');
-      await http(memory).post('/set').send({ a: 1 }).expect(200);
-      expect(preflight).not.toHaveBeenCalled();
-      await http(app).post('/set').send({ a: 1 }).expect(200);
-      expect(preflight).toHaveBeenCalledTimes(1);
+      expect(sessionCookie(res)).toBeUndefined();
+      const after = await http(app).get('/state').set('Cookie', pair).expect(200);
+      expect(after.body.data).toEqual({ userId: 1 });
     });
   });
 
@@ -482,6 +474,18 @@ describe.each(platforms)('cookie driver on %s', (platform) => {
       expect(sessionCookie(res, SECONDARY)).toBeUndefined();
       const after = await http(mixed).get('/driver/cookie').set('Cookie', pair).expect(200);
       expect(after.body.data).toEqual({ keep: 'small' });
+    });
+
+    it('writes nothing to the default driver either when the cookie driver refuses the commit', async () => {
+      const first = await http(mixed).post('/extra/both').send({ memory: 'm1', cookie: 'c1' }).expect(200);
+      const cookies = `${cookiePair(first, NAME)!}; ${cookiePair(first, SECONDARY)!}`;
+      await http(mixed)
+        .post('/extra/both')
+        .set('Cookie', cookies)
+        .send({ memory: 'm2', cookie: 'x'.repeat(5000) })
+        .expect(500);
+      const both = await http(mixed).get('/driver/cookie').set('Cookie', cookies).expect(200);
+      expect(both.body).toEqual({ data: { c: 'c1' }, defaultData: { m: 'm1' } });
     });
   });
 });

@@ -1,11 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
   Controller,
   Get,
   Inject,
   Injectable,
   Module,
+  RequestMethod,
   UseGuards,
+  type MiddlewareConsumer,
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
@@ -14,7 +16,13 @@ import { Test } from '@nestjs/testing';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { Session, SessionManager, SessionModule, SessionOutsideRequestError } from 'nest-session';
+import {
+  FlashInterceptor,
+  Session,
+  SessionManager,
+  SessionModule,
+  SessionOutsideRequestError,
+} from 'nest-session';
 import { agent, cookiePair, createApp, http, platforms, setCookies, type Platform } from '../support/app.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 import { MapStore, extendModule } from '../support/stores.js';
@@ -128,6 +136,20 @@ describe.each(platforms)('SessionModule on %s', (platform) => {
     await a.get('/driver/memory').expect(200, { data: { userId: 1 }, defaultData: { userId: 1 } });
   });
 
+  it('runs FlashInterceptor only on @KeepFlash() routes: no interceptor on any other route', async () => {
+    const app = await start(sessionApp({ secret: SECRET }));
+    const intercept = jest.spyOn(FlashInterceptor.prototype, 'intercept');
+    try {
+      await http(app).post('/set').send({ a: 1 }).expect(200);
+      await http(app).get('/untouched').expect(200);
+      expect(intercept).not.toHaveBeenCalled();
+      await http(app).get('/poll').expect(200);
+      expect(intercept).toHaveBeenCalledTimes(1);
+    } finally {
+      intercept.mockRestore();
+    }
+  });
+
   it.each([
     [false, undefined, false],
     [true, undefined, true],
@@ -160,6 +182,22 @@ async function startBehindProxy(platform: Platform, module: Parameters<typeof cr
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;
+}
+
+/** An app middleware that reads req.session: the session is loaded before the app's middleware runs. */
+@Injectable()
+class WhoMiddleware {
+  use(req: { session: Session }, res: { setHeader(name: string, value: string): void }, next: () => void) {
+    res.setHeader('x-user', String(req.session.get('userId') ?? 'nobody'));
+    next();
+  }
+}
+
+@Module({})
+class WhoModule {
+  configure(consumer: MiddlewareConsumer) {
+    consumer.apply(WhoMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
 }
 
 /** A guard that reads request.session, as code written for express-session does. */
@@ -196,5 +234,21 @@ describe.each(platforms)('request.session on %s', (platform) => {
     await a.get('/req/guarded').expect(403);
     await a.post('/set').send({ userId: 3 }).expect(200);
     await a.get('/req/guarded').expect(200, { userId: 3 });
+  });
+});
+
+describe('request.session on express', () => {
+  // On Fastify the session is loaded in an onRequest hook that runs after Nest's middleware (middie),
+  // so there only guards, interceptors, pipes, handlers and filters see it.
+  it("is there in the app's own middleware", async () => {
+    const withMiddleware = await createApp('express', sessionApp({ secret: SECRET }, [WhoModule]));
+    try {
+      const a = agent(withMiddleware);
+      await a.get('/state').expect(200).expect('x-user', 'nobody');
+      await a.post('/set').send({ userId: 8 }).expect(200);
+      await a.get('/state').expect(200).expect('x-user', '8');
+    } finally {
+      await withMiddleware.close();
+    }
   });
 });
