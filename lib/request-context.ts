@@ -1,13 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SessionDriver } from './drivers/session-driver.js';
 import type { CookieJar } from './http/cookies.js';
-import type { CommitResult } from './http/response-hooks.js';
+import type { CommitResult, Committer } from './http/response-hooks.js';
 import { SessionState } from './session-state.js';
 import { SessionOutsideRequestError } from './session.errors.js';
 import { newSessionId } from './crypto/keyring.js';
 
 /** Everything one request knows about its sessions, one state per driver it used. */
-export class RequestContext {
+export class RequestContext implements Committer {
   readonly states = new Map<string, SessionState>();
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
@@ -16,6 +16,7 @@ export class RequestContext {
     readonly cookies: CookieJar,
     private readonly isSecure: () => boolean,
     readonly now: number,
+    private readonly drivers: (name: string) => SessionDriver,
   ) {}
 
   /** The state kept by a driver; a driver whose cookie the request did not bring starts empty. */
@@ -28,7 +29,9 @@ export class RequestContext {
     return state;
   }
 
-  commit(status: number, drivers: (name: string) => SessionDriver): CommitResult {
+  commit(status: number): CommitResult {
+    const drivers = this.drivers;
+    if (this.states.size === 0) return NOTHING;
     const consume = status >= 200 && status < 300 && !this.keepsFlash;
     const cookies: string[] = [];
     let secure: boolean | undefined;
@@ -54,6 +57,8 @@ export class RequestContext {
     };
   }
 }
+
+const NOTHING: CommitResult = Object.freeze({ cookies: [], pending: undefined }) as CommitResult;
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
 

@@ -130,9 +130,9 @@ export class SessionManager implements OnApplicationShutdown {
     next: () => void,
   ): void {
     const cookies = readCookies(req.headers.cookie);
-    const ctx = new RequestContext(this.options.driver, cookies, secure, Date.now());
+    const ctx = new RequestContext(this.options.driver, cookies, secure, Date.now(), this.lookup);
     req.session = new Session(this.options.driver, ctx);
-    hookResponse(res, (status) => ctx.commit(status, this.lookup), errorResponse);
+    hookResponse(res, ctx, errorResponse);
     let loading: Promise<void>[] | undefined;
     for (const cookieName in cookies) {
       const driverName = this.cookieNames.get(cookieName);

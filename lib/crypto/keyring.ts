@@ -34,7 +34,7 @@ export class Keyring {
 
   /** `value.signature`, bound to the cookie name so a value cannot move between cookies. */
   sign(name: string, value: string): string {
-    return `${value}.${this.mac(this.keys[0].sign, name, value)}`;
+    return `${value}.${this.mac(this.keys[0].sign, name, value).toString('base64url')}`;
   }
 
   /** The signed value, or undefined for anything forged, truncated or signed with an unknown key. */
@@ -45,7 +45,7 @@ export class Keyring {
     const given = Buffer.from(signed.slice(dot + 1), 'base64url');
     if (given.length !== SIG_BYTES) return undefined;
     for (const key of this.keys) {
-      if (timingSafeEqual(given, Buffer.from(this.mac(key.sign, name, value), 'base64url'))) return value;
+      if (timingSafeEqual(given, this.mac(key.sign, name, value))) return value;
     }
     return undefined;
   }
@@ -80,8 +80,8 @@ export class Keyring {
     return undefined;
   }
 
-  private mac(key: Buffer, name: string, value: string): string {
-    return createHmac('sha256', key).update(name).update('=').update(value).digest('base64url');
+  private mac(key: Buffer, name: string, value: string): Buffer {
+    return createHmac('sha256', key).update(`${name}=${value}`).digest();
   }
 }
 

@@ -8,6 +8,9 @@ import {
   type SessionStore,
 } from './session-store.js';
 
+/** A record as it is kept: a JSON array is the smallest string that holds it (heap per session). */
+type Packed = [SessionRecord['data'], SessionRecord['flash'], number, number];
+
 /**
  * One process's sessions in an LRU bounded by count, each entry a JSON string with its own TTL.
  * No timer per entry and nothing that keeps the process alive: expired entries are never returned
@@ -36,7 +39,8 @@ export class MemoryStore implements SessionStore {
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
     const record = applyChanges(this.read(id) ?? emptyRecord(meta), changes, meta);
     const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
-    this.cache.set(id, JSON.stringify(record), { ttl });
+    const packed: Packed = [record.data, record.flash, record.createdAt, record.lastActivity];
+    this.cache.set(id, JSON.stringify(packed), { ttl });
   }
 
   async destroy(id: string): Promise<void> {
@@ -51,6 +55,8 @@ export class MemoryStore implements SessionStore {
 
   private read(id: string): SessionRecord | undefined {
     const json = this.cache.get(id);
-    return json === undefined ? undefined : (JSON.parse(json) as SessionRecord);
+    if (json === undefined) return undefined;
+    const [data, flash, createdAt, lastActivity] = JSON.parse(json) as Packed;
+    return { data, flash, createdAt, lastActivity };
   }
 }

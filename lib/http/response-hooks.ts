@@ -9,106 +9,128 @@ export interface CommitResult {
   failure?: unknown;
 }
 
+/** What decides the commit once the final status is known. */
+export interface Committer {
+  commit(status: number): CommitResult;
+}
+
 /** The status and JSON body an error is answered with (the shape of Nest's default exception filter). */
 export type ErrorResponse = (error: unknown) => { status: number; body: object };
 
 type AnyFn = (...args: any[]) => any;
+const HOOK = Symbol('nest-session:response');
+type Hooked = ServerResponse & { [HOOK]: Hook };
 
-/**
- * Runs `commit` once, with the status the response is actually sent with, just before its headers
- * are written (whatever writes them: Express, Fastify, res.redirect, a stream, an exception filter),
- * and adds the cookies it returns to those the app set. The headers then wait with the end of the
- * response until the store work is done, so the next request sees it. If the session cannot be
- * committed, or its store work fails, the response becomes that error instead of a success that was
- * never kept (once a streamed body has started, it is cut off instead).
- */
-export function hookResponse(
-  res: ServerResponse,
-  commit: (status: number) => CommitResult,
-  answer: ErrorResponse,
-): void {
-  const writeHead = res.writeHead as AnyFn;
-  const write = res.write as AnyFn;
-  const end = res.end as AnyFn;
-  let decided = false;
-  let pending: Promise<unknown> | undefined;
-  let failure: unknown;
-  let head: unknown[] | undefined;
+/** One response's commit state; the wrappers below are shared by every response and read it from `this`. */
+class Hook {
+  decided = false;
+  pending: Promise<unknown> | undefined;
+  failure: unknown;
+  head: unknown[] | undefined;
 
-  const decide = (self: ServerResponse, status: number, headers: unknown): void => {
-    decided = true;
-    const result = commit(status);
+  constructor(
+    readonly writeHead: AnyFn,
+    readonly write: AnyFn,
+    readonly end: AnyFn,
+    readonly committer: Committer,
+    readonly answer: ErrorResponse,
+  ) {}
+
+  decide(res: ServerResponse, status: number, headers: unknown): void {
+    this.decided = true;
+    const result = this.committer.commit(status);
     if (result.failure !== undefined) {
-      failure = result.failure;
+      this.failure = result.failure;
       return;
     }
-    pending = result.pending;
-    if (result.cookies.length > 0) addSetCookie(self, headers, result.cookies);
-  };
-  const flushHead = (self: ServerResponse): void => {
-    if (head === undefined) return;
-    const args = head;
-    head = undefined;
-    writeHead.apply(self, args);
-  };
-  const fail = (self: ServerResponse, error: unknown): void => {
-    failure = undefined;
-    if (head === undefined && self.headersSent) {
-      self.destroy(error instanceof Error ? error : new Error(String(error)));
+    this.pending = result.pending;
+    if (result.cookies.length > 0) addSetCookie(res, headers, result.cookies);
+  }
+
+  flushHead(res: ServerResponse): void {
+    if (this.head === undefined) return;
+    const args = this.head;
+    this.head = undefined;
+    this.writeHead.apply(res, args);
+  }
+
+  fail(res: ServerResponse, error: unknown): void {
+    this.failure = undefined;
+    if (this.head === undefined && res.headersSent) {
+      res.destroy(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    head = undefined;
-    const { status, body } = answer(error);
+    this.head = undefined;
+    const { status, body } = this.answer(error);
     const json = JSON.stringify(body);
-    for (const name of self.getHeaderNames()) self.removeHeader(name);
-    writeHead.call(self, status, {
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    this.writeHead.call(res, status, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(json),
     });
-    end.call(self, json);
-  };
+    this.end.call(res, json);
+  }
+}
 
-  res.writeHead = function (this: ServerResponse, statusCode: number, ...rest: unknown[]) {
-    if (decided || this.headersSent) return writeHead.call(this, statusCode, ...rest);
-    decide(this, statusCode, typeof rest[0] === 'string' ? rest[1] : rest[0]);
-    if (pending === undefined && failure === undefined) return writeHead.call(this, statusCode, ...rest);
-    head = [statusCode, ...rest];
+/**
+ * Commits once, with the status the response is actually sent with, just before its headers are
+ * written (whatever writes them: Express, Fastify, res.redirect, a stream, an exception filter), and
+ * adds the cookies to those the app set. The headers then wait with the end of the response until
+ * the store work is done, so the next request sees it. If the session cannot be committed, or its
+ * store work fails, the response becomes that error instead of a success that was never kept (once
+ * a streamed body has started, it is cut off instead).
+ */
+export function hookResponse(res: ServerResponse, committer: Committer, answer: ErrorResponse): void {
+  (res as Hooked)[HOOK] = new Hook(res.writeHead, res.write, res.end, committer, answer);
+  res.writeHead = writeHead as ServerResponse['writeHead'];
+  res.write = write as ServerResponse['write'];
+  res.end = end as ServerResponse['end'];
+}
+
+function writeHead(this: Hooked, statusCode: number, ...rest: unknown[]) {
+  const hook = this[HOOK];
+  if (hook.decided || this.headersSent) return hook.writeHead.call(this, statusCode, ...rest);
+  hook.decide(this, statusCode, typeof rest[0] === 'string' ? rest[1] : rest[0]);
+  if (hook.pending === undefined && hook.failure === undefined)
+    return hook.writeHead.call(this, statusCode, ...rest);
+  hook.head = [statusCode, ...rest];
+  return this;
+}
+
+function write(this: Hooked, ...args: unknown[]) {
+  const hook = this[HOOK];
+  if (!hook.decided && !this.headersSent) hook.decide(this, this.statusCode, undefined);
+  if (hook.failure !== undefined) {
+    hook.fail(this, hook.failure);
+    return true;
+  }
+  if (this.writableEnded) return true;
+  hook.flushHead(this);
+  return hook.write.apply(this, args);
+}
+
+function end(this: Hooked, ...args: unknown[]) {
+  const hook = this[HOOK];
+  if (!hook.decided && !this.headersSent) hook.decide(this, this.statusCode, undefined);
+  if (hook.failure !== undefined) {
+    hook.fail(this, hook.failure);
     return this;
-  } as ServerResponse['writeHead'];
-
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    if (!decided && !this.headersSent) decide(this, this.statusCode, undefined);
-    if (failure !== undefined) {
-      fail(this, failure);
-      return true;
-    }
-    if (this.writableEnded) return true;
-    flushHead(this);
-    return write.apply(this, args);
-  } as ServerResponse['write'];
-
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (!decided && !this.headersSent) decide(this, this.statusCode, undefined);
-    if (failure !== undefined) {
-      fail(this, failure);
-      return this;
-    }
-    if (pending === undefined) {
-      if (this.writableEnded) return this;
-      flushHead(this);
-      return end.apply(this, args);
-    }
-    const wait = pending;
-    pending = undefined;
-    wait.then(
-      () => {
-        flushHead(this);
-        end.apply(this, args);
-      },
-      (error: unknown) => fail(this, error),
-    );
-    return this;
-  } as ServerResponse['end'];
+  }
+  const pending = hook.pending;
+  if (pending === undefined) {
+    if (this.writableEnded) return this;
+    hook.flushHead(this);
+    return hook.end.apply(this, args);
+  }
+  hook.pending = undefined;
+  pending.then(
+    () => {
+      hook.flushHead(this);
+      hook.end.apply(this, args);
+    },
+    (error: unknown) => hook.fail(this, error),
+  );
+  return this;
 }
 
 function addSetCookie(res: ServerResponse, headers: unknown, cookies: string[]): void {
