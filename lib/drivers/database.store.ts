@@ -1,16 +1,15 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
+import type { DataSource, DataSourceOptions } from 'typeorm';
 import { SessionConfigError } from '../session.errors.js';
 import type { DatabaseDriverOptions } from '../session.options.js';
+import { ServerEngine, SqliteEngine, message, toRecord, type Engine } from './database.engines.js';
 import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.schema.js';
-import {
-  applyChanges,
-  emptyRecord,
-  type ClosableSessionStore,
-  type PrunableSessionStore,
-  type SessionChanges,
-  type SessionMeta,
-  type SessionRecord,
+import type {
+  ClosableSessionStore,
+  PrunableSessionStore,
+  SessionChanges,
+  SessionMeta,
+  SessionRecord,
 } from './session-store.js';
 
 export const DATABASE_DEFAULTS = {
@@ -18,24 +17,6 @@ export const DATABASE_DEFAULTS = {
   table: 'sessions',
   pruneInterval: 15 * 60 * 1000,
 };
-
-/** A row as the drivers return it: PostgreSQL and MySQL give bigint columns as strings. */
-interface Row {
-  payload: string;
-  created_at: number | string;
-  last_activity: number | string;
-  expires_at?: number | string;
-}
-
-/** How one engine runs the statements: each write is one transaction. */
-interface Engine {
-  createTable(): Promise<void>;
-  get(id: string, now: number): Promise<Row | undefined>;
-  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void>;
-  destroy(id: string): Promise<void>;
-  /** Deletes at most PRUNE_BATCH expired rows; resolves to how many went. */
-  pruneBatch(now: number): Promise<number>;
-}
 
 /**
  * Sessions in a table of a TypeORM DataSource: the app's own (never closed here) or one it opens on
@@ -191,234 +172,6 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   }
 }
 
-/** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
-class ServerEngine implements Engine {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly sql: SessionSql,
-  ) {}
-
-  /**
-   * Creates the table unless it is there: a table made by a migration needs no CREATE privilege. When
-   * two processes create it at the same moment, one may fail on the catalog: the table is there all the same.
-   */
-  async createTable(): Promise<void> {
-    if (await this.exists()) return;
-    try {
-      for (const statement of this.sql.createTable) await this.dataSource.query(statement);
-    } catch (error) {
-      if (!(await this.exists())) throw error;
-    }
-  }
-
-  private exists(): Promise<boolean> {
-    return this.dataSource.query(this.sql.probe).then(
-      () => true,
-      () => false,
-    );
-  }
-
-  async get(id: string, now: number): Promise<Row | undefined> {
-    const rows: Row[] = await this.dataSource.query(this.sql.get, [id, now]);
-    return rows[0];
-  }
-
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.transaction((runner) => this.write(runner, id, changes, meta));
-      } catch (error) {
-        if (attempt >= 5 || !isTransient(error)) throw error;
-      }
-    }
-  }
-
-  async destroy(id: string): Promise<void> {
-    await this.dataSource.query(this.sql.delete, [id]);
-  }
-
-  async pruneBatch(now: number): Promise<number> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      return (await runner.query(this.sql.prune, [now], true)).affected ?? 0;
-    } finally {
-      await runner.release();
-    }
-  }
-
-  /** Locks the row (creating it first when missing: insert-or-nothing, then lock), merges, writes. */
-  private async write(runner: QueryRunner, id: string, changes: SessionChanges, meta: SessionMeta) {
-    let [row] = (await runner.query(this.sql.lock, [id])) as Row[];
-    if (row === undefined) {
-      await runner.query(this.sql.insert, [
-        id,
-        '{"data":{},"flash":{}}',
-        meta.expiresAt,
-        meta.lastActivity,
-        meta.createdAt,
-      ]);
-      [row] = (await runner.query(this.sql.lock, [id])) as Row[];
-    }
-    const merged = applyChanges(current(row, meta), changes, meta);
-    await runner.query(this.sql.update, [
-      payload(merged),
-      meta.expiresAt,
-      merged.lastActivity,
-      merged.createdAt,
-      id,
-    ]);
-  }
-
-  private async transaction(work: (runner: QueryRunner) => Promise<void>): Promise<void> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      await runner.startTransaction('READ COMMITTED');
-      try {
-        await work(runner);
-        await runner.commitTransaction();
-      } catch (error) {
-        await runner.rollbackTransaction().catch(() => undefined);
-        throw error;
-      }
-    } finally {
-      await runner.release();
-    }
-  }
-}
-
-interface SqliteStatement {
-  get(...params: unknown[]): unknown;
-  run(...params: unknown[]): { changes: number };
-}
-
-interface SqliteConnection {
-  readonly inTransaction: boolean;
-  prepare(sql: string): SqliteStatement;
-  exec(sql: string): unknown;
-  transaction<A extends unknown[]>(fn: (...args: A) => void): { immediate(...args: A): void };
-}
-
-interface Prepared {
-  connection: SqliteConnection;
-  get: SqliteStatement;
-  delete: SqliteStatement;
-  prune: SqliteStatement;
-  write: (id: string, changes: SessionChanges, meta: SessionMeta) => void;
-}
-
-/**
- * SQLite through better-sqlite3, whose TypeORM driver has one connection for everything. Each write
- * runs synchronously as one `BEGIN IMMEDIATE` transaction on that connection, so nothing else in the
- * process can interleave with it, and the database serializes it against other processes.
- */
-class SqliteEngine implements Engine {
-  private prepared: Prepared | undefined;
-
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly sql: SessionSql,
-  ) {}
-
-  async createTable(): Promise<void> {
-    const connection = await this.idle();
-    for (const statement of this.sql.createTable) connection.exec(statement);
-  }
-
-  async get(id: string, now: number): Promise<Row | undefined> {
-    return this.statements(this.connection()).get.get(id, now) as Row | undefined;
-  }
-
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    this.statements(await this.idle()).write(id, changes, meta);
-  }
-
-  async destroy(id: string): Promise<void> {
-    this.statements(await this.idle()).delete.run(id);
-  }
-
-  async pruneBatch(now: number): Promise<number> {
-    return this.statements(await this.idle()).prune.run(now).changes;
-  }
-
-  private connection(): SqliteConnection {
-    const connection = (this.dataSource.driver as unknown as { databaseConnection?: SqliteConnection })
-      .databaseConnection;
-    if (connection === undefined) throw new Error('the SQLite DataSource has no open connection');
-    return connection;
-  }
-
-  /**
-   * The connection once no transaction is open on it: an app sharing its DataSource may be inside one
-   * (awaiting between its queries), and a write made then would join it.
-   */
-  private async idle(): Promise<SqliteConnection> {
-    const deadline = performance.now() + 5000;
-    for (;;) {
-      const connection = this.connection();
-      if (!connection.inTransaction) return connection;
-      if (performance.now() > deadline) {
-        throw new Error('the SQLite connection stayed inside another transaction for 5 s');
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
-
-  private statements(connection: SqliteConnection): Prepared {
-    if (this.prepared?.connection === connection) return this.prepared;
-    const lock = connection.prepare(this.sql.lock);
-    const insert = connection.prepare(this.sql.insert);
-    const update = connection.prepare(this.sql.update);
-    const write = connection.transaction((id: string, changes: SessionChanges, meta: SessionMeta) => {
-      const row = lock.get(id) as Row | undefined;
-      const merged = applyChanges(current(row, meta), changes, meta);
-      const values = [payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
-      if (row === undefined) insert.run(id, ...values);
-      else update.run(...values, id);
-    });
-    this.prepared = {
-      connection,
-      get: connection.prepare(this.sql.get),
-      delete: connection.prepare(this.sql.delete),
-      prune: connection.prepare(this.sql.prune),
-      write: (id, changes, meta) => write.immediate(id, changes, meta),
-    };
-    return this.prepared;
-  }
-}
-
 function isDataSource(source: DataSource | DataSourceOptions): source is DataSource {
   return typeof (source as Partial<DataSource>).initialize === 'function';
-}
-
-/** The record a row holds; undefined when its payload is not a session (treated as missing). */
-function toRecord(row: Row): SessionRecord | undefined {
-  try {
-    const { data, flash } = JSON.parse(row.payload) as Partial<SessionRecord>;
-    if (typeof data !== 'object' || data === null || typeof flash !== 'object' || flash === null)
-      return undefined;
-    return { data, flash, createdAt: Number(row.created_at), lastActivity: Number(row.last_activity) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** What a change set applies to: the live record, or an empty one when the row is missing or expired. */
-function current(row: Row | undefined, meta: SessionMeta): SessionRecord {
-  const live = row !== undefined && Number(row.expires_at) > meta.lastActivity ? toRecord(row) : undefined;
-  return live ?? emptyRecord(meta);
-}
-
-function payload(record: SessionRecord): string {
-  return JSON.stringify({ data: record.data, flash: record.flash });
-}
-
-/** Deadlocks and serialization failures: the transaction is run again. */
-function isTransient(error: unknown): boolean {
-  const cause = (error as { driverError?: { code?: unknown } }).driverError ?? error;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  return code === '40P01' || code === '40001' || code === 'ER_LOCK_DEADLOCK';
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
