@@ -1,0 +1,51 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { root } from '../support/typecheck.js';
+
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+describe('package.json', () => {
+  it('publishes dist/ only, as ESM with declarations', () => {
+    expect(manifest.type).toBe('module');
+    expect(manifest.files).toEqual(['dist']);
+    expect(manifest.main).toBe('./dist/index.js');
+    expect(manifest.types).toBe('./dist/index.d.ts');
+    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+  });
+
+  it('leaves Nest, rxjs and reflect-metadata to the app, and the database and redis clients optional', () => {
+    for (const peer of ['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata']) {
+      expect(manifest.peerDependencies[peer]).toBeDefined();
+      expect(manifest.dependencies[peer]).toBeUndefined();
+    }
+    for (const optional of ['typeorm', 'better-sqlite3', 'ioredis']) {
+      expect(manifest.peerDependencies[optional]).toBeDefined();
+      expect(manifest.peerDependenciesMeta[optional]).toEqual({ optional: true });
+    }
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['cookie', 'lru-cache']);
+  });
+
+  it('has the scripts the README gives', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    for (const script of [
+      'sample',
+      'test:services',
+      'test:browser',
+      'bench',
+      'typecheck',
+      'lint',
+      'format:check',
+    ]) {
+      expect(manifest.scripts[script]).toBeDefined();
+      expect(readme).toContain(`npm run ${script}`);
+    }
+    expect(readme).toContain('npm test');
+  });
+
+  it('builds declarations from lib/ without the specs', () => {
+    const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8'));
+    expect(build.include).toEqual(['lib']);
+    expect(build.exclude).toContain('**/*.spec.ts');
+  });
+});
