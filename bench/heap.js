@@ -1,0 +1,88 @@
+// Heap per session: N small sessions ({ counter: 1 }) put in nest-session's memory driver, or in
+// express-session's MemoryStore, in a process of their own started with --expose-gc; the heap
+// growth after full GCs, divided by N. Usage (run.js does it): node --expose-gc bench/heap.js <store> <N>
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import process from 'node:process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { libPath } from './build.js';
+
+const HERE = fileURLToPath(import.meta.url);
+const SECRET = 'heap-bench-secret-heap-bench-secret';
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Parent side: resolves with { store, count, heapPerSession, externalPerSession } or { store, error }. */
+export function measureHeap(store, count) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--expose-gc', HERE, store, String(count)], (error, stdout, stderr) => {
+      if (error) resolve({ store, error: (stderr || String(error)).trim().split('\n').pop() });
+      else resolve(JSON.parse(stdout));
+    });
+  });
+}
+
+/** nest-session's memory driver, through the public API: SessionManager.store('memory').apply(). */
+async function nestStore(count) {
+  const { SessionManager } = await import(pathToFileURL(libPath('index')).href);
+  const manager = new SessionManager({ driver: 'memory', secret: SECRET, memory: { max: count } });
+  const store = manager.store('memory');
+  const now = Date.now();
+  const meta = { createdAt: now, lastActivity: now, expiresAt: now + 2 * 60 * 60 * 1000 };
+  const add = async () => {
+    const changes = {
+      clearData: true,
+      clearFlash: true,
+      set: { counter: 1 },
+      deleted: [],
+      flash: {},
+      flashCleared: {},
+    };
+    await store.apply(randomBytes(32).toString('base64url'), changes, meta);
+  };
+  return { add, size: () => store.size, idChars: 43 };
+}
+
+/** express-session's MemoryStore with the session object express-session itself would save. */
+async function expressSessionStore() {
+  const session = createRequire(import.meta.url)('express-session');
+  const store = new session.MemoryStore();
+  const add = async () => {
+    const cookie = new session.Cookie({ maxAge: 14 * DAY, httpOnly: true, sameSite: 'lax' });
+    await new Promise((resolve) =>
+      store.set(randomBytes(24).toString('base64url'), { cookie, counter: 1 }, resolve),
+    );
+  };
+  return {
+    add,
+    size: () => Object.keys(store.sessions).length,
+    idChars: 32,
+  };
+}
+
+function settle() {
+  for (let i = 0; i < 4; i++) globalThis.gc();
+  return process.memoryUsage();
+}
+
+async function main(store, count) {
+  const before = settle();
+  const sessions = store === 'nest-memory' ? await nestStore(count) : await expressSessionStore();
+  for (let i = 0; i < count; i++) await sessions.add();
+  const after = settle();
+  // Read the store after the measure: it stays reachable, and every session must still be there.
+  if (sessions.size() !== count) throw new Error(`the store kept ${sessions.size()} of ${count} sessions`);
+  process.stdout.write(
+    JSON.stringify({
+      store,
+      count,
+      heapPerSession: (after.heapUsed - before.heapUsed) / count,
+      externalPerSession: (after.external - before.external) / count,
+      idChars: sessions.idChars,
+    }),
+  );
+}
+
+if (process.argv[1] === HERE) {
+  main(process.argv[2], Number(process.argv[3]));
+}
