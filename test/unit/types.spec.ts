@@ -7,15 +7,6 @@ describe('typed SessionData', () => {
   it('types get/set/pull/all for augmented keys and leaves other keys unknown', () => {
     expect(typeErrors([`${root}test/types/session-data.ts`])).toEqual([]);
   }, 60_000);
-
-  it('quotes the store interface verbatim from lib/drivers/session-store.ts', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const source = readFileSync(join(root, 'lib', 'drivers', 'session-store.ts'), 'utf8');
-    const start = source.indexOf('/** What a server-side store keeps');
-    const end = source.indexOf('}', source.indexOf('export interface ClosableSessionStore')) + 1;
-    expect(start).toBeGreaterThanOrEqual(0);
-    expect(readme).toContain(source.slice(start, end));
-  });
 });
 
 describe('README', () => {
