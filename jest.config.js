@@ -1,17 +1,7 @@
 // Jest in ESM mode (NODE_OPTIONS=--experimental-vm-modules), TypeScript through SWC with decorator metadata.
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      target: 'es2022',
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      keepClassNames: true,
-    },
-    module: { type: 'es6' },
-    sourceMaps: 'inline',
-  },
-];
+import { swcOptions } from './swc.options.js';
+
+const swc = ['@swc/jest', { ...swcOptions, sourceMaps: 'inline' }];
 
 const common = {
   extensionsToTreatAsEsm: ['.ts'],

@@ -5,20 +5,12 @@ import { transformFile } from '@swc/core';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { swcOptions } from '../swc.options.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const OUT = path.join(ROOT, 'node_modules', '.cache', 'nest-session-bench');
 
-const SWC_OPTIONS = {
-  jsc: {
-    target: 'es2022',
-    parser: { syntax: 'typescript', decorators: true },
-    transform: { legacyDecorator: true, decoratorMetadata: true },
-    keepClassNames: true,
-  },
-  module: { type: 'es6' },
-  sourceMaps: false,
-};
+const SWC_OPTIONS = { ...swcOptions, sourceMaps: false };
 
 /** The compiled path of a server file, e.g. serverPath('nest') -> .../bench/servers/nest.js. */
 export function serverPath(name) {
