@@ -24,9 +24,11 @@ type Hooked = ServerResponse & { [HOOK]: Hook };
 /** One response's commit state; the wrappers below are shared by every response and read it from `this`. */
 class Hook {
   decided = false;
-  pending: Promise<unknown> | undefined;
+  /** While the store work is pending: the head, body and end calls made meanwhile, in order. */
+  held: Array<[AnyFn, unknown[]]> | undefined;
+  /** A write was refused while held: the writer waits for 'drain'. */
+  drain = false;
   failure: unknown;
-  head: unknown[] | undefined;
 
   constructor(
     readonly writeHead: AnyFn,
@@ -43,24 +45,30 @@ class Hook {
       this.failure = result.failure;
       return;
     }
-    this.pending = result.pending;
     if (result.cookies.length > 0) addSetCookie(res, headers, result.cookies);
+    if (result.pending === undefined) return;
+    this.held = [];
+    result.pending.then(
+      () => this.release(res),
+      (error: unknown) => this.fail(res, error),
+    );
   }
 
-  flushHead(res: ServerResponse): void {
-    if (this.head === undefined) return;
-    const args = this.head;
-    this.head = undefined;
-    this.writeHead.apply(res, args);
+  release(res: ServerResponse): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [fn, args] of held) fn.apply(res, args);
+    if (this.drain && !res.writableEnded) res.emit('drain');
+    this.drain = false;
   }
 
   fail(res: ServerResponse, error: unknown): void {
     this.failure = undefined;
-    if (this.head === undefined && res.headersSent) {
+    this.held = undefined;
+    if (res.headersSent) {
       res.destroy(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    this.head = undefined;
     const { status, body } = this.answer(error);
     const json = JSON.stringify(body);
     for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -75,10 +83,10 @@ class Hook {
 /**
  * Commits once, with the status the response is actually sent with, just before its headers are
  * written (whatever writes them: Express, Fastify, res.redirect, a stream, an exception filter), and
- * adds the cookies to those the app set. The headers then wait with the end of the response until
- * the store work is done, so the next request sees it. If the session cannot be committed, or its
- * store work fails, the response becomes that error instead of a success that was never kept (once
- * a streamed body has started, it is cut off instead).
+ * adds the cookies to those the app set. Head, body and end are then held until the store work is
+ * done (a streamed body waits through backpressure), so no client sees any of the response before the
+ * next request can see the session. If the session cannot be committed, or its store work fails, the
+ * response becomes that error instead of a success that was never kept.
  */
 export function hookResponse(res: ServerResponse, committer: Committer, answer: ErrorResponse): void {
   (res as Hooked)[HOOK] = new Hook(res.writeHead, res.write, res.end, committer, answer);
@@ -89,12 +97,17 @@ export function hookResponse(res: ServerResponse, committer: Committer, answer: 
 
 function writeHead(this: Hooked, statusCode: number, ...rest: unknown[]) {
   const hook = this[HOOK];
-  if (hook.decided || this.headersSent) return hook.writeHead.call(this, statusCode, ...rest);
-  hook.decide(this, statusCode, typeof rest[0] === 'string' ? rest[1] : rest[0]);
-  if (hook.pending === undefined && hook.failure === undefined)
-    return hook.writeHead.call(this, statusCode, ...rest);
-  hook.head = [statusCode, ...rest];
-  return this;
+  if (!hook.decided && !this.headersSent) {
+    hook.decide(this, statusCode, typeof rest[0] === 'string' ? rest[1] : rest[0]);
+    // A failed commit drops this head: the write or end that follows answers with the error.
+    if (hook.failure !== undefined) return this;
+  }
+  if (hook.held !== undefined) {
+    hook.held.push([hook.writeHead, [statusCode, ...rest]]);
+    return this;
+  }
+  if (this.writableEnded) return this;
+  return hook.writeHead.call(this, statusCode, ...rest);
 }
 
 function write(this: Hooked, ...args: unknown[]) {
@@ -104,8 +117,12 @@ function write(this: Hooked, ...args: unknown[]) {
     hook.fail(this, hook.failure);
     return true;
   }
+  if (hook.held !== undefined) {
+    hook.held.push([hook.write, args]);
+    hook.drain = true;
+    return false;
+  }
   if (this.writableEnded) return true;
-  hook.flushHead(this);
   return hook.write.apply(this, args);
 }
 
@@ -116,21 +133,12 @@ function end(this: Hooked, ...args: unknown[]) {
     hook.fail(this, hook.failure);
     return this;
   }
-  const pending = hook.pending;
-  if (pending === undefined) {
-    if (this.writableEnded) return this;
-    hook.flushHead(this);
-    return hook.end.apply(this, args);
+  if (hook.held !== undefined) {
+    hook.held.push([hook.end, args]);
+    return this;
   }
-  hook.pending = undefined;
-  pending.then(
-    () => {
-      hook.flushHead(this);
-      hook.end.apply(this, args);
-    },
-    (error: unknown) => hook.fail(this, error),
-  );
-  return this;
+  if (this.writableEnded) return this;
+  return hook.end.apply(this, args);
 }
 
 function addSetCookie(res: ServerResponse, headers: unknown, cookies: string[]): void {

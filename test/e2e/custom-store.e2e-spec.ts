@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { agent, cookiePair, createApp, http, platforms } from '../support/app.js';
+import type { SessionStore } from 'nest-session';
+import { agent, cookiePair, createApp, http, platforms, type Platform } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
 import { SECRET, barrier, gate, sessionApp } from '../support/session-app.js';
-import { MapStore, SwitchableStore, WholeRecordStore, extendModule } from '../support/stores.js';
+import { HeldStore, MapStore, SwitchableStore, WholeRecordStore, extendModule } from '../support/stores.js';
 
 sessionConformance('a custom store registered with extend()', {
   options: { driver: 'custom', secret: SECRET },
@@ -11,47 +12,44 @@ sessionConformance('a custom store registered with extend()', {
   serverSide: true,
 });
 
+/** An app on `platform` whose default driver is `store`, registered with extend() as `name`. */
+function appWith(platform: Platform, name: string, store: () => SessionStore): { app: INestApplication } {
+  const ref = {} as { app: INestApplication };
+  beforeAll(async () => {
+    ref.app = await createApp(
+      platform,
+      sessionApp({ driver: name, secret: SECRET }, [extendModule(name, store)]),
+    );
+  });
+  afterAll(() => ref.app.close());
+  return ref;
+}
+
 describe.each(platforms)('custom stores on %s', (platform) => {
   describe('a store that writes whole records instead of change sets', () => {
-    let app: INestApplication;
-    beforeAll(async () => {
-      app = await createApp(
-        platform,
-        sessionApp({ driver: 'naive', secret: SECRET }, [
-          extendModule('naive', () => new WholeRecordStore()),
-        ]),
-      );
-    });
-    afterAll(() => app.close());
+    const ref = appWith(platform, 'naive', () => new WholeRecordStore());
 
     it('loses keys under the overlapping-requests test, so the test proves what it claims', async () => {
-      const first = await http(app).post('/set').send({ warm: true }).expect(200);
+      const first = await http(ref.app).post('/set').send({ warm: true }).expect(200);
       const pair = cookiePair(first, 'nest_session')!;
       barrier.reset(100);
       await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
-          http(app).post(`/concurrent/k${i}`).set('Cookie', pair).expect(200),
+          http(ref.app).post(`/concurrent/k${i}`).set('Cookie', pair).expect(200),
         ),
       );
-      const state = await http(app).get('/state').set('Cookie', pair).expect(200);
+      const state = await http(ref.app).get('/state').set('Cookie', pair).expect(200);
       expect(Object.keys(state.body.data).length).toBeLessThan(101);
     });
   });
 
   describe('a store that goes down and comes back', () => {
     const store = new SwitchableStore();
-    let app: INestApplication;
-    beforeAll(async () => {
-      app = await createApp(
-        platform,
-        sessionApp({ driver: 'flaky', secret: SECRET }, [extendModule('flaky', () => store)]),
-      );
-    });
-    afterAll(() => app.close());
+    const ref = appWith(platform, 'flaky', () => store);
 
     it('answers 503 where the session is used, serves the rest, and recovers', async () => {
       store.up = true;
-      const a = agent(app);
+      const a = agent(ref.app);
       await a.post('/set').send({ userId: 1 }).expect(200);
       store.up = false;
       const down = await a.get('/state').expect(503);
@@ -65,11 +63,11 @@ describe.each(platforms)('custom stores on %s', (platform) => {
 
     it('answers 503 when the store fails at commit, rather than a success it never kept', async () => {
       store.up = true;
-      const res = await http(app).post('/set').send({ a: 1 }).expect(200);
+      const res = await http(ref.app).post('/set').send({ a: 1 }).expect(200);
       const pair = cookiePair(res, 'nest_session')!;
       barrier.reset(2);
       gate.reset(2);
-      const pending = http(app)
+      const pending = http(ref.app)
         .post('/gated/late')
         .set('Cookie', pair)
         .then((r) => r);
@@ -81,7 +79,44 @@ describe.each(platforms)('custom stores on %s', (platform) => {
       expect(failed.body.message).toMatch(/SESSION_STORE_UNAVAILABLE/);
       expect(failed.headers['set-cookie']).toBeUndefined();
       store.up = true;
-      const state = await http(app).get('/state').set('Cookie', pair).expect(200);
+      const state = await http(ref.app).get('/state').set('Cookie', pair).expect(200);
+      expect(state.body.data).toEqual({ a: 1 });
+    });
+  });
+
+  describe('a slow store under a streamed response', () => {
+    const store = new HeldStore();
+    const ref = appWith(platform, 'slow', () => store);
+
+    /** A StreamableFile response whose session write the store holds until `settle` decides. */
+    async function streamWith(settle: (held: ReturnType<HeldStore['hold']>) => void) {
+      const a = agent(ref.app);
+      await a.post('/set').send({ a: 1 }).expect(200);
+      const held = store.hold();
+      const response = a
+        .post('/flash-stream')
+        .send({ note: 'x' })
+        .then((r) => r);
+      await held.applying;
+      settle(held);
+      return { a, res: await response };
+    }
+
+    it('sends the StreamableFile once the store has kept the session', async () => {
+      const { a, res } = await streamWith((held) => held.release());
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('file body');
+      await a.get('/get/streamed').expect(200, { value: true, has: true });
+    });
+
+    it('answers 503 instead of the file when the store write fails', async () => {
+      const { a, res } = await streamWith((held) =>
+        held.fail(new Error('connect ECONNREFUSED 127.0.0.1:5432')),
+      );
+      expect(res.status).toBe(503);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.body.message).toMatch(/SESSION_STORE_UNAVAILABLE.*'slow'/);
+      const state = await a.get('/state').expect(200);
       expect(state.body.data).toEqual({ a: 1 });
     });
   });

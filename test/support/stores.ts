@@ -70,6 +70,31 @@ export class SwitchableStore extends MapStore {
   }
 }
 
+/** A store whose next write waits until the test lets it finish or fail: a slow database, on demand. */
+export class HeldStore extends MapStore {
+  private next: { arrived: () => void; outcome: Promise<void> } | undefined;
+  /** Holds the next apply(); `applying` settles once it has been called. */
+  hold() {
+    let arrived!: () => void;
+    let finish!: (error?: Error) => void;
+    const applying = new Promise<void>((resolve) => (arrived = resolve));
+    const outcome = new Promise<void>((resolve, reject) => {
+      finish = (error) => (error ? reject(error) : resolve());
+    });
+    this.next = { arrived, outcome };
+    return { applying, release: () => finish(), fail: (error: Error) => finish(error) };
+  }
+  override async apply(id: string, changes: SessionChanges, meta: SessionMeta) {
+    const held = this.next;
+    this.next = undefined;
+    if (held) {
+      held.arrived();
+      await held.outcome;
+    }
+    return super.apply(id, changes, meta);
+  }
+}
+
 /** Registers `store` under `name` the way an app does: SessionManager.extend() in onModuleInit. */
 export function extendModule(name: string, store: () => SessionStore) {
   @Injectable()
