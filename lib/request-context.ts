@@ -5,12 +5,15 @@ import type { CommitResult, Committer } from './http/response-hooks.js';
 import { SessionState } from './session-state.js';
 import { SessionOutsideRequestError } from './session.errors.js';
 import { newSessionId } from './crypto/keyring.js';
+import type { Session } from './session.js';
 
 /** Everything one request knows about its sessions, one state per driver it used. */
 export class RequestContext implements Committer {
   readonly states = new Map<string, SessionState>();
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
+  /** `req.session`, made when first asked for. */
+  session: Session | undefined;
   constructor(
     readonly defaultDriver: string,
     readonly cookies: CookieJar,

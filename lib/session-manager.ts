@@ -1,4 +1,5 @@
 import { HttpException, Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Keyring } from './crypto/keyring.js';
 import { CookieDriver } from './drivers/cookie.driver.js';
@@ -9,7 +10,7 @@ import type { SessionDriver } from './drivers/session-driver.js';
 import { isClosable, type SessionStore } from './drivers/session-store.js';
 import { StoreDriver } from './drivers/store.driver.js';
 import { CookieWriter, readCookies } from './http/cookies.js';
-import { hookResponse } from './http/response-hooks.js';
+import { committerOf, hookResponse, hookResponsePrototype, reserveHookSlot } from './http/response-hooks.js';
 import { SessionState } from './session-state.js';
 import { RequestContext, currentContext, requestContext } from './request-context.js';
 import { Session } from './session.js';
@@ -23,6 +24,8 @@ import {
 
 export type SessionStoreFactory = (options: ResolvedSessionOptions) => SessionStore;
 type DriverFactory = (name: string, cookieName: string) => SessionDriver;
+/** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
+const SESSION_ACCESSOR = Symbol('nest-session:request');
 
 /**
  * Drivers by name, the current request's sessions, and the request lifecycle: load before guards,
@@ -131,7 +134,7 @@ export class SessionManager implements OnApplicationShutdown {
   ): void {
     const cookies = readCookies(req.headers.cookie);
     const ctx = new RequestContext(this.options.driver, cookies, secure, Date.now(), this.lookup);
-    req.session = new Session(this.options.driver, ctx);
+    if (!(SESSION_ACCESSOR in req)) req.session = this.sessionFor(ctx);
     hookResponse(res, ctx, errorResponse);
     let loading: Promise<void>[] | undefined;
     for (const cookieName in cookies) {
@@ -150,6 +153,43 @@ export class SessionManager implements OnApplicationShutdown {
     const run = () => requestContext.run(ctx, next);
     if (loading === undefined) run();
     else (loading.length === 1 ? loading[0] : Promise.all(loading)).then(run);
+  }
+
+  /**
+   * @internal Express: the response hooks and `req.session` go on the app's response and request
+   * prototypes once, so nothing is added to each request's objects (costly on Express's).
+   */
+  bindPrototypes(app: { request: object; response: object }, server: unknown): void {
+    hookResponsePrototype(app.response);
+    if (server instanceof EventEmitter && !server.listeners('request').includes(reserveHookSlot))
+      server.prependListener('request', reserveHookSlot);
+    if (Object.hasOwn(app.request, SESSION_ACCESSOR)) return;
+    const sessionOf = (res: ServerResponse | undefined) => {
+      const ctx = res === undefined ? undefined : committerOf(res);
+      return ctx instanceof RequestContext ? this.sessionFor(ctx) : undefined;
+    };
+    Object.defineProperties(app.request, {
+      [SESSION_ACCESSOR]: { value: true },
+      session: {
+        configurable: true,
+        get(this: { res?: ServerResponse }) {
+          return sessionOf(this.res);
+        },
+        set(this: object, value: unknown) {
+          Object.defineProperty(this, 'session', {
+            value,
+            writable: true,
+            configurable: true,
+            enumerable: true,
+          });
+        },
+      },
+    });
+  }
+
+  /** The request's `req.session`: a Session bound to its context. */
+  private sessionFor(ctx: RequestContext): Session {
+    return (ctx.session ??= new Session(this.options.driver, ctx));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -44,11 +44,19 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
     return super.forRootAsync(options);
   }
 
-  /** Express: a Nest middleware. Fastify: an onRequest hook, added now so it runs before any middleware. */
+  /**
+   * Express: a Nest middleware, with the response hooks and `req.session` on the app's prototypes.
+   * Fastify: an onRequest hook, added now so it runs before any middleware.
+   */
   configure(consumer: MiddlewareConsumer): void {
     const adapter = this.adapterHost.httpAdapter;
-    if (adapter?.getType() === 'fastify') installFastifyHook(adapter.getInstance(), this.manager);
-    else consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+    if (adapter?.getType() === 'fastify') {
+      installFastifyHook(adapter.getInstance(), this.manager);
+      return;
+    }
+    if (adapter?.getType() === 'express')
+      this.manager.bindPrototypes(adapter.getInstance(), adapter.getHttpServer());
+    consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 
   /** After every module's onModuleInit, so drivers registered there with extend() count. */

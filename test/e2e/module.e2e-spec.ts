@@ -16,6 +16,8 @@ import { Test } from '@nestjs/testing';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
+import express from 'express';
+import { createServer, type Server } from 'node:http';
 import {
   FlashInterceptor,
   Session,
@@ -250,5 +252,35 @@ describe('request.session on express', () => {
     } finally {
       await withMiddleware.close();
     }
+  });
+});
+
+describe('an Express app served by a server the app creates itself', () => {
+  // Nest's "several servers" recipe: the express instance is handed to http.createServer, so the
+  // requests never pass through the server Nest made.
+  let app: INestApplication;
+  let server: Server;
+  beforeAll(async () => {
+    const instance = express();
+    const ref = await Test.createTestingModule({
+      imports: [
+        sessionApp({ secret: SECRET }, [{ module: class {}, controllers: [RequestSessionController] }]),
+      ],
+    }).compile();
+    app = ref.createNestApplication(new ExpressAdapter(instance), { logger: false });
+    await app.init();
+    server = createServer(instance);
+  });
+  afterAll(() => app.close());
+
+  it('keeps sessions, commits them and gives guards request.session', async () => {
+    const a = request.agent(server);
+    await a.get('/req/guarded').expect(403);
+    await a.post('/set').send({ userId: 5 }).expect(200);
+    await a.post('/flash-redirect').send({ success: 'saved' }).expect(302);
+    await a.get('/read-flash').expect(200, { success: 'saved', all: { success: 'saved' } });
+    await a.get('/req/guarded').expect(200, { userId: 5 });
+    const state = await a.get('/state').expect(200);
+    expect(state.body).toMatchObject({ isNew: false, data: { userId: 5 }, flash: {} });
   });
 });

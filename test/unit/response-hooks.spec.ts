@@ -1,8 +1,14 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { createServer, request, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { ServerResponse, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { hookResponse, type CommitResult } from '../../lib/http/response-hooks.js';
+import {
+  committerOf,
+  hookResponse,
+  hookResponsePrototype,
+  reserveHookSlot,
+  type CommitResult,
+} from '../../lib/http/response-hooks.js';
 
 interface Reply {
   status: number;
@@ -31,13 +37,27 @@ afterEach(async () => {
   server = undefined;
 });
 
+/**
+ * How a response gets hooked: its own wrappers (Fastify's plain responses), or wrappers on a
+ * prototype its class shares, as Express sets one on each response, with the hook in a slot the
+ * server reserved or, without one, in a WeakMap.
+ */
+type Mode = 'own wrappers' | 'prototype, reserved slot' | 'prototype, no slot';
+const modes: Mode[] = ['own wrappers', 'prototype, reserved slot', 'prototype, no slot'];
+let mode: Mode = 'own wrappers';
+
 /** A real HTTP server whose one response is hooked with `commit` and written by `handler`. */
 async function serve(
   commit: (status: number) => CommitResult,
   handler: (res: ServerResponse) => void,
+  hook = true,
 ): Promise<Reply> {
-  server = createServer((_req, res) => {
-    hookResponse(res, { commit }, answer);
+  const proto = Object.create(ServerResponse.prototype) as object;
+  if (mode !== 'own wrappers') hookResponsePrototype(proto);
+  server = createServer((req, res) => {
+    if (mode === 'prototype, reserved slot') reserveHookSlot(req, res);
+    if (mode !== 'own wrappers') Object.setPrototypeOf(res, proto);
+    if (hook) hookResponse(res, { commit }, answer);
     handler(res);
   });
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
@@ -55,7 +75,11 @@ async function serve(
   });
 }
 
-describe('hookResponse', () => {
+describe.each(modes)('hookResponse, %s', (current) => {
+  beforeEach(() => {
+    mode = current;
+  });
+
   it('holds head, body and end of a streamed response until the store work is done', async () => {
     const store = deferred();
     const seen: Record<string, unknown> = {};
@@ -160,6 +184,7 @@ describe('hookResponse', () => {
       () => ({ cookies: ['a=1', 'b=2'], pending: undefined }),
       (res) => {
         res.setHeader('Set-Cookie', 'app=1');
+        seen.hooked = committerOf(res) !== undefined;
         seen.write = res.write('now');
         seen.headersSent = res.headersSent;
         res.end();
@@ -170,6 +195,23 @@ describe('hookResponse', () => {
       body: 'now',
       headers: { 'set-cookie': ['app=1', 'a=1', 'b=2'] },
     });
-    expect(seen).toEqual({ write: true, headersSent: true });
+    expect(seen).toEqual({ hooked: true, write: true, headersSent: true });
+  });
+
+  it('finds the committer of a hooked response, and lets an unhooked one pass straight through', async () => {
+    const seen: Record<string, unknown> = {};
+    const committer = { commit: () => ({ cookies: ['never=1'], pending: undefined }) };
+    const got = await serve(
+      committer.commit,
+      (res) => {
+        seen.committer = committerOf(res);
+        res.writeHead(202, { 'content-type': 'text/plain' });
+        res.end('plain');
+      },
+      false,
+    );
+    expect(got).toMatchObject({ status: 202, body: 'plain' });
+    expect(got.headers['set-cookie']).toBeUndefined();
+    expect(seen.committer).toBeUndefined();
   });
 });
