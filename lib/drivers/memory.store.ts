@@ -14,7 +14,8 @@ type Packed = [SessionRecord['data'], SessionRecord['flash'], number, number];
 /**
  * One process's sessions in an LRU bounded by count, each entry a JSON string with its own TTL.
  * No timer per entry and nothing that keeps the process alive: expired entries are never returned
- * and are dropped when touched or pushed out. A change set is applied synchronously, so it is atomic.
+ * and are dropped when touched or pushed out. A change set is applied synchronously, so it is atomic;
+ * the driver uses the synchronous methods directly, so a request on this store awaits no promise.
  */
 export class MemoryStore implements SessionStore {
   private readonly cache: LRUCache<string, string>;
@@ -37,13 +38,22 @@ export class MemoryStore implements SessionStore {
   }
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
+    this.applyNow(id, changes, meta);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.destroyNow(id);
+  }
+
+  /** apply(), synchronously: the driver uses it so a request waits on no promise. */
+  applyNow(id: string, changes: SessionChanges, meta: SessionMeta): void {
     const record = applyChanges(this.read(id) ?? emptyRecord(meta), changes, meta);
     const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
     const packed: Packed = [record.data, record.flash, record.createdAt, record.lastActivity];
     this.cache.set(id, JSON.stringify(packed), { ttl });
   }
 
-  async destroy(id: string): Promise<void> {
+  destroyNow(id: string): void {
     this.cache.delete(id);
   }
 
@@ -53,7 +63,8 @@ export class MemoryStore implements SessionStore {
     return before - this.cache.size;
   }
 
-  private read(id: string): SessionRecord | undefined {
+  /** get(), synchronously. */
+  read(id: string): SessionRecord | undefined {
     const json = this.cache.get(id);
     if (json === undefined) return undefined;
     const [data, flash, createdAt, lastActivity] = JSON.parse(json) as Packed;

@@ -12,7 +12,8 @@ import {
   type SessionDriver,
   type Timeouts,
 } from './session-driver.js';
-import type { SessionStore } from './session-store.js';
+import { MemoryStore } from './memory.store.js';
+import type { SessionRecord, SessionStore } from './session-store.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
@@ -20,6 +21,8 @@ import type { SessionStore } from './session-store.js';
  */
 export class StoreDriver implements SessionDriver {
   private down = false;
+  /** The memory store, used synchronously: no promise per request and no response held. */
+  private readonly memory: MemoryStore | undefined;
 
   constructor(
     readonly name: string,
@@ -29,11 +32,18 @@ export class StoreDriver implements SessionDriver {
     private readonly cookies: CookieWriter,
     private readonly timeouts: Timeouts,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.memory = store instanceof MemoryStore ? store : undefined;
+  }
 
-  async load(cookie: string | undefined, now: number): Promise<SessionState> {
+  load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState {
     const id = cookie === undefined ? undefined : this.keyring.unsign(this.cookieName, cookie);
     if (id === undefined) return new SessionState(undefined, undefined, newSessionId);
+    if (this.memory !== undefined) return this.loaded(id, this.memory.read(id), now);
+    return this.fetch(id, now);
+  }
+
+  private async fetch(id: string, now: number): Promise<SessionState> {
     let record;
     try {
       record = await this.store.get(id);
@@ -43,6 +53,10 @@ export class StoreDriver implements SessionDriver {
       state.failure = this.unavailable(error);
       return state;
     }
+    return this.loaded(id, record, now);
+  }
+
+  private loaded(id: string, record: SessionRecord | undefined, now: number): SessionState {
     if (record && isExpired(this.timeouts, record.createdAt, record.lastActivity, now)) record = undefined;
     return new SessionState(record ? id : undefined, record, newSessionId);
   }
@@ -54,18 +68,27 @@ export class StoreDriver implements SessionDriver {
     if (state.hasStoredRecord) {
       const changes = state.changes(consume, false);
       if (isEmptyChanges(changes) && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
+      if (this.memory !== undefined) {
+        this.memory.applyNow(state.id, changes, meta);
+        return {};
+      }
       return { pending: this.guard(this.store.apply(state.id, changes, meta)) };
     }
     // A new record: a new session, or one given a new id by regenerate() or destroy().
+    const memory = this.memory;
     const writes: Promise<unknown>[] = [];
-    if (state.previousId !== undefined) writes.push(this.store.destroy(state.previousId));
+    if (state.previousId !== undefined) {
+      if (memory !== undefined) memory.destroyNow(state.previousId);
+      else writes.push(this.store.destroy(state.previousId));
+    }
     const changes = state.changes(consume, true);
     let cookie: string | undefined;
     if (
       !isEmptyChanges({ ...changes, clearData: false, clearFlash: false }) ||
       (!state.isNew && !state.destroyed)
     ) {
-      writes.push(this.store.apply(state.id, changes, meta));
+      if (memory !== undefined) memory.applyNow(state.id, changes, meta);
+      else writes.push(this.store.apply(state.id, changes, meta));
       const signed = this.keyring.sign(this.cookieName, state.id);
       cookie = this.cookies.set(
         this.cookieName,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { Keyring } from '../../lib/crypto/keyring.js';
 import { MemoryStore } from '../../lib/drivers/memory.store.js';
+import { StoreDriver } from '../../lib/drivers/store.driver.js';
+import { CookieWriter } from '../../lib/http/cookies.js';
+import { SessionState } from '../../lib/session-state.js';
+import { resolveSessionOptions } from '../../lib/session.options.js';
 import { changes } from '../support/fixtures.js';
 
 const none = changes();
@@ -81,5 +87,37 @@ describe('MemoryStore', () => {
     }
     expect(store.size).toBe(100);
     expect(timers()).toBe(before);
+  });
+});
+
+describe('the memory driver', () => {
+  it('loads and commits without a promise: the store holds the change when commit returns', () => {
+    const options = resolveSessionOptions({ secret: 'a-test-secret-that-is-long-enough-0123456789' }, {});
+    const store = new MemoryStore({ max: 10 });
+    const driver = new StoreDriver(
+      'memory',
+      'sid',
+      store,
+      new Keyring(options.secrets),
+      new CookieWriter(options.cookie),
+      options,
+      new Logger('test'),
+    );
+    const now = Date.now();
+    const commit = (state: SessionState) =>
+      driver.commit({ state, consume: true, hadCookie: state.id !== undefined, secure: false, now });
+
+    const fresh = driver.load(undefined, now);
+    expect(fresh).toBeInstanceOf(SessionState);
+    (fresh as SessionState).set('a', 1);
+    const first = commit(fresh as SessionState);
+    expect(first.pending).toBeUndefined();
+    const cookie = first.cookie!.slice('sid='.length).split(';')[0];
+
+    const again = driver.load(cookie, now);
+    expect(again).toBeInstanceOf(SessionState);
+    (again as SessionState).set('b', 2);
+    expect(commit(again as SessionState)).toEqual({});
+    expect(store.read((fresh as SessionState).id)?.data).toEqual({ a: 1, b: 2 });
   });
 });
