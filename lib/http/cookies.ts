@@ -8,9 +8,25 @@ export function readCookies(header: string | string[] | undefined): CookieJar {
   return parse(Array.isArray(header) ? header.join('; ') : header);
 }
 
-/** Serialises the session cookies with the configured attributes. */
+/** The attributes around Expires, for one cookie name with Secure on or off. */
+interface Template {
+  /** `; Domain=...; Path=...; Expires=` */
+  head: string;
+  /** `; HttpOnly; Secure; SameSite=...` */
+  tail: string;
+}
+
+const EPOCH = new Date(0);
+const EPOCH_UTC = EPOCH.toUTCString();
+
+/**
+ * Serialises the session cookies with the configured attributes. `cookie` validates name and
+ * attributes once per cookie name; a value set here is base64url (a signed id or a seal), which
+ * needs neither encoding nor checking, so each Set-Cookie is a concatenation around its Expires.
+ */
 export class CookieWriter {
   private readonly base: SerializeOptions;
+  private readonly templates = new Map<string, [insecure: Template, secure: Template]>();
 
   constructor(private readonly options: ResolvedSessionOptions['cookie']) {
     this.base = {
@@ -21,8 +37,9 @@ export class CookieWriter {
     };
   }
 
-  set(name: string, value: string, expires: Date | undefined, secureRequest: boolean): string {
-    return serialize(name, value, { ...this.base, expires, secure: this.secure(secureRequest) });
+  set(name: string, value: string, expires: Date, secureRequest: boolean): string {
+    const { head, tail } = this.template(name, this.secure(secureRequest));
+    return `${name}=${value}${head}${expires.toUTCString()}${tail}`;
   }
 
   clear(name: string, secureRequest: boolean): string {
@@ -32,6 +49,20 @@ export class CookieWriter {
       maxAge: 0,
       secure: this.secure(secureRequest),
     });
+  }
+
+  private template(name: string, secure: boolean): Template {
+    let pair = this.templates.get(name);
+    if (pair === undefined) {
+      const make = (secure: boolean): Template => {
+        const sample = serialize(name, 'v', { ...this.base, expires: EPOCH, secure });
+        const at = sample.indexOf(EPOCH_UTC);
+        return { head: sample.slice(name.length + 2, at), tail: sample.slice(at + EPOCH_UTC.length) };
+      };
+      pair = [make(false), make(true)];
+      this.templates.set(name, pair);
+    }
+    return pair[secure ? 1 : 0];
   }
 
   private secure(secureRequest: boolean): boolean {

@@ -152,4 +152,14 @@ describe('Keyring', () => {
     expect(ids.size).toBe(100);
     for (const id of ids) expect(Buffer.from(id, 'base64url')).toHaveLength(32);
   });
+
+  it('never repeats an id or an IV, through many refills of the random pool', () => {
+    const ring = new Keyring([CURRENT]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      seen.add(newSessionId());
+      seen.add(Buffer.from(ring.seal(NAME, 'x'), 'base64url').subarray(1, 13).toString('hex'));
+    }
+    expect(seen.size).toBe(6000);
+  });
 });

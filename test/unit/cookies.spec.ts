@@ -1,0 +1,52 @@
+import { describe, expect, it } from '@jest/globals';
+import { serialize } from 'cookie';
+import { CookieWriter, readCookies } from '../../lib/http/cookies.js';
+import type { ResolvedSessionOptions } from '../../lib/session.options.js';
+
+type CookieOptions = ResolvedSessionOptions['cookie'];
+const VALUE = 'dGhlLWlk.c2lnbmF0dXJlLWluLWJhc2U2NHVybC1jaGFyYWN0ZXJzXzAxMjM0NTY3OA';
+const EXPIRES = new Date(Date.UTC(2027, 0, 2, 3, 4, 5));
+
+const configs: Array<[string, CookieOptions]> = [
+  ['the defaults', { name: 'nest_session', path: '/', httpOnly: true, secure: false, sameSite: 'lax' }],
+  [
+    'domain, path, strict, no HttpOnly',
+    { name: 'sid', path: '/app', domain: 'example.com', httpOnly: false, secure: true, sameSite: 'strict' },
+  ],
+  [
+    "secure 'auto' with SameSite=None",
+    { name: 's', path: '/', httpOnly: true, secure: 'auto', sameSite: 'none' },
+  ],
+];
+
+describe('CookieWriter', () => {
+  it.each(configs)('writes what cookie.serialize writes, with %s', (_label, options) => {
+    const writer = new CookieWriter(options);
+    for (const secureRequest of [false, true]) {
+      const secure = options.secure === 'auto' ? secureRequest : options.secure;
+      const expected = serialize(options.name, VALUE, {
+        path: options.path,
+        domain: options.domain,
+        httpOnly: options.httpOnly,
+        sameSite: options.sameSite,
+        expires: EXPIRES,
+        secure,
+      });
+      expect(writer.set(options.name, VALUE, EXPIRES, secureRequest)).toBe(expected);
+      expect(writer.set(`${options.name}_cookie`, VALUE, EXPIRES, secureRequest)).toBe(
+        expected.replace(`${options.name}=`, `${options.name}_cookie=`),
+      );
+    }
+  });
+
+  it('refuses a cookie name that is not a token, naming it', () => {
+    const writer = new CookieWriter(configs[0][1]);
+    expect(() => writer.set('bad name', VALUE, EXPIRES, false)).toThrow(/bad name/);
+  });
+
+  it('reads the cookies of a request, one header or several', () => {
+    expect(readCookies('a=1; b=2')).toEqual({ a: '1', b: '2' });
+    expect(readCookies(['a=1', 'b=2'])).toEqual({ a: '1', b: '2' });
+    expect(readCookies(undefined)).toEqual({});
+  });
+});
