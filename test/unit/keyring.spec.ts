@@ -145,6 +145,20 @@ describe('Keyring', () => {
         new Keyring([CURRENT, OLDER]).unsign(NAME, new Keyring([OTHER]).sign(NAME, 'v')),
       ).toBeUndefined();
     });
+
+    it('remembers what it verified without loosening the check: not for another name, not altered', () => {
+      const ring = new Keyring([CURRENT]);
+      const signed = ring.sign(NAME, 'value');
+      expect(ring.unsign(NAME, signed)).toBe('value');
+      expect(ring.unsign(NAME, signed)).toBe('value');
+      expect(ring.unsign('other_cookie', signed)).toBeUndefined();
+      expect(ring.unsign(NAME, signed.slice(0, -1) + (signed.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
+      // Far more cookies than it remembers: each still verified, the first one included.
+      const many = Array.from({ length: 2500 }, (_, i) => ring.sign(NAME, `id-${i}`));
+      for (const [i, cookie] of many.entries()) expect(ring.unsign(NAME, cookie)).toBe(`id-${i}`);
+      expect(ring.unsign(NAME, many[0])).toBe('id-0');
+      expect(new Keyring([OTHER]).unsign(NAME, signed)).toBeUndefined();
+    });
   });
 
   it('makes 256-bit random session ids', () => {
