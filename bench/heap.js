@@ -23,8 +23,7 @@ export function measureHeap(store, count) {
 }
 
 /** nest-session's memory driver, through the public API: SessionManager.store('memory').apply(). */
-async function nestStore(count) {
-  const { SessionManager } = await import(pathToFileURL(libPath('index')).href);
+async function nestStore(count, { SessionManager }) {
   const manager = new SessionManager({ driver: 'memory', secret: SECRET, memory: { max: count } });
   const store = manager.store('memory');
   const now = Date.now();
@@ -44,8 +43,7 @@ async function nestStore(count) {
 }
 
 /** express-session's MemoryStore with the session object express-session itself would save. */
-async function expressSessionStore() {
-  const session = createRequire(import.meta.url)('express-session');
+async function expressSessionStore(_count, session) {
   const store = new session.MemoryStore();
   const add = async () => {
     const cookie = new session.Cookie({ maxAge: 14 * DAY, httpOnly: true, sameSite: 'lax' });
@@ -66,8 +64,14 @@ function settle() {
 }
 
 async function main(store, count) {
+  // The library's code is loaded first: only the store and its sessions are measured (the store is
+  // made after, as its arrays for `max` sessions are part of what each session costs).
+  const nest = store === 'nest-memory';
+  const code = nest
+    ? await import(pathToFileURL(libPath('index')).href)
+    : createRequire(import.meta.url)('express-session');
   const before = settle();
-  const sessions = store === 'nest-memory' ? await nestStore(count) : await expressSessionStore();
+  const sessions = nest ? await nestStore(count, code) : await expressSessionStore(count, code);
   for (let i = 0; i < count; i++) await sessions.add();
   const after = settle();
   // Read the store after the measure: it stays reachable, and every session must still be there.

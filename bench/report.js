@@ -207,7 +207,7 @@ function heapSection(heap) {
     '## Heap per session',
     '',
     'Small sessions ({ counter: 1 }) put straight into each store in a process of its own (`--expose-gc`);',
-    'heapUsed after full GCs minus before the store existed, divided by the count (ids included).',
+    'heapUsed after full GCs, minus heapUsed before the store was made (its code already loaded), divided by the count (ids included).',
     '',
     table(
       ['store', 'sessions', 'heap B/session', 'external B/session', 'session id'],
