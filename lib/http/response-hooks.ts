@@ -65,8 +65,14 @@ class Hook {
   release(res: ServerResponse): void {
     const held = this.held ?? [];
     this.held = undefined;
-    for (const [fn, args] of held) fn.apply(res, args);
-    if (this.drain && !res.writableEnded) res.emit('drain');
+    // A writer refused while held waits for 'drain': sent here, unless the socket is full after
+    // the replay, in which case Node sends it when the socket empties.
+    let full = false;
+    for (const [fn, args] of held) {
+      const result: unknown = fn.apply(res, args);
+      if (fn === this.write) full = result === false;
+    }
+    if (this.drain && !full && !res.writableEnded) res.emit('drain');
     this.drain = false;
   }
 

@@ -135,6 +135,27 @@ describe.each(modes)('hookResponse, %s', (current) => {
     expect(seen.pulled).toBeLessThan(3);
   });
 
+  it('delivers a large streamed body whole when the held first chunk overfills the socket', async () => {
+    const store = deferred();
+    const chunk = (i: number) => Buffer.alloc(256 * 1024, 97 + i);
+    let sent = 0;
+    const source = new Readable({
+      read() {
+        this.push(sent < 4 ? chunk(sent++) : null);
+      },
+    });
+    const reply = serve(
+      () => ({ cookies: [], pending: store.promise }),
+      (res) => {
+        source.once('pause', () => store.resolve());
+        source.pipe(res);
+      },
+    );
+    const got = await reply;
+    expect(got.status).toBe(200);
+    expect(got.body).toBe([0, 1, 2, 3].map((i) => chunk(i).toString()).join(''));
+  });
+
   it('answers with the error, not a cut-off body, when the store work fails under a stream', async () => {
     const store = deferred();
     const reply = serve(
