@@ -9,7 +9,7 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
 import { installFastifyHook } from './http/fastify-hook.js';
-import { SessionMiddleware } from './http/session.middleware.js';
+import { SessionMiddleware, expressSessionHandler } from './http/session.middleware.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './session.module-definition.js';
@@ -19,6 +19,12 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './ses
  * a global module that puts SessionManager and Session in the container, loads sessions before
  * guards and commits them as responses go out, on Express and on Fastify.
  */
+interface ExpressApp {
+  request: object;
+  response: object;
+  use(handler: ReturnType<typeof expressSessionHandler>): unknown;
+}
+
 @Module({
   providers: [
     SessionManager,
@@ -45,8 +51,9 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
   }
 
   /**
-   * Express: a Nest middleware, with the response hooks and `req.session` on the app's prototypes.
-   * Fastify: an onRequest hook, added now so it runs before any middleware.
+   * Express: a handler added to the express app now, so it runs before the app's Nest middleware,
+   * with the response hooks and `req.session` on the app's prototypes. Fastify: an onRequest hook,
+   * added now so it runs before any middleware. Any other adapter: a Nest middleware.
    */
   configure(consumer: MiddlewareConsumer): void {
     const adapter = this.adapterHost.httpAdapter;
@@ -54,8 +61,12 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
       installFastifyHook(adapter.getInstance(), this.manager);
       return;
     }
-    if (adapter?.getType() === 'express')
-      this.manager.bindPrototypes(adapter.getInstance(), adapter.getHttpServer());
+    if (adapter?.getType() === 'express') {
+      const app = adapter.getInstance<ExpressApp>();
+      this.manager.bindPrototypes(app, adapter.getHttpServer());
+      app.use(expressSessionHandler(this.manager));
+      return;
+    }
     consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 

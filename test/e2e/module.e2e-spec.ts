@@ -26,7 +26,7 @@ import {
   SessionOutsideRequestError,
 } from 'nest-session';
 import { agent, cookiePair, createApp, http, platforms, setCookies, type Platform } from '../support/app.js';
-import { SECRET, sessionApp } from '../support/session-app.js';
+import { FeatureModule, SECRET, sessionApp } from '../support/session-app.js';
 import { MapStore, extendModule } from '../support/stores.js';
 
 const OTHER_SECRET = 'another-secret-that-is-long-enough-9876543210';
@@ -195,6 +195,14 @@ class WhoMiddleware {
   }
 }
 
+@Injectable()
+class RootWhoMiddleware {
+  use(req: { session?: Session }, res: { setHeader(name: string, value: string): void }, next: () => void) {
+    res.setHeader('x-root-user', String(req.session?.get('userId') ?? 'none'));
+    next();
+  }
+}
+
 @Module({})
 class WhoModule {
   configure(consumer: MiddlewareConsumer) {
@@ -251,6 +259,23 @@ describe('request.session on express', () => {
       await a.get('/state').expect(200).expect('x-user', '8');
     } finally {
       await withMiddleware.close();
+    }
+  });
+
+  it('is there in the middleware of a module imported before SessionModule, and of the root module', async () => {
+    @Module({ imports: [WhoModule, SessionModule.forRoot({ secret: SECRET }), FeatureModule] })
+    class MiddlewareFirstModule {
+      configure(consumer: MiddlewareConsumer) {
+        consumer.apply(RootWhoMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+      }
+    }
+    const app = await createApp('express', MiddlewareFirstModule);
+    try {
+      const a = agent(app);
+      await a.post('/set').send({ userId: 9 }).expect(200);
+      await a.get('/state').expect(200).expect('x-user', '9').expect('x-root-user', '9');
+    } finally {
+      await app.close();
     }
   });
 });
