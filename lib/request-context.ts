@@ -39,9 +39,12 @@ export class RequestContext implements Committer {
     const cookies: string[] = [];
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
-    let entries = [...this.states].map(([name, state]) => [drivers(name), state] as const);
+    const entries: Array<readonly [SessionDriver, SessionState]> = [];
+    for (const [name, state] of this.states) {
+      if (state.failure === undefined) entries.push([drivers(name), state]);
+    }
     if (entries.length > 1)
-      entries = entries.sort(([a], [b]) => Number(b.mayRefuse === true) - Number(a.mayRefuse === true));
+      entries.sort(([a], [b]) => Number(b.mayRefuse === true) - Number(a.mayRefuse === true));
     for (const [driver, state] of entries) {
       const out = driver.commit({
         state,

@@ -44,6 +44,8 @@ export class SessionManager implements OnApplicationShutdown {
   /** Cookie name -> driver name, for every driver a request may bring a cookie for. */
   private readonly cookieNames = new Map<string, string>();
   private readonly lookup = (name: string) => this.resolve(name);
+  /** Drivers whose factory threw, logged once until they build. */
+  private readonly unbuilt = new Set<string>();
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) input: SessionModuleOptions | string) {
     this.options = resolveSessionOptions(input, process.env, (message) => this.logger.warn(message));
@@ -63,7 +65,12 @@ export class SessionManager implements OnApplicationShutdown {
   /** The current request's session kept by a driver (the default one when no name is given). */
   driver(name: string = this.options.driver): Session {
     currentContext();
-    this.resolve(name);
+    try {
+      this.resolve(name);
+    } catch (error) {
+      // An unknown name is the app's mistake; a driver that cannot be built is down for this request.
+      throw error instanceof SessionConfigError ? error : new SessionStoreUnavailableError(name, error);
+    }
     let session = this.sessions.get(name);
     if (session === undefined) {
       session = name === this.options.driver ? this.defaultSession : new Session(name);
@@ -141,7 +148,13 @@ export class SessionManager implements OnApplicationShutdown {
       const driverName = this.cookieNames.get(cookieName);
       if (driverName === undefined) continue;
       const adopt = (state: SessionState) => void ctx.states.set(driverName, state);
-      const loaded = this.resolve(driverName).load(cookies[cookieName], ctx.now);
+      let loaded: Promise<SessionState> | SessionState;
+      try {
+        loaded = this.resolve(driverName).load(cookies[cookieName], ctx.now);
+      } catch (error) {
+        // A driver that cannot be built or load: its session fails where it is used, as a store that is down.
+        loaded = SessionState.failed(driverName, error);
+      }
       if (loaded instanceof Promise) {
         (loading ??= []).push(
           loaded.then(adopt, (error: unknown) => adopt(SessionState.failed(driverName, error))),
@@ -208,7 +221,19 @@ export class SessionManager implements OnApplicationShutdown {
         `no session driver named '${name}'; use 'memory', 'cookie', 'database', 'redis' or register it with SessionManager.extend('${name}', factory)`,
       );
     }
-    driver = factory(name, this.cookieNameOf(name));
+    try {
+      driver = factory(name, this.cookieNameOf(name));
+    } catch (error) {
+      // Tried again on the next request that needs it; said once until it builds.
+      if (!this.unbuilt.has(name)) {
+        this.unbuilt.add(name);
+        this.logger.error(
+          `The '${name}' session driver could not be built: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      throw error;
+    }
+    this.unbuilt.delete(name);
     this.drivers.set(name, driver);
     return driver;
   }

@@ -13,11 +13,11 @@ import {
   type DynamicModule,
   type ExceptionFilter,
   type INestApplication,
-  type LoggerService,
 } from '@nestjs/common';
 import { Session, SessionManager, type SessionModuleOptions } from 'nest-session';
 import { Keyring } from '../../lib/crypto/keyring.js';
 import { cookiePair, createApp, http, platforms, setCookies } from '../support/app.js';
+import { RecordingLogger } from '../support/logger.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 import { ONLY_DATE } from '../support/fixtures.js';
 
@@ -29,35 +29,6 @@ const LIFETIME = 60 * 60_000;
 const T0 = Date.UTC(2031, 0, 1);
 const OLD_SECRET = 'an-old-secret-that-is-long-enough-0123456789';
 const NEW_SECRET = 'a-new-secret-that-is-long-enough-9876543210';
-
-/** Records what the app logs, so a test can say "nothing at error level". */
-class RecordingLogger implements LoggerService {
-  readonly entries: { level: string; message: string }[] = [];
-  log(message: unknown) {
-    this.add('log', message);
-  }
-  error(message: unknown) {
-    this.add('error', message);
-  }
-  warn(message: unknown) {
-    this.add('warn', message);
-  }
-  debug(message: unknown) {
-    this.add('debug', message);
-  }
-  verbose(message: unknown) {
-    this.add('verbose', message);
-  }
-  fatal(message: unknown) {
-    this.add('fatal', message);
-  }
-  errors(): string[] {
-    return this.entries.filter((e) => e.level === 'error' || e.level === 'fatal').map((e) => e.message);
-  }
-  private add(level: string, message: unknown) {
-    this.entries.push({ level, message: message instanceof Error ? message.stack! : String(message) });
-  }
-}
 
 /** Holds a handler between loading its session and changing it, until the test releases it. */
 class Gate {

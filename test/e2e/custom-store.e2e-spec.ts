@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import type { SessionStore } from 'nest-session';
 import { agent, cookiePair, createApp, http, platforms, type Platform } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
+import { RecordingLogger } from '../support/logger.js';
+import { Keyring } from '../../lib/crypto/keyring.js';
 import { SECRET, barrier, gate, sessionApp } from '../support/session-app.js';
+import { SessionManager } from 'nest-session';
 import { HeldStore, MapStore, SwitchableStore, WholeRecordStore, extendModule } from '../support/stores.js';
 
 sessionConformance('a custom store registered with extend()', {
@@ -13,12 +16,18 @@ sessionConformance('a custom store registered with extend()', {
 });
 
 /** An app on `platform` whose default driver is `store`, registered with extend() as `name`. */
-function appWith(platform: Platform, name: string, store: () => SessionStore): { app: INestApplication } {
+function appWith(
+  platform: Platform,
+  name: string,
+  store: () => SessionStore,
+  logger: LoggerService | false = false,
+): { app: INestApplication } {
   const ref = {} as { app: INestApplication };
   beforeAll(async () => {
     ref.app = await createApp(
       platform,
       sessionApp({ driver: name, secret: SECRET }, [extendModule(name, store)]),
+      logger,
     );
   });
   afterAll(() => ref.app.close());
@@ -81,6 +90,35 @@ describe.each(platforms)('custom stores on %s', (platform) => {
       store.up = true;
       const state = await http(ref.app).get('/state').set('Cookie', pair).expect(200);
       expect(state.body.data).toEqual({ a: 1 });
+    });
+  });
+
+  describe('a driver that cannot be built, reached through its cookie', () => {
+    const logger = new RecordingLogger();
+    const ref = appWith(platform, 'memory', () => new MapStore(), logger);
+    // The memory default, plus 'broken', whose factory throws the first time a request brings its cookie.
+    beforeAll(() => {
+      ref.app.get(SessionManager).extend('broken', () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      });
+    });
+    const cookie = `nest_session_broken=${new Keyring([SECRET]).sign('nest_session_broken', 'a'.repeat(43))}`;
+
+    it('fails where that driver is used (503) and nowhere else', async () => {
+      const a = agent(ref.app);
+      await a.post('/set').send({ a: 1 }).expect(200);
+      await a.get('/state').set('Cookie', cookie).expect(200);
+      const res = await a.get('/driver/broken').set('Cookie', cookie).expect(503);
+      expect(res.body.message).toMatch(/SESSION_STORE_UNAVAILABLE.*'broken'/);
+      expect(JSON.stringify(res.body)).not.toContain('ECONNREFUSED');
+      const state = await a.get('/state').expect(200);
+      expect(state.body.data).toEqual({ a: 1 });
+      // Without its cookie too: the route that asks for it gets the same clear 503.
+      await a.get('/driver/broken').expect(503);
+      // The cause is for the operator: logged once, not per request.
+      expect(
+        logger.count('error', "The 'broken' session driver could not be built: connect ECONNREFUSED"),
+      ).toBe(1);
     });
   });
 

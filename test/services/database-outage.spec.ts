@@ -1,32 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { cookiePair, createApp, http } from '../support/app.js';
+import { RecordingLogger } from '../support/logger.js';
 import { serverDatabase, type ServerDatabase } from '../support/services.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-
-/** Keeps what the app logs, to count outage messages. */
-class CapturingLogger implements LoggerService {
-  readonly lines: { level: string; message: string }[] = [];
-  log = (message: unknown) => this.push('log', message);
-  error = (message: unknown) => this.push('error', message);
-  warn = (message: unknown) => this.push('warn', message);
-  debug = () => undefined;
-  verbose = () => undefined;
-  private push(level: string, message: unknown) {
-    this.lines.push({ level, message: String(message) });
-  }
-  count(level: string, text: string): number {
-    return this.lines.filter((line) => line.level === level && line.message.includes(text)).length;
-  }
-}
 
 const databases: ServerDatabase[] = [serverDatabase('postgres'), serverDatabase('mariadb')];
 
 describe.each(databases)('database driver when $name goes down and comes back', (db) => {
   let proxy: TcpProxy;
   let app: INestApplication;
-  const logger = new CapturingLogger();
+  const logger = new RecordingLogger();
   let pair: string;
 
   beforeAll(async () => {
