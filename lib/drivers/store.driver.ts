@@ -13,7 +13,7 @@ import {
   type Timeouts,
 } from './session-driver.js';
 import { MemoryStore } from './memory.store.js';
-import type { SessionRecord, SessionStore } from './session-store.js';
+import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from './session-store.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
@@ -68,27 +68,20 @@ export class StoreDriver implements SessionDriver {
     if (state.hasStoredRecord) {
       const changes = state.changes(consume, false);
       if (isEmptyChanges(changes) && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
-      if (this.memory !== undefined) {
-        this.memory.applyNow(state.id, changes, meta);
-        return {};
-      }
-      return { pending: this.guard(this.store.apply(state.id, changes, meta)) };
+      const pending = this.apply(state.id, changes, meta);
+      return pending === undefined ? {} : { pending: this.guard(pending) };
     }
     // A new record: a new session, or one given a new id by regenerate() or destroy().
-    const memory = this.memory;
     const writes: Promise<unknown>[] = [];
-    if (state.previousId !== undefined) {
-      if (memory !== undefined) memory.destroyNow(state.previousId);
-      else writes.push(this.store.destroy(state.previousId));
-    }
+    const wait = (work: Promise<void> | undefined) => work !== undefined && writes.push(work);
+    if (state.previousId !== undefined) wait(this.destroy(state.previousId));
     const changes = state.changes(consume, true);
     let cookie: string | undefined;
     if (
       !isEmptyChanges({ ...changes, clearData: false, clearFlash: false }) ||
       (!state.isNew && !state.destroyed)
     ) {
-      if (memory !== undefined) memory.applyNow(state.id, changes, meta);
-      else writes.push(this.store.apply(state.id, changes, meta));
+      wait(this.apply(state.id, changes, meta));
       const signed = this.keyring.sign(this.cookieName, state.id);
       cookie = this.cookies.set(
         this.cookieName,
@@ -101,6 +94,19 @@ export class StoreDriver implements SessionDriver {
     }
     if (writes.length === 0) return { cookie };
     return { cookie, pending: this.guard(writes.length === 1 ? writes[0] : Promise.all(writes)) };
+  }
+
+  /** Store work: done at once on the memory store (undefined), otherwise the promise to wait for. */
+  private apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> | undefined {
+    if (this.memory === undefined) return this.store.apply(id, changes, meta);
+    this.memory.applyNow(id, changes, meta);
+    return undefined;
+  }
+
+  private destroy(id: string): Promise<void> | undefined {
+    if (this.memory === undefined) return this.store.destroy(id);
+    this.memory.destroyNow(id);
+    return undefined;
   }
 
   private guard(work: Promise<unknown>): Promise<unknown> {
