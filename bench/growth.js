@@ -2,7 +2,7 @@
 // Each size gets its own session (seeded with a blob); every one is warmed up on the counter route,
 // then each is measured there.
 import { CookieJar, get } from './http-client.js';
-import { launchVariant, measureRoute, warmRoute } from './runs.js';
+import { interleave, measureRoute, warmRoute } from './runs.js';
 
 export const SIZES = [
   { bytes: 100, label: '100 B' },
@@ -17,34 +17,20 @@ const COOKIE_LIMIT = 4096;
 export async function runGrowth(variants, ctx, { rounds, warmup, duration, connections, log }) {
   const samples = [];
   const notes = new Map();
-  for (let round = 1; round <= rounds; round++) {
-    for (const variant of variants) {
-      if (notes.has(variant.id)) continue;
-      const server = await launchVariant(variant, ctx);
-      if (server.unavailable) {
-        notes.set(variant.id, server.unavailable);
-        continue;
-      }
-      try {
-        const sessions = await seedSessions(server, variant, notes);
-        for (const { jar } of sessions) {
-          await warmRoute(server, ctx.load, { path: '/counter', cookie: jar.header(), connections, warmup });
-        }
-        const parts = [];
-        for (const { size, jar } of sessions) {
-          const load = { path: '/counter', cookie: jar.header(), connections, duration };
-          const m = await measureRoute(server, ctx.load, load);
-          samples.push({ variant: variant.id, round, size: size.bytes, ...m });
-          parts.push(`${size.label} ${Math.round(m.rps)}/s`);
-        }
-        log(`  round ${round} ${variant.id}: ${parts.join(', ') || notes.get(`${variant.id}/100`)}`);
-      } catch (error) {
-        notes.set(variant.id, `broken: ${error.message}`);
-      } finally {
-        await server.stop();
-      }
+  await interleave(variants, ctx, { rounds, log }, notes, async (server, variant, round) => {
+    const sessions = await seedSessions(server, variant, notes);
+    for (const { jar } of sessions) {
+      await warmRoute(server, ctx.load, { path: '/counter', cookie: jar.header(), connections, warmup });
     }
-  }
+    const parts = [];
+    for (const { size, jar } of sessions) {
+      const load = { path: '/counter', cookie: jar.header(), connections, duration };
+      const m = await measureRoute(server, ctx.load, load);
+      samples.push({ variant: variant.id, round, size: size.bytes, ...m });
+      parts.push(`${size.label} ${Math.round(m.rps)}/s`);
+    }
+    log(`  round ${round} ${variant.id}: ${parts.join(', ') || notes.get(`${variant.id}/100`)}`);
+  });
   return { samples, notes };
 }
 

@@ -1,5 +1,6 @@
-// One run: a fresh server process for a variant, the session cookie it hands out, warm-up load
-// (thrown away) and measured load on one route (server CPU taken around the measured part only).
+// Runs: a fresh server process for a variant, the session cookie it hands out, warm-up load
+// (thrown away) and measured load on one route (server CPU taken around the measured part only),
+// and the interleaved rounds the throughput and growth phases share.
 import { CookieJar, get } from './http-client.js';
 import { startServer } from './server-process.js';
 import { hasSession } from './variants.js';
@@ -57,4 +58,31 @@ export async function measureRoute(server, load, { path, cookie, duration, conne
   const result = await load.run({ url, duration, connections, headers: cookie ? { cookie } : {} });
   const serverCpuUs = (await server.cpuUs()) - before;
   return { ...result, serverCpuUs };
+}
+
+/**
+ * Interleaved rounds (A B C … A B C …): each round starts every variant's server afresh, in order,
+ * and runs `body(server, variant, round)` on it. A variant that cannot start, or whose run throws,
+ * gets a note in `notes` and sits out the later rounds.
+ */
+export async function interleave(variants, ctx, { rounds, log }, notes, body) {
+  for (let round = 1; round <= rounds; round++) {
+    for (const variant of variants) {
+      if (notes.has(variant.id)) continue;
+      const server = await launchVariant(variant, ctx);
+      if (server.unavailable) {
+        notes.set(variant.id, server.unavailable);
+        log(`  ${variant.id}: ${server.unavailable}`);
+        continue;
+      }
+      try {
+        await body(server, variant, round);
+      } catch (error) {
+        notes.set(variant.id, `broken: ${error.message}`);
+        log(`  ${variant.id}: broken: ${error.message}`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
 }

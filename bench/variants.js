@@ -14,6 +14,15 @@ const nest = (adapter, driver, peer) => ({
   needs: driver === 'redis' ? 'redis' : undefined,
 });
 
+const bareNest = (adapter, name) => ({
+  id: `nest-${adapter}`,
+  label: `Nest on ${name} (bare)`,
+  adapter,
+  kind: 'bare',
+  server: 'nest',
+  config: { adapter },
+});
+
 const peer = (id, label, adapter, server, store) => ({
   id,
   label,
@@ -28,14 +37,7 @@ export const VARIANTS = [
   { id: 'node-http', label: 'node:http (ceiling)', adapter: 'node', kind: 'ceiling', server: 'node-http' },
 
   { id: 'express', label: 'Express (bare)', adapter: 'express', kind: 'bare', server: 'express-bare' },
-  {
-    id: 'nest-express',
-    label: 'Nest on Express (bare)',
-    adapter: 'express',
-    kind: 'bare',
-    server: 'nest',
-    config: { adapter: 'express' },
-  },
+  bareNest('express', 'Express'),
   nest('express', 'memory', 'express-session-memory'),
   nest('express', 'cookie', 'cookie-session'),
   nest('express', 'database', 'express-session-sqlite'),
@@ -46,14 +48,7 @@ export const VARIANTS = [
   peer('cookie-session', 'cookie-session', 'express', 'cookie-session'),
 
   { id: 'fastify', label: 'Fastify (bare)', adapter: 'fastify', kind: 'bare', server: 'fastify-bare' },
-  {
-    id: 'nest-fastify',
-    label: 'Nest on Fastify (bare)',
-    adapter: 'fastify',
-    kind: 'bare',
-    server: 'nest',
-    config: { adapter: 'fastify' },
-  },
+  bareNest('fastify', 'Fastify'),
   nest('fastify', 'memory', 'fastify-session-memory'),
   nest('fastify', 'cookie', 'fastify-secure-session'),
   nest('fastify', 'database', 'fastify-session-sqlite'),
