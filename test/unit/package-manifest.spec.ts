@@ -23,7 +23,7 @@ describe('package.json', () => {
       expect(manifest.peerDependencies[optional]).toBeDefined();
       expect(manifest.peerDependenciesMeta[optional]).toEqual({ optional: true });
     }
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['cookie', 'lru-cache']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['cookie', 'lru-cache', 'proper-lockfile']);
   });
 
   it('has the scripts the README gives', () => {
