@@ -12,7 +12,7 @@ export {
   type SessionRecord,
   type SessionChanges,
   type SessionMeta,
-} from './drivers/session-store.js';
+} from './stores/session-store.js';
 export type {
   SessionModuleOptions,
   SessionCookieOptions,

@@ -1,5 +1,5 @@
-import type { SessionState } from './session-state.js';
-import { currentContext, type RequestContext } from './request-context.js';
+import type { SessionState } from './core/session-state.js';
+import { currentContext, type RequestContext } from './http/request-context.js';
 
 /**
  * Augment it to type your keys:

@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { newSessionId, type Keyring } from '../crypto/keyring.js';
 import type { CookieWriter } from '../http/cookies.js';
-import { SessionState, isEmptyChanges } from '../session-state.js';
+import { SessionState, isEmptyChanges } from '../core/session-state.js';
 import { SessionTooLargeError } from '../session.errors.js';
 import {
   expiresAt,

@@ -1,4 +1,4 @@
-import type { SessionState } from '../session-state.js';
+import type { SessionState } from '../core/session-state.js';
 
 /** What a driver contributes to one commit. */
 export interface DriverCommit {

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
 import type { CookieWriter } from '../http/cookies.js';
-import { SessionState, isEmptyChanges } from '../session-state.js';
+import { SessionState, isEmptyChanges } from '../core/session-state.js';
 import { SessionStoreUnavailableError } from '../session.errors.js';
 import {
   expiresAt,
@@ -12,8 +12,8 @@ import {
   type SessionDriver,
   type Timeouts,
 } from './session-driver.js';
-import { MemoryStore } from './memory.store.js';
-import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from './session-store.js';
+import { MemoryStore } from '../stores/memory.store.js';
+import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from '../stores/session-store.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie

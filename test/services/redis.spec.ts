@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SessionManager } from 'nest-session';
-import { RedisStore } from '../../lib/drivers/redis.store.js';
+import { RedisStore } from '../../lib/stores/redis.store.js';
 import {
   applyChanges,
   emptyRecord,
@@ -12,7 +12,7 @@ import {
   type SessionChanges,
   type SessionMeta,
   type SessionRecord,
-} from '../../lib/drivers/session-store.js';
+} from '../../lib/stores/session-store.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
 import { changes } from '../support/fixtures.js';
@@ -230,7 +230,7 @@ function redisSuite(url: string): void {
     });
 
     it('never imports ioredis as a value (it is an optional peer)', () => {
-      const source = readFileSync(new URL('../../lib/drivers/redis.store.ts', import.meta.url), 'utf8');
+      const source = readFileSync(new URL('../../lib/stores/redis.store.ts', import.meta.url), 'utf8');
       const imports = source.match(/^import .*from 'ioredis';$/gm) ?? [];
       expect(imports.every((line) => line.startsWith('import type '))).toBe(true);
       expect(source).toContain("import('ioredis')");

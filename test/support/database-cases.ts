@@ -4,7 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { existsSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { Session, SessionManager, SessionModule } from 'nest-session';
-import { DatabaseStore } from '../../lib/drivers/database.store.js';
+import { DatabaseStore } from '../../lib/stores/database.store.js';
 import { cookiePair, createApp, http, platforms } from './app.js';
 import { changes, meta } from './fixtures.js';
 import type { TestDatabase, TestPlace } from './services.js';

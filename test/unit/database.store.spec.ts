@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { sessionSql } from '../../lib/drivers/database.schema.js';
-import { DatabaseStore } from '../../lib/drivers/database.store.js';
+import { sessionSql } from '../../lib/stores/database.schema.js';
+import { DatabaseStore } from '../../lib/stores/database.store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nest-session-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

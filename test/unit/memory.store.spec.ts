@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Keyring } from '../../lib/crypto/keyring.js';
-import { MemoryStore } from '../../lib/drivers/memory.store.js';
+import { MemoryStore } from '../../lib/stores/memory.store.js';
 import { StoreDriver } from '../../lib/drivers/store.driver.js';
 import { CookieWriter } from '../../lib/http/cookies.js';
-import { SessionState } from '../../lib/session-state.js';
+import { SessionState } from '../../lib/core/session-state.js';
 import { resolveSessionOptions } from '../../lib/session.options.js';
 import { changes } from '../support/fixtures.js';
 

@@ -32,9 +32,9 @@ describe('README', () => {
     }
   }, 60_000);
 
-  it('quotes the store interface verbatim from lib/drivers/session-store.ts', () => {
+  it('quotes the store interface verbatim from lib/stores/session-store.ts', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const source = readFileSync(join(root, 'lib', 'drivers', 'session-store.ts'), 'utf8');
+    const source = readFileSync(join(root, 'lib', 'stores', 'session-store.ts'), 'utf8');
     const start = source.indexOf('/** What a server-side store keeps');
     const end = source.indexOf('}', source.indexOf('export interface ClosableSessionStore')) + 1;
     expect(start).toBeGreaterThanOrEqual(0);

@@ -1,6 +1,6 @@
-import type { SessionChanges, SessionRecord } from './drivers/session-store.js';
+import type { SessionChanges, SessionRecord } from '../stores/session-store.js';
 import { assertJsonValue } from './json-value.js';
-import { SessionStoreUnavailableError } from './session.errors.js';
+import { SessionStoreUnavailableError } from '../session.errors.js';
 
 type Bag = Record<string, unknown>;
 const has = Object.hasOwn;

@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { SessionDriver } from './drivers/session-driver.js';
-import type { CookieJar } from './http/cookies.js';
-import type { CommitResult, Committer } from './http/response-hooks.js';
-import { SessionState } from './session-state.js';
-import { SessionOutsideRequestError } from './session.errors.js';
-import { newSessionId } from './crypto/keyring.js';
-import type { Session } from './session.js';
+import type { SessionDriver } from '../drivers/session-driver.js';
+import type { CookieJar } from './cookies.js';
+import type { CommitResult, Committer } from './response-hooks.js';
+import { SessionState } from '../core/session-state.js';
+import { SessionOutsideRequestError } from '../session.errors.js';
+import { newSessionId } from '../crypto/keyring.js';
+import type { Session } from '../session.js';
 
 /** Everything one request knows about its sessions, one state per driver it used. */
 export class RequestContext implements Committer {
