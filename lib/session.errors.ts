@@ -1,52 +1,125 @@
-import { HttpException, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
+import { HttpException, HttpStatus } from '@nestjs/common';
 
-/** A configuration mistake found at start-up. The message says what to set; `code` is stable. */
-export class SessionConfigError extends Error {
+/**
+ * Every code a SessionError can carry, in one place (the README's "Errors" section lists the same).
+ * Start-up codes say what to set; request codes become the response's status.
+ */
+export const SESSION_ERROR_CODES = {
+  /** No secret in production: set forRoot({ secret }) or SESSION_SECRET. */
+  SESSION_SECRET_MISSING: 'start-up',
+  /** A secret shorter than 32 characters. */
+  SESSION_SECRET_TOO_SHORT: 'start-up',
+  /** A cookie option browsers would reject or drop (name, sameSite, secure, prefixes). */
+  SESSION_COOKIE_INVALID: 'start-up',
+  /** `driver` is not a name. */
+  SESSION_DRIVER_INVALID: 'start-up',
+  /** No driver of that name: a built-in one or one registered with SessionManager.extend(). */
+  SESSION_DRIVER_UNKNOWN: 'start-up',
+  /** extend() of a driver that has already served a request. */
+  SESSION_DRIVER_IN_USE: 'start-up',
+  /** SessionManager.store() of a driver that keeps sessions in cookies. */
+  SESSION_NO_STORE: 'start-up',
+  /** A number or option out of range (timeouts, sizes, intervals). */
+  SESSION_OPTION_INVALID: 'start-up',
+  /** database.dataSource of a type the database driver does not speak. */
+  SESSION_DATABASE_UNSUPPORTED: 'start-up',
+  /** database.table is not a plain (schema.)table name. */
+  SESSION_DATABASE_TABLE_INVALID: 'start-up',
+  /** The database driver is used without typeorm (or the database's client) installed. */
+  SESSION_DATABASE_TYPEORM_MISSING: 'start-up',
+  /** database.dataSource was given before initialize(). */
+  SESSION_DATABASE_NOT_INITIALIZED: 'start-up',
+  /** redis options that cannot work together or are malformed. */
+  SESSION_REDIS_INVALID: 'start-up',
+  /** The redis driver is used without ioredis installed. */
+  SESSION_REDIS_MISSING: 'start-up',
+  /** Session or SessionManager.driver() used while no request is handled. */
+  SESSION_OUTSIDE_REQUEST: 'programming',
+  /** 503: the store could not be reached for this request. */
+  SESSION_STORE_UNAVAILABLE: 'request',
+  /** 500: the session is over its size limit; nothing of it was kept. */
+  SESSION_TOO_LARGE: 'request',
+  /** 409: the session was retired (regenerated or destroyed) under this request; nothing of it was kept. */
+  SESSION_CONFLICT: 'request',
+} as const;
+
+export type SessionErrorCode = keyof typeof SESSION_ERROR_CODES;
+
+/**
+ * The one base of nest-session's errors: a stable `code`, a message that says how to fix it, and an
+ * HTTP status, so one thrown during a request answers as Nest answers any HttpException.
+ */
+export class SessionError extends HttpException {
   constructor(
-    readonly code: string,
+    readonly code: SessionErrorCode,
     message: string,
+    status: number = HttpStatus.INTERNAL_SERVER_ERROR,
+    cause?: unknown,
   ) {
-    super(`${code}: ${message}`);
-    this.name = 'SessionConfigError';
+    super(
+      { statusCode: status, code, message: `${code}: ${message}` },
+      status,
+      cause === undefined ? undefined : { cause },
+    );
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration mistake found at start-up. The message says what to set. */
+export class SessionConfigError extends SessionError {
+  constructor(code: SessionErrorCode, message: string) {
+    super(code, message);
   }
 }
 
 /** `Session` or `SessionManager.driver()` used where no request is being handled. */
-export class SessionOutsideRequestError extends Error {
-  readonly code = 'SESSION_OUTSIDE_REQUEST';
+export class SessionOutsideRequestError extends SessionError {
   constructor() {
     super(
-      'SESSION_OUTSIDE_REQUEST: the session is only available while a request is handled ' +
+      'SESSION_OUTSIDE_REQUEST',
+      'the session is only available while a request is handled ' +
         '(controllers, guards, interceptors, pipes, filters and what they call). ' +
         'Outside a request, use SessionManager.store() for admin work.',
     );
-    this.name = 'SessionOutsideRequestError';
   }
 }
 
 /** The store could not be reached: a 503 for this request; the app keeps serving the rest. */
-export class SessionStoreUnavailableError extends ServiceUnavailableException {
-  readonly code = 'SESSION_STORE_UNAVAILABLE';
+export class SessionStoreUnavailableError extends SessionError {
   constructor(driver: string, cause?: unknown) {
-    super(`SESSION_STORE_UNAVAILABLE: the '${driver}' session store cannot be reached; try again shortly`, {
+    super(
+      'SESSION_STORE_UNAVAILABLE',
+      `the '${driver}' session store cannot be reached; try again shortly`,
+      HttpStatus.SERVICE_UNAVAILABLE,
       cause,
-    });
-    this.name = 'SessionStoreUnavailableError';
+    );
   }
 }
 
-/** The sealed cookie would pass the browser limit: a 500 that says how to fix it. */
-export class SessionTooLargeError extends HttpException {
-  readonly code = 'SESSION_TOO_LARGE';
+/** The session would pass its size limit: a 500 that says how to fix it. */
+export class SessionTooLargeError extends SessionError {
   constructor(
     readonly size: number,
     readonly limit: number,
+    what = 'session cookie',
+    fix = 'keep less in the session or use a server-side driver (memory, database, redis)',
   ) {
-    super(
-      `SESSION_TOO_LARGE: the session cookie would be ${size} bytes, over the ${limit}-byte limit; ` +
-        'keep less in the session or use a server-side driver (memory, database, redis)',
-      HttpStatus.INTERNAL_SERVER_ERROR,
-    );
-    this.name = 'SessionTooLargeError';
+    super('SESSION_TOO_LARGE', `the ${what} would be ${size} bytes, over the ${limit}-byte limit; ${fix}`);
   }
+}
+
+/** The session was retired (regenerate() or destroy()) by another request: this request's changes were not kept. */
+export class SessionConflictError extends SessionError {
+  constructor(driver: string) {
+    super(
+      'SESSION_CONFLICT',
+      `the '${driver}' session was regenerated or destroyed by another request; nothing of this request was kept, try again`,
+      HttpStatus.CONFLICT,
+    );
+  }
+}
+
+/** The message of anything thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -8,8 +8,9 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
-import { installFastifyHook } from './http/fastify-hook.js';
-import { SessionMiddleware, expressSessionHandler } from './http/session.middleware.js';
+import { installExpress, type ExpressApp } from './http/express.adapter.js';
+import { installFastify, type FastifyInstance } from './http/fastify.adapter.js';
+import { SessionMiddleware } from './http/session.middleware.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './session.module-definition.js';
@@ -19,12 +20,6 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './ses
  * a global module that puts SessionManager and Session in the container, loads sessions before
  * guards and commits them as responses go out, on Express and on Fastify.
  */
-interface ExpressApp {
-  request: object;
-  response: object;
-  use(handler: ReturnType<typeof expressSessionHandler>): unknown;
-}
-
 @Module({
   providers: [
     SessionManager,
@@ -50,28 +45,22 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
     return super.forRootAsync(options);
   }
 
-  /**
-   * Express: a handler added to the express app now, so it runs before the app's Nest middleware,
-   * with the response hooks and `req.session` on the app's prototypes. Fastify: an onRequest hook,
-   * added now so it runs before any middleware. Any other adapter: a Nest middleware.
-   */
+  /** Picks the adapter's glue (lib/http/*.adapter.ts); any other adapter gets a Nest middleware. */
   configure(consumer: MiddlewareConsumer): void {
     const adapter = this.adapterHost.httpAdapter;
-    if (adapter?.getType() === 'fastify') {
-      installFastifyHook(adapter.getInstance(), this.manager);
-      return;
+    const lifecycle = this.manager.lifecycle;
+    switch (adapter?.getType()) {
+      case 'fastify':
+        return installFastify(adapter.getInstance<FastifyInstance>(), lifecycle);
+      case 'express':
+        return installExpress(adapter.getInstance<ExpressApp>(), adapter.getHttpServer(), lifecycle);
+      default:
+        consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
     }
-    if (adapter?.getType() === 'express') {
-      const app = adapter.getInstance<ExpressApp>();
-      this.manager.bindPrototypes(app, adapter.getHttpServer());
-      app.use(expressSessionHandler(this.manager));
-      return;
-    }
-    consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 
   /** After every module's onModuleInit, so drivers registered there with extend() count. */
   onApplicationBootstrap(): void {
-    this.manager.checkDefaultDriver();
+    this.manager.checkDrivers();
   }
 }

@@ -1,5 +1,5 @@
 import type { SessionState } from './core/session-state.js';
-import { currentContext, type RequestContext } from './http/request-context.js';
+import { currentContext, type RequestContext } from './http/lifecycle.js';
 
 /**
  * Augment it to type your keys:

@@ -1,17 +1,10 @@
 import type { Logger } from '@nestjs/common';
+import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
+import { SessionState, isEmptyChanges } from '../core/session-state.js';
 import { newSessionId, type Keyring } from '../crypto/keyring.js';
 import type { CookieWriter } from '../http/cookies.js';
-import { SessionState, isEmptyChanges } from '../core/session-state.js';
 import { SessionTooLargeError } from '../session.errors.js';
-import {
-  expiresAt,
-  isExpired,
-  needsTouch,
-  type CommitInput,
-  type DriverCommit,
-  type SessionDriver,
-  type Timeouts,
-} from './session-driver.js';
+import type { CommitInput, DriverCommit, SessionDriver } from './session-driver.js';
 
 /** Browsers keep a cookie only while its whole Set-Cookie value (name, value, attributes) fits. */
 export const COOKIE_SIZE_LIMIT = 4096;
@@ -62,12 +55,12 @@ export class CookieDriver implements SessionDriver {
 
   commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
-    const cookie = this.cookieFor(state, consume, secure, now);
+    const cookie = this.cookieFor(state, consume, now);
     if (cookie === undefined) {
       // destroy() clears the client's cookie, unless something set afterwards starts a new session.
-      return state.destroyed && hadCookie ? { cookie: this.cookies.clear(this.cookieName, secure) } : {};
+      return state.destroyed && hadCookie ? { cookie: 'clear' } : {};
     }
-    const size = Buffer.byteLength(cookie);
+    const size = this.cookies.size(this.cookieName, cookie.value, secure);
     if (size <= COOKIE_SIZE_LIMIT) return { cookie };
     const failure = new SessionTooLargeError(size, COOKIE_SIZE_LIMIT);
     this.logger.error(
@@ -76,8 +69,12 @@ export class CookieDriver implements SessionDriver {
     return { failure };
   }
 
-  /** The Set-Cookie value to send, or undefined when the client's cookie (or none) is still right. */
-  private cookieFor(state: SessionState, consume: boolean, secure: boolean, now: number): string | undefined {
+  /** The cookie to send, or undefined when the client's cookie (or none) is still right. */
+  private cookieFor(
+    state: SessionState,
+    consume: boolean,
+    now: number,
+  ): { value: string; expires: number } | undefined {
     // A new session, or the fresh one destroy() starts: written only when it holds something.
     const fresh = state.isNew || state.destroyed;
     if (
@@ -93,12 +90,10 @@ export class CookieDriver implements SessionDriver {
     if (fresh && isEmpty(data) && isEmpty(flash)) return undefined;
     const createdAt = fresh ? now : (state.createdAt ?? now);
     const sealed: Sealed = { i: state.id, d: data, f: flash, c: createdAt, a: now };
-    return this.cookies.set(
-      this.cookieName,
-      this.keyring.seal(this.cookieName, JSON.stringify(sealed)),
-      new Date(expiresAt(this.timeouts, createdAt, now)),
-      secure,
-    );
+    return {
+      value: this.keyring.seal(this.cookieName, JSON.stringify(sealed)),
+      expires: expiresAt(this.timeouts, createdAt, now),
+    };
   }
 
   private open(cookie: string | undefined): { value: Sealed; stale: boolean } | undefined {

@@ -1,10 +1,26 @@
+/**
+ * The driver contract. A driver is what a driver name in `forRoot(name)` or
+ * `SessionManager.driver(name)` gives:
+ *
+ * | name                          | class        | keeps the session                          |
+ * | ----------------------------- | ------------ | ------------------------------------------ |
+ * | 'cookie'                      | CookieDriver | sealed in the cookie itself                |
+ * | 'memory', 'database', 'redis' | StoreDriver  | in a SessionStore (lib/stores/), the cookie |
+ * | a name given to extend()      | StoreDriver  | holding only a signed id                   |
+ *
+ * Drivers speak cookies and session states; stores speak ids and records and never see HTTP.
+ */
 import type { SessionState } from '../core/session-state.js';
+import type { SessionStore } from '../stores/session-store.js';
+
+/** What the driver's cookie should become: a value with its expiry (ms since the epoch), or cleared. */
+export type SessionCookie = { value: string; expires: number } | 'clear';
 
 /** What a driver contributes to one commit. */
 export interface DriverCommit {
-  cookie?: string;
+  cookie?: SessionCookie;
   pending?: Promise<unknown>;
-  /** The session cannot be kept as it is (a cookie too large): the response becomes this error. */
+  /** The session cannot be kept as it is (too large): the response becomes this error. */
   failure?: Error;
 }
 
@@ -20,7 +36,8 @@ export interface CommitInput {
 
 /**
  * How a driver keeps sessions between requests: it turns the request's cookie into a state, and a
- * state into a cookie (decided synchronously, before the headers leave) plus the store work to await.
+ * state into a cookie decision (made synchronously, before the headers leave) plus the store work to
+ * await.
  */
 export interface SessionDriver {
   readonly name: string;
@@ -29,22 +46,8 @@ export interface SessionDriver {
   commit(input: CommitInput): DriverCommit;
   /** Drivers that may refuse a commit (failure) are committed first, so a refused response writes nothing. */
   readonly mayRefuse?: boolean;
-}
-
-export interface Timeouts {
-  idleTimeout: number;
-  lifetime: number;
-}
-
-export function isExpired(t: Timeouts, createdAt: number, lastActivity: number, now: number): boolean {
-  return now - lastActivity > t.idleTimeout || now - createdAt > t.lifetime;
-}
-
-export function expiresAt(t: Timeouts, createdAt: number, now: number): number {
-  return Math.min(now + t.idleTimeout, createdAt + t.lifetime);
-}
-
-/** An unmodified session is written again only when its last activity is this stale (1% of the idle timeout, 1 s at least). */
-export function needsTouch(t: Timeouts, lastActivity: number | undefined, now: number): boolean {
-  return lastActivity !== undefined && now - lastActivity >= Math.max(1000, t.idleTimeout / 100);
+  /** The store behind a server-side driver (SessionManager.store()). */
+  readonly store?: SessionStore;
+  /** Releases what the driver opened, on application shutdown. */
+  close?(): Promise<void>;
 }

@@ -1,19 +1,18 @@
-import { Logger } from '@nestjs/common';
-import { Keyring, newSessionId } from '../crypto/keyring.js';
-import type { CookieWriter } from '../http/cookies.js';
+import type { Logger } from '@nestjs/common';
+import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
 import { SessionState, isEmptyChanges } from '../core/session-state.js';
-import { SessionStoreUnavailableError } from '../session.errors.js';
+import { Keyring, newSessionId } from '../crypto/keyring.js';
+import { SessionStoreUnavailableError, errorMessage } from '../session.errors.js';
 import {
-  expiresAt,
-  isExpired,
-  needsTouch,
-  type CommitInput,
-  type DriverCommit,
-  type SessionDriver,
-  type Timeouts,
-} from './session-driver.js';
-import { MemoryStore } from '../stores/memory.store.js';
-import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from '../stores/session-store.js';
+  isClosable,
+  isSynchronous,
+  type SessionChanges,
+  type SessionMeta,
+  type SessionRecord,
+  type SessionStore,
+  type SynchronousSessionStore,
+} from '../stores/session-store.js';
+import type { CommitInput, DriverCommit, SessionCookie, SessionDriver } from './session-driver.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
@@ -21,25 +20,24 @@ import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from '.
  */
 export class StoreDriver implements SessionDriver {
   private down = false;
-  /** The memory store, used synchronously: no promise per request and no response held. */
-  private readonly memory: MemoryStore | undefined;
+  /** The store, when it can work synchronously: no promise per request and no response held. */
+  private readonly sync: SynchronousSessionStore | undefined;
 
   constructor(
     readonly name: string,
     readonly cookieName: string,
     readonly store: SessionStore,
     private readonly keyring: Keyring,
-    private readonly cookies: CookieWriter,
     private readonly timeouts: Timeouts,
     private readonly logger: Logger,
   ) {
-    this.memory = store instanceof MemoryStore ? store : undefined;
+    this.sync = isSynchronous(store) ? store : undefined;
   }
 
   load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState {
     const id = cookie === undefined ? undefined : this.keyring.unsign(this.cookieName, cookie);
     if (id === undefined) return new SessionState(undefined, undefined, newSessionId);
-    if (this.memory !== undefined) return this.loaded(id, this.memory.read(id), now);
+    if (this.sync !== undefined) return this.loaded(id, this.sync.getNow(id), now);
     return this.fetch(id, now);
   }
 
@@ -61,7 +59,7 @@ export class StoreDriver implements SessionDriver {
     return new SessionState(record ? id : undefined, record, newSessionId);
   }
 
-  commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
+  commit({ state, consume, hadCookie, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
     const createdAt = state.createdAt !== undefined && !state.destroyed ? state.createdAt : now;
     const meta = { createdAt, lastActivity: now, expiresAt: expiresAt(this.timeouts, createdAt, now) };
@@ -76,36 +74,37 @@ export class StoreDriver implements SessionDriver {
     const wait = (work: Promise<void> | undefined) => work !== undefined && writes.push(work);
     if (state.previousId !== undefined) wait(this.destroy(state.previousId));
     const changes = state.changes(consume, true);
-    let cookie: string | undefined;
+    let cookie: SessionCookie | undefined;
     if (
       !isEmptyChanges({ ...changes, clearData: false, clearFlash: false }) ||
       (!state.isNew && !state.destroyed)
     ) {
       wait(this.apply(state.id, changes, meta));
-      const signed = this.keyring.sign(this.cookieName, state.id);
-      cookie = this.cookies.set(
-        this.cookieName,
-        signed,
-        new Date(createdAt + this.timeouts.lifetime),
-        secure,
-      );
+      cookie = {
+        value: this.keyring.sign(this.cookieName, state.id),
+        expires: createdAt + this.timeouts.lifetime,
+      };
     } else if (state.destroyed && hadCookie) {
-      cookie = this.cookies.clear(this.cookieName, secure);
+      cookie = 'clear';
     }
     if (writes.length === 0) return { cookie };
     return { cookie, pending: this.guard(writes.length === 1 ? writes[0] : Promise.all(writes)) };
   }
 
-  /** Store work: done at once on the memory store (undefined), otherwise the promise to wait for. */
+  async close(): Promise<void> {
+    if (isClosable(this.store)) await this.store.close();
+  }
+
+  /** Store work: done at once on a synchronous store (undefined), otherwise the promise to wait for. */
   private apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> | undefined {
-    if (this.memory === undefined) return this.store.apply(id, changes, meta);
-    this.memory.applyNow(id, changes, meta);
+    if (this.sync === undefined) return this.store.apply(id, changes, meta);
+    this.sync.applyNow(id, changes, meta);
     return undefined;
   }
 
   private destroy(id: string): Promise<void> | undefined {
-    if (this.memory === undefined) return this.store.destroy(id);
-    this.memory.destroyNow(id);
+    if (this.sync === undefined) return this.store.destroy(id);
+    this.sync.destroyNow(id);
     return undefined;
   }
 
@@ -121,9 +120,7 @@ export class StoreDriver implements SessionDriver {
   private unavailable(error: unknown): SessionStoreUnavailableError {
     if (!this.down) {
       this.down = true;
-      this.logger.error(
-        `The '${this.name}' session store is unavailable: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.error(`The '${this.name}' session store is unavailable: ${errorMessage(error)}`);
     }
     return new SessionStoreUnavailableError(this.name, error);
   }

@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { currentContext } from '../http/request-context.js';
+import { currentContext } from '../http/lifecycle.js';
 
 /** The handler's flash message for `key`, or all flash data when no key is given. */
 export const Flash = createParamDecorator((key: string | undefined, _context: ExecutionContext) => {

@@ -1,6 +1,6 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { requestContext } from '../http/request-context.js';
+import { requestContext } from '../http/lifecycle.js';
 
 /**
  * Marks the request so its response never clears flash. @KeepFlash() applies it to its routes; it

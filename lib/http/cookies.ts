@@ -42,6 +42,12 @@ export class CookieWriter {
     return `${name}=${value}${head}${expires.toUTCString()}${tail}`;
   }
 
+  /** The byte length of the Set-Cookie value set() would write (cookie values here are ASCII). */
+  size(name: string, value: string, secureRequest: boolean): number {
+    const { head, tail } = this.template(name, this.secure(secureRequest));
+    return name.length + 1 + value.length + head.length + EPOCH_UTC.length + tail.length;
+  }
+
   clear(name: string, secureRequest: boolean): string {
     return serialize(name, '', {
       ...this.base,

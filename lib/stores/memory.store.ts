@@ -5,7 +5,7 @@ import {
   type SessionChanges,
   type SessionMeta,
   type SessionRecord,
-  type SessionStore,
+  type SynchronousSessionStore,
 } from './session-store.js';
 
 /** A record as it is kept: a JSON array is the smallest string that holds it (heap per session). */
@@ -15,9 +15,9 @@ type Packed = [SessionRecord['data'], SessionRecord['flash'], number, number];
  * One process's sessions in an LRU bounded by count, each entry a JSON string with its own TTL.
  * No timer per entry and nothing that keeps the process alive: expired entries are never returned
  * and are dropped when touched or pushed out. A change set is applied synchronously, so it is atomic;
- * the driver uses the synchronous methods directly, so a request on this store awaits no promise.
+ * the driver uses the synchronous methods (SynchronousSessionStore), so a request on this store awaits no promise.
  */
-export class MemoryStore implements SessionStore {
+export class MemoryStore implements SynchronousSessionStore {
   private readonly cache: LRUCache<string, string>;
 
   constructor(options: { max: number }, now: () => number = Date.now) {
@@ -34,7 +34,7 @@ export class MemoryStore implements SessionStore {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    return this.read(id);
+    return this.getNow(id);
   }
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
@@ -47,7 +47,7 @@ export class MemoryStore implements SessionStore {
 
   /** apply(), synchronously: the driver uses it so a request waits on no promise. */
   applyNow(id: string, changes: SessionChanges, meta: SessionMeta): void {
-    const record = applyChanges(this.read(id) ?? emptyRecord(meta), changes, meta);
+    const record = applyChanges(this.getNow(id) ?? emptyRecord(meta), changes, meta);
     const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
     const packed: Packed = [record.data, record.flash, record.createdAt, record.lastActivity];
     this.cache.set(id, JSON.stringify(packed), { ttl });
@@ -64,7 +64,7 @@ export class MemoryStore implements SessionStore {
   }
 
   /** get(), synchronously. */
-  read(id: string): SessionRecord | undefined {
+  getNow(id: string): SessionRecord | undefined {
     const json = this.cache.get(id);
     if (json === undefined) return undefined;
     const [data, flash, createdAt, lastActivity] = JSON.parse(json) as Packed;

@@ -60,12 +60,30 @@ export interface ClosableSessionStore extends SessionStore {
   close(): Promise<void>;
 }
 
+/**
+ * Optional power: the same operations done at once, for a store that keeps records in the process
+ * (the memory store). The store driver then calls these, so a request on it awaits no promise and its
+ * response is never held.
+ */
+export interface SynchronousSessionStore extends SessionStore {
+  getNow(id: string): SessionRecord | undefined;
+  applyNow(id: string, changes: SessionChanges, meta: SessionMeta): void;
+  destroyNow(id: string): void;
+}
+
 export function isPrunable(store: SessionStore): store is PrunableSessionStore {
   return typeof (store as Partial<PrunableSessionStore>).prune === 'function';
 }
 
 export function isClosable(store: SessionStore): store is ClosableSessionStore {
   return typeof (store as Partial<ClosableSessionStore>).close === 'function';
+}
+
+export function isSynchronous(store: SessionStore): store is SynchronousSessionStore {
+  const s = store as Partial<SynchronousSessionStore>;
+  return (
+    typeof s.getNow === 'function' && typeof s.applyNow === 'function' && typeof s.destroyNow === 'function'
+  );
 }
 
 /** Applies a change set to a record in memory: the one merge every store that holds JSON can share. */

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import {
   committerOf,
-  hookResponse,
-  hookResponsePrototype,
-  reserveHookSlot,
+  gateResponse,
+  installOnPrototype,
+  reserveGateSlot,
   type CommitResult,
-} from '../../lib/http/response-hooks.js';
+} from '../../lib/http/response-gate.js';
 
 interface Reply {
   status: number;
@@ -53,11 +53,11 @@ async function serve(
   hook = true,
 ): Promise<Reply> {
   const proto = Object.create(ServerResponse.prototype) as object;
-  if (mode !== 'own wrappers') hookResponsePrototype(proto);
+  if (mode !== 'own wrappers') installOnPrototype(proto);
   server = createServer((req, res) => {
-    if (mode === 'prototype, reserved slot') reserveHookSlot(req, res);
+    if (mode === 'prototype, reserved slot') reserveGateSlot(req, res);
     if (mode !== 'own wrappers') Object.setPrototypeOf(res, proto);
-    if (hook) hookResponse(res, { commit }, answer);
+    if (hook) gateResponse(res, { commit }, answer);
     handler(res);
   });
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
@@ -75,7 +75,7 @@ async function serve(
   });
 }
 
-describe.each(modes)('hookResponse, %s', (current) => {
+describe.each(modes)('gateResponse, %s', (current) => {
   beforeEach(() => {
     mode = current;
   });

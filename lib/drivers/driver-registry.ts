@@ -1,0 +1,84 @@
+import type { Logger } from '@nestjs/common';
+import { SessionConfigError, errorMessage } from '../session.errors.js';
+import type { SessionDriver } from './session-driver.js';
+
+/** Builds a driver under a name, with the cookie it keeps its session in. */
+export type DriverFactory = (name: string, cookieName: string) => SessionDriver;
+
+/**
+ * Drivers by name: their factories, each built on first use (a factory that throws is tried again
+ * by the next request that needs it and logged once until it builds), the cookie each keeps its
+ * session in (the default driver's is `cookie.name`, another's `<cookie.name>_<driver>`), and
+ * shutdown.
+ */
+export class DriverRegistry {
+  private readonly factories = new Map<string, DriverFactory>();
+  private readonly drivers = new Map<string, SessionDriver>();
+  /** Cookie name -> driver name, for every driver a request may bring a cookie for. */
+  private readonly cookieNames = new Map<string, string>();
+  private readonly unbuilt = new Set<string>();
+
+  constructor(
+    private readonly defaultDriver: string,
+    private readonly cookieName: string,
+    private readonly logger: Logger,
+  ) {}
+
+  register(name: string, factory: DriverFactory): void {
+    if (this.drivers.has(name)) {
+      throw new SessionConfigError(
+        'SESSION_DRIVER_IN_USE',
+        `the '${name}' driver is already in use; extend() it before the first request`,
+      );
+    }
+    this.factories.set(name, factory);
+    this.cookieNames.set(this.cookieNameOf(name), name);
+  }
+
+  has(name: string): boolean {
+    return this.factories.has(name);
+  }
+
+  /** The driver a cookie belongs to, if any. */
+  driverOfCookie(cookieName: string): string | undefined {
+    return this.cookieNames.get(cookieName);
+  }
+
+  /** The driver, built on first use. Unknown names are a SessionConfigError. */
+  resolve(name: string): SessionDriver {
+    const driver = this.drivers.get(name);
+    return driver !== undefined ? driver : this.build(name);
+  }
+
+  /** Closes what the built drivers opened (connections, timers). */
+  async close(): Promise<void> {
+    for (const driver of this.drivers.values()) await driver.close?.();
+  }
+
+  private build(name: string): SessionDriver {
+    const factory = this.factories.get(name);
+    if (factory === undefined) {
+      throw new SessionConfigError(
+        'SESSION_DRIVER_UNKNOWN',
+        `no session driver named '${name}'; use 'memory', 'cookie', 'database', 'redis' or register it with SessionManager.extend('${name}', factory)`,
+      );
+    }
+    let driver: SessionDriver;
+    try {
+      driver = factory(name, this.cookieNameOf(name));
+    } catch (error) {
+      if (!this.unbuilt.has(name)) {
+        this.unbuilt.add(name);
+        this.logger.error(`The '${name}' session driver could not be built: ${errorMessage(error)}`);
+      }
+      throw error;
+    }
+    this.unbuilt.delete(name);
+    this.drivers.set(name, driver);
+    return driver;
+  }
+
+  private cookieNameOf(driver: string): string {
+    return driver === this.defaultDriver ? this.cookieName : `${this.cookieName}_${driver}`;
+  }
+}

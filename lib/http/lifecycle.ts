@@ -1,0 +1,185 @@
+/**
+ * THE request lifecycle, top to bottom:
+ *
+ *  1. Entry: the adapter's glue calls `handle()` as the request arrives, before the app's
+ *     middleware (express.adapter.ts, fastify.adapter.ts; session.middleware.ts for other adapters).
+ *  2. Read the cookies.
+ *  3. Load each driver whose cookie came (cookie name -> driver: driver-registry.ts). A synchronous
+ *     load (memory store, cookie driver) is adopted at once; the others are awaited together. A load
+ *     that fails becomes a failed state: the routes that use that session answer 503, the rest work.
+ *  4. Gate the response (response-gate.ts): nothing of it leaves before the commit is decided.
+ *  5. Run the rest of the request (middleware, guards, handler, filters) in the AsyncLocalStorage
+ *     context, where `Session`, `@Flash()` and `req.session` find this request's sessions.
+ *  6. Commit, once, at the first head or body write, with the status the response is sent with:
+ *     the flash rule (`clearsFlash`) decides whether the flash this request saw is consumed; each
+ *     driver turns its state into a cookie decision and store work (drivers that may refuse go
+ *     first); the cookies are written here, through one CookieWriter.
+ *  7. The gate holds head, body and end until the store work is done, then releases them, or
+ *     replaces the response with the error's body (503 store unavailable, 500 too large, 409 conflict).
+ */
+import { HttpException } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SessionState } from '../core/session-state.js';
+import { newSessionId } from '../crypto/keyring.js';
+import type { DriverRegistry } from '../drivers/driver-registry.js';
+import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
+import { Session } from '../session.js';
+import { SessionOutsideRequestError, SessionStoreUnavailableError } from '../session.errors.js';
+import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
+import { gateResponse, type CommitResult, type Committer } from './response-gate.js';
+
+/** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
+export const SESSION_ACCESSOR = Symbol('nest-session:request');
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+/** The current request's context; outside a request, SessionOutsideRequestError. */
+export function currentContext(): RequestContext {
+  const ctx = requestContext.getStore();
+  if (ctx === undefined) throw new SessionOutsideRequestError();
+  return ctx;
+}
+
+/** The flash rule: a response consumes the flash its request saw when its final status is 2xx, unless the route keeps flash. */
+export function clearsFlash(status: number, keepsFlash: boolean): boolean {
+  return status >= 200 && status < 300 && !keepsFlash;
+}
+
+export class SessionLifecycle {
+  constructor(
+    readonly defaultDriver: string,
+    private readonly registry: DriverRegistry,
+    private readonly cookies: CookieWriter,
+  ) {}
+
+  /** Steps 1-5 for one request; `secure` says whether it came over https (as the app trusts proxies). */
+  handle(
+    req: IncomingMessage & { session?: unknown },
+    res: ServerResponse,
+    secure: () => boolean,
+    next: () => void,
+  ): void {
+    // 2. Cookies.
+    const cookies = readCookies(req.headers.cookie);
+    const ctx = new RequestContext(this, cookies, secure, Date.now());
+    if (!(SESSION_ACCESSOR in req)) req.session = ctx.session();
+    // 4. The gate, before anything can write.
+    gateResponse(res, ctx, errorResponse);
+    // 3. Load.
+    let loading: Promise<void>[] | undefined;
+    for (const cookieName in cookies) {
+      const driverName = this.registry.driverOfCookie(cookieName);
+      if (driverName === undefined) continue;
+      const adopt = (state: SessionState) => void ctx.states.set(driverName, state);
+      let loaded: Promise<SessionState> | SessionState;
+      try {
+        loaded = this.registry.resolve(driverName).load(cookies[cookieName], ctx.now);
+      } catch (error) {
+        loaded = SessionState.failed(driverName, error);
+      }
+      if (loaded instanceof Promise) {
+        (loading ??= []).push(
+          loaded.then(adopt, (error: unknown) => adopt(SessionState.failed(driverName, error))),
+        );
+      } else {
+        adopt(loaded);
+      }
+    }
+    // 5. The rest of the request, in the context.
+    const run = () => requestContext.run(ctx, next);
+    if (loading === undefined) run();
+    else (loading.length === 1 ? loading[0] : Promise.all(loading)).then(run);
+  }
+
+  /** @internal for RequestContext */
+  driver(name: string): SessionDriver {
+    return this.registry.resolve(name);
+  }
+
+  /** @internal the Set-Cookie value for a driver's cookie decision. */
+  setCookie(driver: SessionDriver, cookie: SessionCookie, secure: boolean): string {
+    return cookie === 'clear'
+      ? this.cookies.clear(driver.cookieName, secure)
+      : this.cookies.set(driver.cookieName, cookie.value, new Date(cookie.expires), secure);
+  }
+}
+
+/** Everything one request knows about its sessions, one state per driver it used. */
+export class RequestContext implements Committer {
+  readonly states = new Map<string, SessionState>();
+  /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
+  keepsFlash = false;
+  private bound: Session | undefined;
+
+  constructor(
+    private readonly lifecycle: SessionLifecycle,
+    readonly cookies: CookieJar,
+    private readonly isSecure: () => boolean,
+    readonly now: number,
+  ) {}
+
+  get defaultDriver(): string {
+    return this.lifecycle.defaultDriver;
+  }
+
+  /** `req.session`: the default driver's session bound to this request, made when first asked for. */
+  session(): Session {
+    return (this.bound ??= new Session(this.lifecycle.defaultDriver, this));
+  }
+
+  /** The state kept by a driver; a driver whose cookie the request did not bring starts empty. */
+  state(driver: string): SessionState {
+    let state = this.states.get(driver);
+    if (state === undefined) {
+      state = new SessionState(undefined, undefined, newSessionId);
+      this.states.set(driver, state);
+    }
+    return state;
+  }
+
+  /** Step 6. */
+  commit(status: number): CommitResult {
+    if (this.states.size === 0) return NOTHING;
+    const consume = clearsFlash(status, this.keepsFlash);
+    const entries: Array<readonly [SessionDriver, SessionState]> = [];
+    for (const [name, state] of this.states) {
+      if (state.failure === undefined) entries.push([this.lifecycle.driver(name), state]);
+    }
+    // Drivers that may refuse go first, so a refused response writes nothing.
+    if (entries.length > 1)
+      entries.sort(([a], [b]) => Number(b.mayRefuse === true) - Number(a.mayRefuse === true));
+    const cookies: string[] = [];
+    let secure: boolean | undefined;
+    let pending: Promise<unknown>[] | undefined;
+    for (const [driver, state] of entries) {
+      const out = driver.commit({
+        state,
+        consume,
+        hadCookie: this.cookies[driver.cookieName] !== undefined,
+        secure: (secure ??= this.isSecure()),
+        now: this.now,
+      });
+      if (out.failure !== undefined) return { cookies: [], pending: undefined, failure: out.failure };
+      if (out.cookie !== undefined) cookies.push(this.lifecycle.setCookie(driver, out.cookie, secure));
+      if (out.pending !== undefined) (pending ??= []).push(out.pending);
+    }
+    return {
+      cookies,
+      pending: pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending),
+    };
+  }
+}
+
+const NOTHING: CommitResult = Object.freeze({ cookies: [], pending: undefined }) as CommitResult;
+
+/** Step 7's error body: what Nest's default exception filter would send for the error. */
+export function errorResponse(error: unknown): { status: number; body: object } {
+  const http = error instanceof HttpException ? error : new SessionStoreUnavailableError('session', error);
+  const response = http.getResponse();
+  const status = http.getStatus();
+  return {
+    status,
+    body: typeof response === 'object' ? response : { statusCode: status, message: response },
+  };
+}
