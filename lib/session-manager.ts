@@ -43,9 +43,9 @@ export class SessionManager implements OnApplicationShutdown {
     const cookies = new CookieWriter(this.options.cookie);
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
     this.lifecycle = new SessionLifecycle(this.options.driver, this.registry, cookies);
-    this.extend('memory', (options) => new MemoryStore(options.memory));
-    this.extend('database', (options) => new DatabaseStore(options.database, this.logger));
-    this.extend('redis', (options) => new RedisStore(options.redis));
+    this.extend('memory', (options) => new MemoryStore({ ...options.memory, maxSize: options.maxSize }));
+    this.extend('database', (options) => new DatabaseStore(options.database, this.logger, options.maxSize));
+    this.extend('redis', (options) => new RedisStore(options.redis, undefined, options.maxSize));
     this.register(
       'cookie',
       (name, cookieName) =>

@@ -106,6 +106,16 @@ export class SessionTooLargeError extends SessionError {
   ) {
     super('SESSION_TOO_LARGE', `the ${what} would be ${size} bytes, over the ${limit}-byte limit; ${fix}`);
   }
+
+  /** A server-side session over `maxSize`. */
+  static inStore(size: number, limit: number): SessionTooLargeError {
+    return new SessionTooLargeError(
+      size,
+      limit,
+      'session',
+      'keep less in the session or raise SessionModule.forRoot({ maxSize })',
+    );
+  }
 }
 
 /** The session was retired (regenerate() or destroy()) by another request: this request's changes were not kept. */

@@ -16,6 +16,8 @@ export interface SessionCookieOptions {
   secure?: boolean | 'auto';
   /** Default 'lax'. */
   sameSite?: SameSite;
+  /** CHIPS: the cookie is kept per top-level site (needs secure). Default false. */
+  partitioned?: boolean;
 }
 
 export interface DatabaseDriverOptions {
@@ -50,8 +52,10 @@ export interface SessionModuleOptions {
   idleTimeout?: number;
   /** ms from creation, whatever the activity. Default 14 days. */
   lifetime?: number;
-  /** Memory driver: how many sessions it keeps (least recently used go first). Default 10 000. */
-  memory?: { max?: number };
+  /** Bytes of one session's JSON on a server-side driver; past it a change is refused (500 SESSION_TOO_LARGE). Default 512 KiB. */
+  maxSize?: number;
+  /** Memory driver: how many sessions and how many bytes of JSON it keeps (least recently used go first). Default 10 000 and 64 MiB. */
+  memory?: { max?: number; maxBytes?: number };
   database?: DatabaseDriverOptions;
   redis?: RedisDriverOptions;
 }
@@ -62,7 +66,8 @@ export interface ResolvedSessionOptions {
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
   idleTimeout: number;
   lifetime: number;
-  memory: { max: number };
+  maxSize: number;
+  memory: { max: number; maxBytes: number };
   database: DatabaseDriverOptions;
   redis: RedisDriverOptions;
 }
@@ -70,10 +75,18 @@ export interface ResolvedSessionOptions {
 const HOUR = 60 * 60 * 1000;
 export const SESSION_DEFAULTS = {
   driver: 'memory',
-  cookie: { name: 'nest_session', path: '/', httpOnly: true, secure: false, sameSite: 'lax' },
+  cookie: {
+    name: 'nest_session',
+    path: '/',
+    httpOnly: true,
+    secure: false,
+    sameSite: 'lax',
+    partitioned: false,
+  },
   idleTimeout: 2 * HOUR,
   lifetime: 14 * 24 * HOUR,
-  memory: { max: 10_000 },
+  maxSize: 512 * 1024,
+  memory: { max: 10_000, maxBytes: 64 * 1024 * 1024 },
 } as const;
 
 export const MIN_SECRET_LENGTH = 32;
@@ -92,7 +105,11 @@ export function resolveSessionOptions(
     cookie,
     idleTimeout: options.idleTimeout ?? SESSION_DEFAULTS.idleTimeout,
     lifetime: options.lifetime ?? SESSION_DEFAULTS.lifetime,
-    memory: { max: options.memory?.max ?? SESSION_DEFAULTS.memory.max },
+    maxSize: options.maxSize ?? SESSION_DEFAULTS.maxSize,
+    memory: {
+      max: options.memory?.max ?? SESSION_DEFAULTS.memory.max,
+      maxBytes: options.memory?.maxBytes ?? SESSION_DEFAULTS.memory.maxBytes,
+    },
     database: options.database ?? {},
     redis: options.redis ?? {},
   };
@@ -141,7 +158,9 @@ function validate(o: ResolvedSessionOptions): void {
   }
   positive('idleTimeout', o.idleTimeout);
   positive('lifetime', o.lifetime);
-  positive('memory.max', o.memory.max);
+  positive('memory.max', o.memory.max, 'a positive number');
+  positive('memory.maxBytes', o.memory.maxBytes, 'a positive number of bytes');
+  positive('maxSize', o.maxSize, 'a positive number of bytes');
   const { cookie } = o;
   if (typeof cookie.name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name)) {
     throw new SessionConfigError(
@@ -164,13 +183,29 @@ function validate(o: ResolvedSessionOptions): void {
   if (![true, false, 'auto'].includes(cookie.secure)) {
     throw new SessionConfigError('SESSION_COOKIE_INVALID', `cookie.secure must be true, false or 'auto'`);
   }
+  checkCookieRules(cookie);
 }
 
-function positive(name: string, value: number): void {
+function positive(name: string, value: number, what = 'a positive number of milliseconds'): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new SessionConfigError(
-      'SESSION_OPTION_INVALID',
-      `${name} must be a positive number of milliseconds`,
-    );
+    throw new SessionConfigError('SESSION_OPTION_INVALID', `${name} must be ${what}`);
   }
+}
+
+/** Rules browsers apply to cookies they would otherwise drop: each is a start-up error saying what to set. */
+function checkCookieRules(cookie: ResolvedSessionOptions['cookie']): void {
+  const fail = (message: string) => {
+    throw new SessionConfigError('SESSION_COOKIE_INVALID', message);
+  };
+  if (cookie.name.startsWith('__Host-')) {
+    if (cookie.secure !== true) fail(`a '__Host-' cookie name needs cookie.secure: true`);
+    if (cookie.path !== '/') fail(`a '__Host-' cookie name needs cookie.path '/' (it is '${cookie.path}')`);
+    if (cookie.domain !== undefined) fail(`a '__Host-' cookie name cannot have cookie.domain: remove it`);
+  }
+  if (cookie.name.startsWith('__Secure-') && cookie.secure === false)
+    fail(`a '__Secure-' cookie name needs cookie.secure: true or 'auto'`);
+  if (cookie.partitioned === true && cookie.secure === false)
+    fail(`cookie.partitioned needs cookie.secure: true or 'auto' (browsers drop it otherwise)`);
+  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/'))
+    fail(`cookie.path must start with '/'`);
 }

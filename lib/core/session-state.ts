@@ -26,6 +26,8 @@ export class SessionState {
   /** Set by regenerate(): the id the store must drop at commit. */
   previousId: string | undefined;
   destroyed = false;
+  /** The request brought an id that was retired (regenerated or destroyed): nothing may be written under it. */
+  retired = false;
   /** The session was not found in the store (or the cookie did not verify): nothing to update, only to create. */
   readonly isNew: boolean;
   readonly createdAt: number | undefined;
@@ -48,6 +50,13 @@ export class SessionState {
     const state = new SessionState(undefined, undefined, () => '');
     state.failure =
       error instanceof SessionStoreUnavailableError ? error : new SessionStoreUnavailableError(driver, error);
+    return state;
+  }
+
+  /** An empty session for a request that brought a retired id. */
+  static retired(newId: () => string): SessionState {
+    const state = new SessionState(undefined, undefined, newId);
+    state.retired = true;
     return state;
   }
 

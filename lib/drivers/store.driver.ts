@@ -2,8 +2,14 @@ import type { Logger } from '@nestjs/common';
 import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
 import { SessionState, isEmptyChanges } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
-import { SessionStoreUnavailableError, errorMessage } from '../session.errors.js';
 import {
+  SessionConflictError,
+  SessionStoreUnavailableError,
+  SessionTooLargeError,
+  errorMessage,
+} from '../session.errors.js';
+import {
+  applyChanges,
   isClosable,
   isSynchronous,
   type SessionChanges,
@@ -54,64 +60,113 @@ export class StoreDriver implements SessionDriver {
     return this.loaded(id, record, now);
   }
 
-  private loaded(id: string, record: SessionRecord | undefined, now: number): SessionState {
+  private loaded(id: string, record: SessionRecord | 'retired' | undefined, now: number): SessionState {
+    if (record === 'retired') return SessionState.retired(newSessionId);
     if (record && isExpired(this.timeouts, record.createdAt, record.lastActivity, now)) record = undefined;
     return new SessionState(record ? id : undefined, record, newSessionId);
   }
 
+  /**
+   * By the session's status: untouched or retired-and-unchanged writes nothing; a live record gets
+   * its change set (refused when it was retired meanwhile: 409); a regenerated one is retired and
+   * its record, as the store holds it now, carried to the new id with this request's changes; a
+   * destroyed one is retired; a new one is created when it holds something.
+   */
   commit({ state, consume, hadCookie, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
+    if (state.retired) {
+      // The request brought a retired id: nothing is written under it, and the client's cookie is
+      // left alone (the response that retired it carries the one to keep).
+      return state.modified ? { failure: new SessionConflictError(this.name) } : {};
+    }
     const createdAt = state.createdAt !== undefined && !state.destroyed ? state.createdAt : now;
-    const meta = { createdAt, lastActivity: now, expiresAt: expiresAt(this.timeouts, createdAt, now) };
-    if (state.hasStoredRecord) {
-      const changes = state.changes(consume, false);
-      if (isEmptyChanges(changes) && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
-      const pending = this.apply(state.id, changes, meta);
-      return pending === undefined ? {} : { pending: this.guard(pending) };
+    const meta: SessionMeta = {
+      createdAt,
+      lastActivity: now,
+      expiresAt: expiresAt(this.timeouts, createdAt, now),
+      create: false,
+    };
+    // A retired id's tombstone lasts as long as its session could have.
+    const until = expiresAt(this.timeouts, state.createdAt ?? now, now);
+    const newCookie = (): SessionCookie => ({
+      value: this.keyring.sign(this.cookieName, state.id),
+      expires: createdAt + this.timeouts.lifetime,
+    });
+    try {
+      if (state.hasStoredRecord) {
+        const changes = state.changes(consume, false);
+        const empty = isEmptyChanges(changes);
+        if (empty && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
+        return this.work(
+          then(this.apply(state.id, changes, meta), (applied) => {
+            if (!applied && !empty) throw new SessionConflictError(this.name);
+          }),
+        );
+      }
+      const previous = state.previousId;
+      if (previous !== undefined && !state.destroyed) {
+        // regenerate(): the record is carried to the new id as the store holds it now.
+        const changes = state.changes(consume, false);
+        const moved = then(this.retire(previous, until), (record) => {
+          if (record === undefined) throw new SessionConflictError(this.name);
+          const next = applyChanges(record, changes, meta);
+          return this.apply(state.id, wholeRecord(next), {
+            ...meta,
+            createdAt: next.createdAt,
+            create: true,
+          });
+        });
+        return { ...this.work(moved), cookie: newCookie() };
+      }
+      // A new session, or what was set after destroy(): created when it holds something.
+      const retired = previous === undefined ? undefined : this.retire(previous, until);
+      const changes = state.changes(consume, true);
+      let created: Promise<boolean> | boolean | undefined;
+      let cookie: SessionCookie | undefined;
+      if (!isEmptyChanges({ ...changes, clearData: false, clearFlash: false })) {
+        created = this.apply(state.id, changes, { ...meta, create: true });
+        cookie = newCookie();
+      } else if (state.destroyed && hadCookie) {
+        cookie = 'clear';
+      }
+      const pending = [retired, created].filter((p) => p instanceof Promise);
+      if (pending.length === 0) return { cookie };
+      return { ...this.work(pending.length === 1 ? pending[0] : Promise.all(pending)), cookie };
+    } catch (error) {
+      // A synchronous store refused (conflict, too large): the response becomes the error.
+      return { failure: error instanceof Error ? error : new Error(String(error)) };
     }
-    // A new record: a new session, or one given a new id by regenerate() or destroy().
-    const writes: Promise<unknown>[] = [];
-    const wait = (work: Promise<void> | undefined) => work !== undefined && writes.push(work);
-    if (state.previousId !== undefined) wait(this.destroy(state.previousId));
-    const changes = state.changes(consume, true);
-    let cookie: SessionCookie | undefined;
-    if (
-      !isEmptyChanges({ ...changes, clearData: false, clearFlash: false }) ||
-      (!state.isNew && !state.destroyed)
-    ) {
-      wait(this.apply(state.id, changes, meta));
-      cookie = {
-        value: this.keyring.sign(this.cookieName, state.id),
-        expires: createdAt + this.timeouts.lifetime,
-      };
-    } else if (state.destroyed && hadCookie) {
-      cookie = 'clear';
-    }
-    if (writes.length === 0) return { cookie };
-    return { cookie, pending: this.guard(writes.length === 1 ? writes[0] : Promise.all(writes)) };
   }
 
   async close(): Promise<void> {
     if (isClosable(this.store)) await this.store.close();
   }
 
-  /** Store work: done at once on a synchronous store (undefined), otherwise the promise to wait for. */
-  private apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> | undefined {
-    if (this.sync === undefined) return this.store.apply(id, changes, meta);
-    this.sync.applyNow(id, changes, meta);
-    return undefined;
+  /** Store work: done at once on a synchronous store, otherwise the promise to wait for. */
+  private apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> | boolean {
+    return this.sync === undefined
+      ? this.store.apply(id, changes, meta)
+      : this.sync.applyNow(id, changes, meta);
   }
 
-  private destroy(id: string): Promise<void> | undefined {
-    if (this.sync === undefined) return this.store.destroy(id);
-    this.sync.destroyNow(id);
-    return undefined;
+  private retire(id: string, until: number): Promise<SessionRecord | undefined> | SessionRecord | undefined {
+    return this.sync === undefined ? this.store.retire(id, until) : this.sync.retireNow(id, until);
   }
 
+  /** The commit's store work, if any is still to wait for. */
+  private work(result: Promise<unknown> | unknown): DriverCommit {
+    return result instanceof Promise ? { pending: this.guard(result) } : {};
+  }
+
+  /** A store that failed is unavailable (503, logged once per outage); a refusal (409, 500) passes as it is. */
   private guard(work: Promise<unknown>): Promise<unknown> {
     return work.then(
       () => this.up(),
       (error: unknown) => {
+        if (error instanceof SessionConflictError || error instanceof SessionTooLargeError) {
+          this.up();
+          throw error;
+        }
         throw this.unavailable(error);
       },
     );
@@ -131,4 +186,21 @@ export class StoreDriver implements SessionDriver {
       this.logger.log(`The '${this.name}' session store is available again`);
     }
   }
+}
+
+/** Chains a step onto store work that may have been done at once. */
+function then<T, R>(value: Promise<T> | T, next: (value: T) => R | Promise<R>): Promise<R> | R {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+/** A change set that writes a whole record (the one regenerate() carries to its new id). */
+function wholeRecord(record: SessionRecord): SessionChanges {
+  return {
+    clearData: true,
+    clearFlash: true,
+    set: record.data,
+    deleted: [],
+    flash: record.flash,
+    flashCleared: {},
+  };
 }

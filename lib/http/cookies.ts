@@ -34,6 +34,7 @@ export class CookieWriter {
       domain: options.domain,
       httpOnly: options.httpOnly,
       sameSite: options.sameSite,
+      partitioned: options.partitioned || undefined,
     };
   }
 

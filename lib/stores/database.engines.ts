@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { SessionTooLargeError } from '../session.errors.js';
 import type { SessionSql } from './database.schema.js';
 import {
   applyChanges,
@@ -20,17 +21,25 @@ export interface Row {
 export interface Engine {
   createTable(): Promise<void>;
   get(id: string, now: number): Promise<Row | undefined>;
-  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void>;
+  /** False, changing nothing, when the row is not live and `meta.create` is false (or it is a tombstone). */
+  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean>;
+  /** Replaces a live row by a tombstone kept until `until`; the record it held, or undefined. */
+  retire(id: string, until: number, now: number): Promise<SessionRecord | undefined>;
   destroy(id: string): Promise<void>;
   /** Deletes at most PRUNE_BATCH expired rows; resolves to how many went. */
   pruneBatch(now: number): Promise<number>;
 }
 /** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
 export class ServerEngine implements Engine {
+  private readonly payload: (record: SessionRecord) => string;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly sql: SessionSql,
-  ) {}
+    maxSize: number,
+  ) {
+    this.payload = payloadOf(maxSize);
+  }
 
   /**
    * Creates the table unless it is there: a table made by a migration needs no CREATE privilege. When
@@ -57,10 +66,25 @@ export class ServerEngine implements Engine {
     return rows[0];
   }
 
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
+  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    return this.retrying((runner) => this.write(runner, id, changes, meta));
+  }
+
+  retire(id: string, until: number, now: number): Promise<SessionRecord | undefined> {
+    return this.retrying(async (runner) => {
+      const [row] = (await runner.query(this.sql.lock, [id])) as Row[];
+      const record = live(row, now);
+      if (record !== undefined)
+        await runner.query(this.sql.update, [TOMBSTONE, until, now, row.created_at, id]);
+      return record;
+    });
+  }
+
+  /** A transaction, run again on deadlocks and serialization failures. */
+  private async retrying<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction((runner) => this.write(runner, id, changes, meta));
+        return await this.transaction(work);
       } catch (error) {
         if (attempt >= 5 || !isTransient(error)) throw error;
       }
@@ -80,9 +104,13 @@ export class ServerEngine implements Engine {
     }
   }
 
-  /** Locks the row (creating it first when missing: insert-or-nothing, then lock), merges, writes. */
+  /**
+   * Locks the row (creating it first when missing and meant to be created: insert-or-nothing, then
+   * lock), merges, writes.
+   */
   private async write(runner: QueryRunner, id: string, changes: SessionChanges, meta: SessionMeta) {
     let [row] = (await runner.query(this.sql.lock, [id])) as Row[];
+    if (!meta.create && live(row, meta.lastActivity) === undefined) return false;
     if (row === undefined) {
       await runner.query(this.sql.insert, [
         id,
@@ -95,21 +123,23 @@ export class ServerEngine implements Engine {
     }
     const merged = applyChanges(current(row, meta), changes, meta);
     await runner.query(this.sql.update, [
-      payload(merged),
+      this.payload(merged),
       meta.expiresAt,
       merged.lastActivity,
       merged.createdAt,
       id,
     ]);
+    return true;
   }
 
-  private async transaction(work: (runner: QueryRunner) => Promise<void>): Promise<void> {
+  private async transaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     try {
       await runner.startTransaction('READ COMMITTED');
       try {
-        await work(runner);
+        const result = await work(runner);
         await runner.commitTransaction();
+        return result;
       } catch (error) {
         await runner.rollbackTransaction().catch(() => undefined);
         throw error;
@@ -129,7 +159,7 @@ interface SqliteConnection {
   readonly inTransaction: boolean;
   prepare(sql: string): SqliteStatement;
   exec(sql: string): unknown;
-  transaction<A extends unknown[]>(fn: (...args: A) => void): { immediate(...args: A): void };
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): { immediate(...args: A): R };
 }
 
 interface Prepared {
@@ -137,7 +167,8 @@ interface Prepared {
   get: SqliteStatement;
   delete: SqliteStatement;
   prune: SqliteStatement;
-  write: (id: string, changes: SessionChanges, meta: SessionMeta) => void;
+  write: (id: string, changes: SessionChanges, meta: SessionMeta) => boolean;
+  retire: (id: string, until: number, now: number) => SessionRecord | undefined;
 }
 
 /**
@@ -147,11 +178,15 @@ interface Prepared {
  */
 export class SqliteEngine implements Engine {
   private prepared: Prepared | undefined;
+  private readonly payload: (record: SessionRecord) => string;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly sql: SessionSql,
-  ) {}
+    maxSize: number,
+  ) {
+    this.payload = payloadOf(maxSize);
+  }
 
   async createTable(): Promise<void> {
     const connection = await this.idle();
@@ -162,8 +197,12 @@ export class SqliteEngine implements Engine {
     return this.statements(this.connection()).get.get(id, now) as Row | undefined;
   }
 
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    this.statements(await this.idle()).write(id, changes, meta);
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    return this.statements(await this.idle()).write(id, changes, meta);
+  }
+
+  async retire(id: string, until: number, now: number): Promise<SessionRecord | undefined> {
+    return this.statements(await this.idle()).retire(id, until, now);
   }
 
   async destroy(id: string): Promise<void> {
@@ -204,10 +243,18 @@ export class SqliteEngine implements Engine {
     const update = connection.prepare(this.sql.update);
     const write = connection.transaction((id: string, changes: SessionChanges, meta: SessionMeta) => {
       const row = lock.get(id) as Row | undefined;
+      if (!meta.create && live(row, meta.lastActivity) === undefined) return false;
       const merged = applyChanges(current(row, meta), changes, meta);
-      const values = [payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
+      const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
       if (row === undefined) insert.run(id, ...values);
       else update.run(...values, id);
+      return true;
+    });
+    const retire = connection.transaction((id: string, until: number, now: number) => {
+      const row = lock.get(id) as Row | undefined;
+      const record = live(row, now);
+      if (record !== undefined) update.run(TOMBSTONE, until, now, row!.created_at, id);
+      return record;
     });
     this.prepared = {
       connection,
@@ -215,6 +262,7 @@ export class SqliteEngine implements Engine {
       delete: connection.prepare(this.sql.delete),
       prune: connection.prepare(this.sql.prune),
       write: (id, changes, meta) => write.immediate(id, changes, meta),
+      retire: (id, until, now) => retire.immediate(id, until, now),
     };
     return this.prepared;
   }
@@ -232,14 +280,27 @@ export function toRecord(row: Row): SessionRecord | undefined {
   }
 }
 
-/** What a change set applies to: the live record, or an empty one when the row is missing or expired. */
-function current(row: Row | undefined, meta: SessionMeta): SessionRecord {
-  const live = row !== undefined && Number(row.expires_at) > meta.lastActivity ? toRecord(row) : undefined;
-  return live ?? emptyRecord(meta);
+/** The payload of a retired id's row, kept until its expires_at: never a session. */
+export const TOMBSTONE = 'retired';
+
+/** The record a row holds while it is live: not missing, expired or a tombstone. */
+function live(row: Row | undefined, now: number): SessionRecord | undefined {
+  return row !== undefined && Number(row.expires_at) > now ? toRecord(row) : undefined;
 }
 
-function payload(record: SessionRecord): string {
-  return JSON.stringify({ data: record.data, flash: record.flash });
+/** What a change set applies to: the live record, or an empty one when the row is missing or expired. */
+function current(row: Row | undefined, meta: SessionMeta): SessionRecord {
+  return live(row, meta.lastActivity) ?? emptyRecord(meta);
+}
+
+/** The payload writer: a session's JSON, refused past maxSize bytes. */
+function payloadOf(maxSize: number): (record: SessionRecord) => string {
+  return (record) => {
+    const json = JSON.stringify({ data: record.data, flash: record.flash });
+    const size = Buffer.byteLength(json);
+    if (size > maxSize) throw SessionTooLargeError.inStore(size, maxSize);
+    return json;
+  };
 }
 
 /** Deadlocks and serialization failures: the transaction is run again. */

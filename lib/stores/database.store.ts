@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { SessionConfigError } from '../session.errors.js';
 import type { DatabaseDriverOptions } from '../session.options.js';
-import { ServerEngine, SqliteEngine, message, toRecord, type Engine } from './database.engines.js';
+import { ServerEngine, SqliteEngine, TOMBSTONE, message, toRecord, type Engine } from './database.engines.js';
 import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.schema.js';
 import type {
   ClosableSessionStore,
@@ -39,6 +39,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   constructor(
     options: DatabaseDriverOptions = {},
     private readonly logger: Logger = new Logger('Session'),
+    private readonly maxSize = Infinity,
   ) {
     const source = options.dataSource ?? DATABASE_DEFAULTS.dataSource;
     this.given = isDataSource(source) ? source : undefined;
@@ -59,13 +60,18 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     }
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const row = await (await this.ready()).get(id, Date.now());
-    return row && toRecord(row);
+    if (row === undefined) return undefined;
+    return row.payload === TOMBSTONE ? 'retired' : toRecord(row);
   }
 
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    await (await this.ready()).apply(id, changes, meta);
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    return (await this.ready()).apply(id, changes, meta);
+  }
+
+  async retire(id: string, until: number): Promise<SessionRecord | undefined> {
+    return (await this.ready()).retire(id, until, Date.now());
   }
 
   async destroy(id: string): Promise<void> {
@@ -121,8 +127,8 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     try {
       const engine =
         this.dialect === 'sqlite'
-          ? new SqliteEngine(dataSource, this.sql)
-          : new ServerEngine(dataSource, this.sql);
+          ? new SqliteEngine(dataSource, this.sql, this.maxSize)
+          : new ServerEngine(dataSource, this.sql, this.maxSize);
       await engine.createTable();
       this.startSweep();
       return engine;

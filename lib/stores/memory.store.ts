@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { SessionTooLargeError } from '../session.errors.js';
 import {
   applyChanges,
   emptyRecord,
@@ -10,19 +11,39 @@ import {
 
 /** A record as it is kept: a JSON array is the smallest string that holds it (heap per session). */
 type Packed = [SessionRecord['data'], SessionRecord['flash'], number, number];
+/** What a retired id holds until its tombstone expires. */
+const TOMBSTONE = 'R';
+
+export interface MemoryStoreOptions {
+  /** How many sessions (and tombstones) it keeps; least recently used go first. */
+  max: number;
+  /** How many bytes of JSON it keeps at most, ids included; least recently used go first. */
+  maxBytes?: number;
+  /** Bytes of one session's JSON past which a change is refused (SESSION_TOO_LARGE). */
+  maxSize?: number;
+}
 
 /**
- * One process's sessions in an LRU bounded by count, each entry a JSON string with its own TTL.
- * No timer per entry and nothing that keeps the process alive: expired entries are never returned
- * and are dropped when touched or pushed out. A change set is applied synchronously, so it is atomic;
- * the driver uses the synchronous methods (SynchronousSessionStore), so a request on this store awaits no promise.
+ * One process's sessions in an LRU bounded by count and by bytes, each entry a JSON string with its
+ * own TTL. No timer per entry and nothing that keeps the process alive: expired entries are never
+ * returned and are dropped when touched or pushed out. Every operation is synchronous, so a change
+ * set is atomic, and the driver calls the synchronous methods (SynchronousSessionStore): a request
+ * on this store awaits no promise.
  */
 export class MemoryStore implements SynchronousSessionStore {
   private readonly cache: LRUCache<string, string>;
+  private readonly maxSize: number;
 
-  constructor(options: { max: number }, now: () => number = Date.now) {
+  constructor(
+    options: MemoryStoreOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.maxSize = options.maxSize ?? Infinity;
     this.cache = new LRUCache<string, string>({
       max: options.max,
+      ...(options.maxBytes === undefined
+        ? {}
+        : { maxSize: options.maxBytes, sizeCalculation: (value, key) => value.length + key.length }),
       ttlAutopurge: false,
       ttlResolution: 0,
       perf: { now },
@@ -33,24 +54,51 @@ export class MemoryStore implements SynchronousSessionStore {
     return this.cache.size;
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  /** Bytes of JSON held (when bounded by maxBytes). */
+  get bytes(): number {
+    return this.cache.calculatedSize;
+  }
+
+  async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     return this.getNow(id);
   }
 
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    this.applyNow(id, changes, meta);
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    return this.applyNow(id, changes, meta);
+  }
+
+  async retire(id: string, until: number): Promise<SessionRecord | undefined> {
+    return this.retireNow(id, until);
   }
 
   async destroy(id: string): Promise<void> {
     this.destroyNow(id);
   }
 
-  /** apply(), synchronously: the driver uses it so a request waits on no promise. */
-  applyNow(id: string, changes: SessionChanges, meta: SessionMeta): void {
-    const record = applyChanges(this.getNow(id) ?? emptyRecord(meta), changes, meta);
-    const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
+  getNow(id: string): SessionRecord | 'retired' | undefined {
+    const json = this.cache.get(id);
+    if (json === undefined) return undefined;
+    if (json === TOMBSTONE) return 'retired';
+    const [data, flash, createdAt, lastActivity] = JSON.parse(json) as Packed;
+    return { data, flash, createdAt, lastActivity };
+  }
+
+  applyNow(id: string, changes: SessionChanges, meta: SessionMeta): boolean {
+    const current = this.getNow(id);
+    if (current === 'retired' || (current === undefined && !meta.create)) return false;
+    const record = applyChanges(current ?? emptyRecord(meta), changes, meta);
     const packed: Packed = [record.data, record.flash, record.createdAt, record.lastActivity];
-    this.cache.set(id, JSON.stringify(packed), { ttl });
+    const json = JSON.stringify(packed);
+    if (json.length > this.maxSize) throw SessionTooLargeError.inStore(json.length, this.maxSize);
+    this.cache.set(id, json, { ttl: Math.max(1, meta.expiresAt - meta.lastActivity) });
+    return true;
+  }
+
+  retireNow(id: string, until: number): SessionRecord | undefined {
+    const current = this.getNow(id);
+    if (current === undefined || current === 'retired') return undefined;
+    this.cache.set(id, TOMBSTONE, { ttl: Math.max(1, until - this.now()) });
+    return current;
   }
 
   destroyNow(id: string): void {
@@ -61,13 +109,5 @@ export class MemoryStore implements SynchronousSessionStore {
     const before = this.cache.size;
     this.cache.purgeStale();
     return before - this.cache.size;
-  }
-
-  /** get(), synchronously. */
-  getNow(id: string): SessionRecord | undefined {
-    const json = this.cache.get(id);
-    if (json === undefined) return undefined;
-    const [data, flash, createdAt, lastActivity] = JSON.parse(json) as Packed;
-    return { data, flash, createdAt, lastActivity };
   }
 }

@@ -1,5 +1,5 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { SessionConfigError } from '../session.errors.js';
+import { SessionConfigError, SessionTooLargeError } from '../session.errors.js';
 import type { RedisDriverOptions } from '../session.options.js';
 import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from './session-store.js';
 
@@ -7,6 +7,7 @@ import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from '.
 type IORedis = { Redis: typeof Redis };
 type RedisClient = (Redis | Cluster) & {
   nestSessionApply(key: string, ...args: (string | number)[]): Promise<unknown>;
+  nestSessionRetire(key: string, ttl: number): Promise<string[] | null>;
 };
 
 /**
@@ -26,43 +27,88 @@ const DATA = 'd:';
 const FLASH = 'f:';
 const CREATED = 'm:c';
 const ACTIVE = 'm:a';
+/** Bytes of the data and flash fields (names and JSON values). */
+const SIZE = 'm:s';
+/** The one field of a retired id's tombstone. */
+const RETIRED = 'm:r';
 /** ioredis states in which a connection attempt is under way (bounded by connectTimeout). */
 const CONNECTING = new Set(['connecting', 'connect']);
 
 /**
  * Applies a change set to the session hash in one step. ARGV: createdAt, lastActivity, ttl (ms),
- * clearData, clearFlash, then four lists, each a count followed by its items: deleted data fields;
- * data field/JSON pairs; cleared flash field/JSON-the-request-saw pairs; flash field/JSON pairs.
+ * clearData, clearFlash, create, maxSize, then four lists, each a count followed by its items:
+ * deleted data fields; data field/JSON pairs; cleared flash field/JSON-the-request-saw pairs; flash
+ * field/JSON pairs. Returns 1 when applied, 0 when refused (not live and not to be created), or
+ * {-1, size} when the session would pass maxSize: nothing is written in either case.
+ *
+ * The first pass only reads: the size the session would have (bytes of fields and values, kept in
+ * the hash as SIZE and updated by each write, so its cost grows with the change, not the session).
  */
 const APPLY_SCRIPT = `
 local key = KEYS[1]
+if redis.call('HEXISTS', key, '${RETIRED}') == 1 then return 0 end
+if ARGV[6] ~= '1' and redis.call('HEXISTS', key, '${ACTIVE}') == 0 then return 0 end
 local clearData, clearFlash = ARGV[4] == '1', ARGV[5] == '1'
-if clearData or clearFlash then
+-- field -> its value after the change set (false: deleted), and the fields in the order touched
+local after, order = {}, {}
+local function put(field, value)
+  if after[field] == nil then table.insert(order, field) end
+  after[field] = value
+end
+local size = tonumber(redis.call('HGET', key, '${SIZE}') or '-1')
+if clearData or clearFlash or size < 0 then
+  local sum = 0
   for _, field in ipairs(redis.call('HKEYS', key)) do
     local kind = string.sub(field, 1, 2)
-    if (clearData and kind == '${DATA}') or (clearFlash and kind == '${FLASH}') then
-      redis.call('HDEL', key, field)
+    if kind == '${DATA}' or kind == '${FLASH}' then
+      sum = sum + #field + redis.call('HSTRLEN', key, field)
+      if (clearData and kind == '${DATA}') or (clearFlash and kind == '${FLASH}') then put(field, false) end
     end
   end
+  size = sum
 end
-local i = 6
+local i = 8
 local n = tonumber(ARGV[i])
-for j = i + 1, i + n do redis.call('HDEL', key, ARGV[j]) end
+for j = i + 1, i + n do put(ARGV[j], false) end
 i = i + n + 1
 n = tonumber(ARGV[i])
-for j = i + 1, i + 2 * n, 2 do redis.call('HSET', key, ARGV[j], ARGV[j + 1]) end
+for j = i + 1, i + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
 i = i + 2 * n + 1
 n = tonumber(ARGV[i])
 for j = i + 1, i + 2 * n, 2 do
-  if redis.call('HGET', key, ARGV[j]) == ARGV[j + 1] then redis.call('HDEL', key, ARGV[j]) end
+  local value = after[ARGV[j]]
+  if value == nil then value = redis.call('HGET', key, ARGV[j]) end
+  if value == ARGV[j + 1] then put(ARGV[j], false) end
 end
 i = i + 2 * n + 1
 n = tonumber(ARGV[i])
-for j = i + 1, i + 2 * n, 2 do redis.call('HSET', key, ARGV[j], ARGV[j + 1]) end
+for j = i + 1, i + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
+for _, field in ipairs(order) do
+  if redis.call('HEXISTS', key, field) == 1 then size = size - #field - redis.call('HSTRLEN', key, field) end
+  if after[field] then size = size + #field + #after[field] end
+end
+if size > tonumber(ARGV[7]) then return {-1, size} end
+for _, field in ipairs(order) do
+  if after[field] then redis.call('HSET', key, field, after[field]) else redis.call('HDEL', key, field) end
+end
+redis.call('HSET', key, '${SIZE}', size)
 redis.call('HSETNX', key, '${CREATED}', ARGV[1])
 redis.call('HSET', key, '${ACTIVE}', ARGV[2])
 redis.call('PEXPIRE', key, ARGV[3])
 return 1
+`;
+
+/** Retires a live session: returns its fields and leaves a tombstone for ARGV[1] ms; nil when not live. */
+const RETIRE_SCRIPT = `
+local key = KEYS[1]
+if redis.call('HEXISTS', key, '${ACTIVE}') == 0 or redis.call('HEXISTS', key, '${RETIRED}') == 1 then
+  return false
+end
+local fields = redis.call('HGETALL', key)
+redis.call('DEL', key)
+redis.call('HSET', key, '${RETIRED}', '1')
+redis.call('PEXPIRE', key, ARGV[1])
+return fields
 `;
 
 /**
@@ -86,6 +132,7 @@ export class RedisStore implements SessionStore {
   constructor(
     options: RedisDriverOptions = {},
     private readonly importer: () => Promise<IORedis> = () => import('ioredis'),
+    private readonly maxSize = Infinity,
   ) {
     const { client, url, prefix = 'sess:' } = options;
     if (typeof prefix !== 'string') {
@@ -117,12 +164,13 @@ export class RedisStore implements SessionStore {
     this.url = url;
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const client = await this.connected();
-    return parseRecord(await client.hgetall(this.prefix + id));
+    const fields = await client.hgetall(this.prefix + id);
+    return fields[RETIRED] !== undefined ? 'retired' : parseRecord(fields);
   }
 
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
     const ttl = Math.max(1, Math.ceil(meta.expiresAt - meta.lastActivity));
     const args: (string | number)[] = [
       meta.createdAt,
@@ -130,6 +178,8 @@ export class RedisStore implements SessionStore {
       ttl,
       changes.clearData ? 1 : 0,
       changes.clearFlash ? 1 : 0,
+      meta.create ? 1 : 0,
+      Number.isFinite(this.maxSize) ? this.maxSize : Number.MAX_SAFE_INTEGER,
     ];
     args.push(changes.deleted.length);
     for (const key of changes.deleted) args.push(DATA + key);
@@ -137,7 +187,19 @@ export class RedisStore implements SessionStore {
     pushPairs(args, FLASH, changes.flashCleared, String);
     pushPairs(args, FLASH, changes.flash, JSON.stringify);
     const client = await this.connected();
-    await client.nestSessionApply(this.prefix + id, ...args);
+    const result = await client.nestSessionApply(this.prefix + id, ...args);
+    if (Array.isArray(result)) throw SessionTooLargeError.inStore(Number(result[1]), this.maxSize);
+    return result === 1;
+  }
+
+  async retire(id: string, until: number): Promise<SessionRecord | undefined> {
+    const client = await this.connected();
+    const ttl = Math.max(1, Math.ceil(until - Date.now()));
+    const flat = await client.nestSessionRetire(this.prefix + id, ttl);
+    if (flat === null) return undefined;
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+    return parseRecord(fields);
   }
 
   async destroy(id: string): Promise<void> {
@@ -224,6 +286,9 @@ function defineApply(client: Redis | Cluster): RedisClient {
   const c = client as RedisClient;
   if (typeof c.nestSessionApply !== 'function') {
     client.defineCommand('nestSessionApply', { numberOfKeys: 1, lua: APPLY_SCRIPT });
+  }
+  if (typeof c.nestSessionRetire !== 'function') {
+    client.defineCommand('nestSessionRetire', { numberOfKeys: 1, lua: RETIRE_SCRIPT });
   }
   return c;
 }

@@ -8,16 +8,21 @@ export interface SessionRecord {
   lastActivity: number;
 }
 
-/** Timestamps a store writes with a change set; `expiresAt` is when the record may be dropped. */
+/** What a store writes with a change set: timestamps (`expiresAt`: when the record may be dropped) and whether to create. */
 export interface SessionMeta {
   createdAt: number;
   lastActivity: number;
   expiresAt: number;
+  /**
+   * true: the id is new (256 random bits no client has seen yet): create the record. false: the
+   * request loaded this id as a live record; if the store no longer holds it live (retired,
+   * destroyed, expired), change nothing and resolve false: never bring it back.
+   */
+  create: boolean;
 }
 
 /**
- * What one request changed. A store applies it atomically to the record it holds (creating it when
- * missing), in this order: clear, delete, set; clear flash, drop cleared flash, add flash.
+ * What one request changed. A store applies it atomically to the record it holds, in this order: clear, delete, set; clear flash, drop cleared flash, add flash.
  */
 export interface SessionChanges {
   /** reset(): drop all session data first. */
@@ -38,15 +43,29 @@ export interface SessionChanges {
 }
 
 /**
- * A server-side driver. "Missing, expired or tampered" is `undefined`, never an error; errors are for
- * real faults (the store is down) and become a 503 for that request.
+ * A server-side driver's store. It sees ids, records and change sets, never HTTP. "Missing, expired
+ * or tampered" is `undefined`, never an error; errors are for real faults (the store is down) and
+ * become a 503 for that request.
+ *
+ * Retirement: once `retire(id)` has run, nothing may write under that id again (`apply` with
+ * `create: false` resolves false) until its tombstone expires, and `get(id)` answers 'retired'.
  */
 export interface SessionStore {
-  /** The record, or undefined when there is none or it has expired. */
-  get(id: string): Promise<SessionRecord | undefined>;
-  /** Applies the change set atomically and stores the timestamps (an empty change set only touches). */
-  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void>;
-  /** Deletes the record; a missing one is not an error. */
+  /** The record; 'retired' for a retired id whose tombstone has not expired; undefined when there is none or it has expired. */
+  get(id: string): Promise<SessionRecord | 'retired' | undefined>;
+  /**
+   * Applies the change set atomically and stores the timestamps (an empty change set only touches).
+   * Resolves true when applied; false, changing nothing, when `meta.create` is false and the id holds
+   * no live record.
+   */
+  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean>;
+  /**
+   * Retires an id (regenerate() or destroy() committed), atomically: resolves to the live record it
+   * held, now replaced by a tombstone kept until `until` (ms since the epoch); undefined, changing
+   * nothing, when it held no live record (already retired, destroyed or expired).
+   */
+  retire(id: string, until: number): Promise<SessionRecord | undefined>;
+  /** Deletes the record (or tombstone) now: admin sign-out. A missing one is not an error. */
   destroy(id: string): Promise<void>;
 }
 
@@ -66,8 +85,9 @@ export interface ClosableSessionStore extends SessionStore {
  * response is never held.
  */
 export interface SynchronousSessionStore extends SessionStore {
-  getNow(id: string): SessionRecord | undefined;
-  applyNow(id: string, changes: SessionChanges, meta: SessionMeta): void;
+  getNow(id: string): SessionRecord | 'retired' | undefined;
+  applyNow(id: string, changes: SessionChanges, meta: SessionMeta): boolean;
+  retireNow(id: string, until: number): SessionRecord | undefined;
   destroyNow(id: string): void;
 }
 

@@ -15,7 +15,7 @@ import {
 } from '../../lib/stores/session-store.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
-import { changes } from '../support/fixtures.js';
+import { asRecord, changes } from '../support/fixtures.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 
@@ -38,7 +38,7 @@ if (!url) {
 }
 
 function meta(now = Date.now(), ttl = 60_000): SessionMeta {
-  return { createdAt: now, lastActivity: now, expiresAt: now + ttl };
+  return { createdAt: now, lastActivity: now, expiresAt: now + ttl, create: true };
 }
 
 const newId = () => randomBytes(16).toString('base64url');
@@ -79,17 +79,18 @@ function redisSuite(url: string): void {
         'd:userId': '7',
         'd:tags': '["a"]',
         'f:success': '"ok"',
+        'm:s': '33',
         'm:c': String(m.createdAt),
         'm:a': String(m.lastActivity),
       });
-      expect(await store.get(id)).toEqual({
+      expect(asRecord(await store.get(id))).toEqual({
         data: { userId: 7, tags: ['a'] },
         flash: { success: 'ok' },
         createdAt: m.createdAt,
         lastActivity: m.lastActivity,
       });
       await store.destroy(id);
-      expect(await store.get(id)).toBeUndefined();
+      expect(asRecord(await store.get(id))).toBeUndefined();
       await store.destroy(id);
     });
 
@@ -117,7 +118,7 @@ function redisSuite(url: string): void {
       for (const step of steps) {
         await store.apply(id, changes(step), m);
         model = applyChanges(structuredClone(model), changes(step), m);
-        const record = await store.get(id);
+        const record = asRecord(await store.get(id));
         expect({ data: record?.data, flash: record?.flash }).toEqual({
           data: model.data,
           flash: model.flash,
@@ -128,7 +129,7 @@ function redisSuite(url: string): void {
     it('keeps a __proto__ key as data, not as a prototype', async () => {
       const id = newId();
       await store.apply(id, changes({ set: JSON.parse('{"__proto__": {"polluted": true}}') }), meta());
-      const record = await store.get(id);
+      const record = asRecord(await store.get(id));
       expect(Object.keys(record!.data)).toEqual(['__proto__']);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect((record!.data as { polluted?: unknown }).polluted).toBeUndefined();
@@ -141,14 +142,20 @@ function redisSuite(url: string): void {
         createdAt: now,
         lastActivity: now,
         expiresAt: now + 60_000,
+        create: true,
       });
       const first = await redis.pttl(`${prefix}${id}`);
       expect(first).toBeGreaterThan(55_000);
       expect(first).toBeLessThanOrEqual(60_000);
       const later = now + 30_000;
-      await store.apply(id, changes(), { createdAt: now, lastActivity: later, expiresAt: later + 600_000 });
+      await store.apply(id, changes(), {
+        createdAt: now,
+        lastActivity: later,
+        expiresAt: later + 600_000,
+        create: true,
+      });
       expect(await redis.pttl(`${prefix}${id}`)).toBeGreaterThan(595_000);
-      expect((await store.get(id))?.createdAt).toBe(now);
+      expect(asRecord(await store.get(id))?.createdAt).toBe(now);
       expect(isPrunable(store)).toBe(false);
     });
 
@@ -156,7 +163,7 @@ function redisSuite(url: string): void {
       const run = async (whole: boolean) => {
         const id = newId();
         await store.apply(id, changes({ set: { warm: true } }), meta());
-        const seen = await Promise.all(Array.from({ length: 100 }, () => store.get(id)));
+        const seen = (await Promise.all(Array.from({ length: 100 }, () => store.get(id)))).map(asRecord);
         await Promise.all(
           seen.map((record, i) =>
             store.apply(
@@ -168,7 +175,7 @@ function redisSuite(url: string): void {
             ),
           ),
         );
-        return Object.keys((await store.get(id))!.data).length;
+        return Object.keys(asRecord(await store.get(id))!.data).length;
       };
       expect(await run(false)).toBe(101);
       expect(await run(true)).toBe(2);
@@ -177,13 +184,13 @@ function redisSuite(url: string): void {
     it('drops a consumed flash only while it still holds the value the request saw', async () => {
       const id = newId();
       await store.apply(id, changes({ flash: { msg: 'one', other: { n: 1 } } }), meta());
-      const seen = (await store.get(id))!.flash;
+      const seen = asRecord(await store.get(id))!.flash;
       await store.apply(id, changes({ flash: { msg: 'two' } }), meta());
       const consumed = Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, JSON.stringify(v)]));
       await store.apply(id, changes({ flashCleared: consumed }), meta());
-      expect((await store.get(id))!.flash).toEqual({ msg: 'two' });
+      expect(asRecord(await store.get(id))!.flash).toEqual({ msg: 'two' });
       await store.apply(id, changes({ flashCleared: { msg: '"two"' } }), meta());
-      expect((await store.get(id))!.flash).toEqual({});
+      expect(asRecord(await store.get(id))!.flash).toEqual({});
     });
 
     it('loads the script again (EVAL) after Redis forgot it', async () => {
@@ -191,7 +198,7 @@ function redisSuite(url: string): void {
       await store.apply(id, changes({ set: { a: 1 } }), meta());
       await redis.script('FLUSH');
       await store.apply(id, changes({ set: { b: 2 } }), meta());
-      expect((await store.get(id))!.data).toEqual({ a: 1, b: 2 });
+      expect(asRecord(await store.get(id))!.data).toEqual({ a: 1, b: 2 });
     });
 
     it('sends the same few bytes for a one-key change on a session of 100 B, 10 KB or 100 KB', async () => {
@@ -208,7 +215,9 @@ function redisSuite(url: string): void {
           const before = proxy.bytesSent;
           await metered.apply(id, changes({ set: { counter: 1 } }), meta());
           sent.push(proxy.bytesSent - before);
-          expect(Object.keys((await metered.get(id))!.data)).toHaveLength(Object.keys(data).length + 1);
+          expect(Object.keys(asRecord(await metered.get(id))!.data)).toHaveLength(
+            Object.keys(data).length + 1,
+          );
         }
         expect(Math.max(...sent)).toBeLessThan(400);
         expect(Math.max(...sent) - Math.min(...sent)).toBeLessThanOrEqual(8);
@@ -286,10 +295,11 @@ function redisSuite(url: string): void {
         createdAt: now,
         lastActivity: now,
         expiresAt: now + 5,
+        create: true,
       });
       await expired;
       expect(await quiet.exists(key)).toBe(0);
-      expect(await store.get(id)).toBeUndefined();
+      expect(asRecord(await store.get(id))).toBeUndefined();
     });
   });
 

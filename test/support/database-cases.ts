@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { Session, SessionManager, SessionModule } from 'nest-session';
 import { DatabaseStore } from '../../lib/stores/database.store.js';
 import { cookiePair, createApp, http, platforms } from './app.js';
-import { changes, meta } from './fixtures.js';
+import { asRecord, changes, meta } from './fixtures.js';
 import type { TestDatabase, TestPlace } from './services.js';
 import { FeatureModule, SECRET, sessionApp } from './session-app.js';
 
@@ -91,7 +91,7 @@ export function databaseCases(db: TestDatabase): void {
       const store = new DatabaseStore({ ...place, pruneInterval: 0 });
       if (db.name === 'sqlite') expect(existsSync(place.dataSource.database as string)).toBe(false);
       else expect(await countRows(place)).toBeUndefined();
-      expect(await store.get('missing')).toBeUndefined();
+      expect(asRecord(await store.get('missing'))).toBeUndefined();
       expect(await countRows(place)).toBe(0);
       await store.apply('a', change({ set: { x: 1 } }), meta(Date.now()));
       expect(await countRows(place)).toBe(1);
@@ -106,7 +106,7 @@ export function databaseCases(db: TestDatabase): void {
           store.apply('new', change({ set: { [`k${i}`]: i } }), meta(now)),
         ),
       );
-      expect(Object.keys((await store.get('new'))!.data)).toHaveLength(100);
+      expect(Object.keys(asRecord(await store.get('new'))!.data)).toHaveLength(100);
       await store.close();
     });
 
@@ -116,10 +116,11 @@ export function databaseCases(db: TestDatabase): void {
       await store.apply('old', change({ set: { stale: true } }), {
         ...meta(now - 10_000),
         expiresAt: now - 1,
+        create: true,
       });
-      expect(await store.get('old')).toBeUndefined();
+      expect(asRecord(await store.get('old'))).toBeUndefined();
       await store.apply('old', change({ set: { fresh: true } }), meta(now));
-      expect((await store.get('old'))?.data).toEqual({ fresh: true });
+      expect(asRecord(await store.get('old'))?.data).toEqual({ fresh: true });
       await store.close();
     });
 
@@ -130,14 +131,14 @@ export function databaseCases(db: TestDatabase): void {
       await seedRows(place, 2500, Date.now() - 1000);
       expect(await store.prune()).toBe(2500);
       expect(await countRows(place)).toBe(1);
-      expect((await store.get('live'))?.data).toEqual({ a: 1 });
+      expect(asRecord(await store.get('live'))?.data).toEqual({ a: 1 });
       await store.close();
     });
 
     it('sweeps expired rows every pruneInterval on a timer that does not keep the process alive', async () => {
       const place = db.fresh();
       const creator = new DatabaseStore({ ...place, pruneInterval: 0 });
-      await creator.get('create the table');
+      asRecord(await creator.get('create the table'));
       await creator.close();
       await seedRows(place, 3, Date.now() - 1000);
       const store = new DatabaseStore({ ...place, pruneInterval: 20 });
@@ -145,7 +146,7 @@ export function databaseCases(db: TestDatabase): void {
       const swept = new Promise<number>((resolve) => {
         jest.spyOn(store, 'prune').mockImplementation(() => prune().then((n) => (resolve(n), n)));
       });
-      await store.get('first use starts the timer');
+      asRecord(await store.get('first use starts the timer'));
       expect((store as unknown as { timer: NodeJS.Timeout }).timer.hasRef()).toBe(false);
       expect(await swept).toBe(3);
       await store.close();

@@ -8,28 +8,44 @@ import {
   type SessionStore,
 } from 'nest-session';
 
-/** A custom store as a user would write one: a Map of JSON strings, change sets merged with applyChanges. */
+/**
+ * A custom store as a user would write one: a Map of JSON strings ('retired' for a tombstone),
+ * change sets merged with applyChanges.
+ */
 export class MapStore implements SessionStore {
-  readonly rows = new Map<string, { json: string; expiresAt: number }>();
-  async get(id: string): Promise<SessionRecord | undefined> {
+  readonly rows = new Map<string, { json: string; expiresAt: number; create: true }>();
+  async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     return this.read(id);
   }
   /** Read and write with no await between them: that is what makes apply() atomic here. */
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    const current = this.read(id) ?? { data: {}, flash: {}, createdAt: meta.createdAt, lastActivity: 0 };
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    const current = this.read(id);
+    if (current === 'retired' || (current === undefined && !meta.create)) return false;
     this.rows.set(id, {
-      json: JSON.stringify(applyChanges(current, changes, meta)),
+      json: JSON.stringify(applyChanges(current ?? emptyRecord(meta), changes, meta)),
       expiresAt: meta.expiresAt,
+      create: true,
     });
+    return true;
+  }
+  async retire(id: string, until: number): Promise<SessionRecord | undefined> {
+    const current = this.read(id);
+    if (current === undefined || current === 'retired') return undefined;
+    this.rows.set(id, { json: '"retired"', expiresAt: until, create: true });
+    return current;
   }
   async destroy(id: string): Promise<void> {
     this.rows.delete(id);
   }
-  protected read(id: string): SessionRecord | undefined {
+  protected read(id: string): SessionRecord | 'retired' | undefined {
     const row = this.rows.get(id);
     if (row === undefined || row.expiresAt <= Date.now()) return undefined;
-    return JSON.parse(row.json) as SessionRecord;
+    return JSON.parse(row.json) as SessionRecord | 'retired';
   }
+}
+
+function emptyRecord(meta: SessionMeta): SessionRecord {
+  return { data: {}, flash: {}, createdAt: meta.createdAt, lastActivity: 0 };
 }
 
 /**
@@ -38,19 +54,19 @@ export class MapStore implements SessionStore {
  */
 export class WholeRecordStore extends MapStore {
   private readonly seen = new Map<string, SessionRecord>();
-  override async get(id: string): Promise<SessionRecord | undefined> {
+  override async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const record = await super.get(id);
-    if (record) this.seen.set(id, record);
+    if (record && record !== 'retired') this.seen.set(id, record);
     return record;
   }
-  override async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    const base = structuredClone(this.seen.get(id)) ?? {
-      data: {},
-      flash: {},
-      createdAt: meta.createdAt,
-      lastActivity: 0,
-    };
-    this.rows.set(id, { json: JSON.stringify(applyChanges(base, changes, meta)), expiresAt: meta.expiresAt });
+  override async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    const base = structuredClone(this.seen.get(id)) ?? emptyRecord(meta);
+    this.rows.set(id, {
+      json: JSON.stringify(applyChanges(base, changes, meta)),
+      expiresAt: meta.expiresAt,
+      create: true,
+    });
+    return true;
   }
 }
 

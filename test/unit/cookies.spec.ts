@@ -8,14 +8,25 @@ const VALUE = 'dGhlLWlk.c2lnbmF0dXJlLWluLWJhc2U2NHVybC1jaGFyYWN0ZXJzXzAxMjM0NTY3
 const EXPIRES = new Date(Date.UTC(2027, 0, 2, 3, 4, 5));
 
 const configs: Array<[string, CookieOptions]> = [
-  ['the defaults', { name: 'nest_session', path: '/', httpOnly: true, secure: false, sameSite: 'lax' }],
+  [
+    'the defaults',
+    { name: 'nest_session', path: '/', httpOnly: true, secure: false, sameSite: 'lax', partitioned: false },
+  ],
   [
     'domain, path, strict, no HttpOnly',
-    { name: 'sid', path: '/app', domain: 'example.com', httpOnly: false, secure: true, sameSite: 'strict' },
+    {
+      name: 'sid',
+      path: '/app',
+      domain: 'example.com',
+      httpOnly: false,
+      secure: true,
+      sameSite: 'strict',
+      partitioned: false,
+    },
   ],
   [
     "secure 'auto' with SameSite=None",
-    { name: 's', path: '/', httpOnly: true, secure: 'auto', sameSite: 'none' },
+    { name: 's', path: '/', httpOnly: true, secure: 'auto', sameSite: 'none', partitioned: false },
   ],
 ];
 

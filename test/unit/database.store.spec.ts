@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { sessionSql } from '../../lib/stores/database.schema.js';
 import { DatabaseStore } from '../../lib/stores/database.store.js';
+import { asRecord } from '../support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nest-session-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,7 +39,7 @@ describe('DatabaseStore', () => {
 
   it('runs no sweep with pruneInterval 0, and refuses work once closed', async () => {
     const store = new DatabaseStore({ dataSource: sqlite('closed.sqlite'), pruneInterval: 0 });
-    await store.get('x');
+    asRecord(await store.get('x'));
     expect((store as unknown as { timer?: NodeJS.Timeout }).timer).toBeUndefined();
     await store.close();
     await store.close();
@@ -48,8 +49,13 @@ describe('DatabaseStore', () => {
   it("keeps what the app's own SQLite transaction writes apart from its own writes", async () => {
     const dataSource = await new DataSource(sqlite('shared.sqlite')).initialize();
     const store = new DatabaseStore({ dataSource, pruneInterval: 0 });
-    await store.get('create');
-    const meta = { createdAt: Date.now(), lastActivity: Date.now(), expiresAt: Date.now() + 60_000 };
+    asRecord(await store.get('create'));
+    const meta = {
+      createdAt: Date.now(),
+      lastActivity: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      create: true,
+    };
     const changes = {
       clearData: false,
       clearFlash: false,
@@ -58,7 +64,7 @@ describe('DatabaseStore', () => {
       flash: {},
       flashCleared: {},
     };
-    let written: Promise<void> | undefined;
+    let written: Promise<boolean> | undefined;
     await expect(
       dataSource.transaction(async (manager) => {
         await manager.query('CREATE TABLE app_table (n integer)');
@@ -68,7 +74,7 @@ describe('DatabaseStore', () => {
       }),
     ).rejects.toThrow('the app rolls back');
     await written;
-    expect((await store.get('s'))?.data).toEqual({ a: 1 });
+    expect(asRecord(await store.get('s'))?.data).toEqual({ a: 1 });
     await store.close();
     expect(dataSource.isInitialized).toBe(true);
     await dataSource.destroy();

@@ -5,7 +5,7 @@ import { MemoryStore } from '../../lib/stores/memory.store.js';
 import { StoreDriver } from '../../lib/drivers/store.driver.js';
 import { SessionState } from '../../lib/core/session-state.js';
 import { resolveSessionOptions } from '../../lib/session.options.js';
-import { changes } from '../support/fixtures.js';
+import { asRecord, changes } from '../support/fixtures.js';
 
 const none = changes();
 const change = changes;
@@ -19,53 +19,68 @@ describe('MemoryStore', () => {
   it('creates on first apply, merges change sets, and returns copies', async () => {
     const c = clock();
     const store = new MemoryStore({ max: 10 }, c.now);
-    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 };
+    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000, create: true };
     await store.apply('a', change({ set: { x: 1, y: { deep: 1 } } }), meta);
     await store.apply('a', change({ set: { z: 3 }, deleted: ['x'] }), meta);
-    const first = await store.get('a');
+    const first = asRecord(await store.get('a'));
     expect(first?.data).toEqual({ y: { deep: 1 }, z: 3 });
     (first!.data.y as { deep: number }).deep = 99;
-    expect((await store.get('a'))?.data.y).toEqual({ deep: 1 });
+    expect(asRecord(await store.get('a'))?.data.y).toEqual({ deep: 1 });
   });
 
   it('clears a flash only when it still holds the value the request saw', async () => {
     const c = clock();
     const store = new MemoryStore({ max: 10 }, c.now);
-    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 };
+    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000, create: true };
     await store.apply('a', change({ flash: { msg: 'first', other: 'x' } }), meta);
     await store.apply('a', change({ flash: { msg: 'second' } }), meta);
     await store.apply('a', change({ flashCleared: { msg: '"first"', other: '"x"' } }), meta);
-    expect((await store.get('a'))?.flash).toEqual({ msg: 'second' });
+    expect(asRecord(await store.get('a'))?.flash).toEqual({ msg: 'second' });
   });
 
   it('never returns an expired entry, without a timer', async () => {
     const c = clock();
     const store = new MemoryStore({ max: 10 }, c.now);
-    await store.apply('a', none, { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 });
+    await store.apply('a', none, {
+      createdAt: c.now(),
+      lastActivity: c.now(),
+      expiresAt: c.now() + 1000,
+      create: true,
+    });
     c.advance(999);
-    expect(await store.get('a')).toBeDefined();
+    expect(asRecord(await store.get('a'))).toBeDefined();
     c.advance(2);
-    expect(await store.get('a')).toBeUndefined();
+    expect(asRecord(await store.get('a'))).toBeUndefined();
   });
 
   it('is bounded: the least recently used session goes first', async () => {
     const c = clock();
     const store = new MemoryStore({ max: 2 }, c.now);
-    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 };
+    const meta = { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000, create: true };
     await store.apply('a', none, meta);
     await store.apply('b', none, meta);
-    await store.get('a');
+    asRecord(await store.get('a'));
     await store.apply('c', none, meta);
     expect(store.size).toBe(2);
-    expect(await store.get('b')).toBeUndefined();
-    expect(await store.get('a')).toBeDefined();
+    expect(asRecord(await store.get('b'))).toBeUndefined();
+    expect(asRecord(await store.get('a'))).toBeDefined();
   });
 
   it('prunes stale entries and destroys on request', async () => {
     const c = clock();
     const store = new MemoryStore({ max: 10 }, c.now);
-    await store.apply('a', none, { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 10 });
-    await store.apply('b', none, { createdAt: c.now(), lastActivity: c.now(), expiresAt: c.now() + 1000 });
+    await store.apply('a', none, {
+      createdAt: c.now(),
+      lastActivity: c.now(),
+      expiresAt: c.now() + 10,
+      create: true,
+    });
+    await store.apply('b', none, {
+      createdAt: c.now(),
+      lastActivity: c.now(),
+      expiresAt: c.now() + 1000,
+      create: true,
+    });
     c.advance(20);
     expect(await store.prune()).toBe(1);
     await store.destroy('b');
@@ -81,8 +96,9 @@ describe('MemoryStore', () => {
         createdAt: Date.now(),
         lastActivity: Date.now(),
         expiresAt: Date.now() + 60_000,
+        create: true,
       });
-      await store.get(`id-${i}`);
+      asRecord(await store.get(`id-${i}`));
     }
     expect(store.size).toBe(100);
     expect(timers()).toBe(before);
@@ -116,6 +132,6 @@ describe('the memory driver', () => {
     expect(again).toBeInstanceOf(SessionState);
     (again as SessionState).set('b', 2);
     expect(commit(again as SessionState)).toEqual({});
-    expect(store.getNow((fresh as SessionState).id)?.data).toEqual({ a: 1, b: 2 });
+    expect(asRecord(store.getNow((fresh as SessionState).id))?.data).toEqual({ a: 1, b: 2 });
   });
 });
