@@ -42,7 +42,7 @@ export class SessionManager implements OnApplicationShutdown {
     this.keyring = new Keyring(this.options.secrets);
     const cookies = new CookieWriter(this.options.cookie);
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
-    this.lifecycle = new SessionLifecycle(this.options.driver, this.registry, cookies);
+    this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies);
     this.extend('memory', (options) => new MemoryStore({ ...options.memory, maxSize: options.maxSize }));
     this.extend('database', (options) => new DatabaseStore(options.database, this.logger, options.maxSize));
     this.extend('redis', (options) => new RedisStore(options.redis, undefined, options.maxSize));

@@ -8,8 +8,8 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
-import { installExpress, type ExpressApp } from './http/express.adapter.js';
-import { installFastify, type FastifyInstance } from './http/fastify.adapter.js';
+import { installExpress, reserveGateSlots, type ExpressApp } from './http/express.adapter.js';
+import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './http/fastify.adapter.js';
 import { SessionMiddleware } from './http/session.middleware.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
@@ -30,11 +30,33 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './ses
   exports: [SessionManager, Session, FlashInterceptor],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationBootstrap {
+  /** The adapter whose glue was installed when it appeared; undefined: another adapter (a Nest middleware). */
+  private installed: 'express' | 'fastify' | undefined;
+
   constructor(
     private readonly manager: SessionManager,
     private readonly adapterHost: HttpAdapterHost,
   ) {
     super();
+    // As soon as the adapter exists (at once after NestFactory.create(); at createNestApplication()
+    // for a testing module), so the session is there for middleware main.ts adds with app.use().
+    adapterHost.init$.subscribe(() => this.install());
+  }
+
+  /** Picks the adapter's glue (lib/http/*.adapter.ts). */
+  private install(): void {
+    const adapter = this.adapterHost.httpAdapter;
+    const lifecycle = this.manager.lifecycle;
+    switch (adapter?.getType()) {
+      case 'fastify':
+        installFastify(adapter as unknown as FastifyAdapterLike, lifecycle);
+        this.installed = 'fastify';
+        return;
+      case 'express':
+        installExpress(adapter.getInstance<ExpressApp>(), lifecycle);
+        this.installed = 'express';
+        return;
+    }
   }
 
   static override forRoot(options: typeof OPTIONS_TYPE | string): DynamicModule {
@@ -45,15 +67,14 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
     return super.forRootAsync(options);
   }
 
-  /** Picks the adapter's glue (lib/http/*.adapter.ts); any other adapter gets a Nest middleware. */
+  /** At app.init(): what needs the HTTP server or the app's plugins; any other adapter gets a Nest middleware. */
   configure(consumer: MiddlewareConsumer): void {
     const adapter = this.adapterHost.httpAdapter;
-    const lifecycle = this.manager.lifecycle;
-    switch (adapter?.getType()) {
-      case 'fastify':
-        return installFastify(adapter.getInstance<FastifyInstance>(), lifecycle);
+    switch (this.installed) {
       case 'express':
-        return installExpress(adapter.getInstance<ExpressApp>(), adapter.getHttpServer(), lifecycle);
+        return reserveGateSlots(adapter.getHttpServer());
+      case 'fastify':
+        return installFastifyFlash(adapter as unknown as FastifyAdapterLike);
       default:
         consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
     }

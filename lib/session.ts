@@ -52,9 +52,10 @@ export class Session {
     return this.state.has(key);
   }
 
-  /** Keeps a value until it is deleted or the session ends; it must survive JSON (else a TypeError). */
-  set<K extends string>(key: K, value: Value<K>): this {
-    this.state.set(key, value);
+  /** Keeps a value until it is deleted or the session ends; it must survive JSON (else a TypeError). `undefined` deletes the key. */
+  set<K extends string>(key: K, value: Value<K> | undefined): this {
+    if (value === undefined) this.state.delete(key);
+    else this.state.set(key, value);
     return this;
   }
 
@@ -89,6 +90,21 @@ export class Session {
   /** Flash data only. */
   flashes(): Record<string, unknown> {
     return this.state.flashes();
+  }
+
+  /**
+   * Appends a message to a level's list (Prologue's `flash(msg, level)`, connect-flash's
+   * `req.flash(type, msg)`): kept, in this request too, until pullFlash() reads it.
+   */
+  pushFlash(level: string, message: unknown): number {
+    return this.state.pushFlash(level, [message]);
+  }
+
+  /** A level's messages (`[]` when none), removed as they are read; with no level, every level's. */
+  pullFlash(level: string): unknown[];
+  pullFlash(): Record<string, unknown[]>;
+  pullFlash(level?: string): unknown[] | Record<string, unknown[]> {
+    return level === undefined ? this.state.pullFlash() : this.state.pullFlash(level);
   }
 
   /** Keeps all flash this request saw past one more successful response. */

@@ -4,6 +4,12 @@ import { SessionStoreUnavailableError } from '../session.errors.js';
 
 type Bag = Record<string, unknown>;
 const has = Object.hasOwn;
+/**
+ * The flash key that holds messages pushed by level (pushFlash/req.flash): `{ level: [messages] }`.
+ * A 2xx does not consume it; pullFlash() and reset({ flashOnly: true }) remove it.
+ */
+export const MESSAGES = '\u0000messages';
+type Messages = Record<string, unknown[]>;
 
 /**
  * One driver's session for one request: data, the flash it was given and the flash it added, and a
@@ -75,6 +81,19 @@ export class SessionState {
     return this.getFlash(key);
   }
 
+  /** Session data only (express-session's `req.session[key]`): the live value, so nested changes are seen. */
+  getData(key: string): unknown {
+    return has(this.data, key) ? this.data[key] : undefined;
+  }
+
+  hasData(key: string): boolean {
+    return has(this.data, key);
+  }
+
+  dataKeys(): string[] {
+    return Object.keys(this.data);
+  }
+
   has(key: string): boolean {
     return has(this.data, key) || has(this.flashOut, key) || has(this.flashIn, key);
   }
@@ -112,7 +131,46 @@ export class SessionState {
   }
 
   flashes(): Bag {
-    return { ...this.flashIn, ...this.flashOut };
+    const all = { ...this.flashIn, ...this.flashOut };
+    delete all[MESSAGES];
+    return all;
+  }
+
+  /** Appends messages to a level's list; the list's new length. */
+  pushFlash(level: string, messages: readonly unknown[]): number {
+    messages.forEach((message, i) => assertJsonValue(`${level}[${i}]`, message));
+    const all = this.messages();
+    const list = [...(all[level] ?? []), ...messages];
+    this.setMessages({ ...all, [level]: list });
+    return list.length;
+  }
+
+  /** A level's messages (all levels' when none is named), removed from the session. */
+  pullFlash(level: string): unknown[];
+  pullFlash(): Messages;
+  pullFlash(level?: string): unknown[] | Messages {
+    const all = this.messages();
+    if (level === undefined) {
+      if (Object.keys(all).length > 0) this.setMessages({});
+      return all;
+    }
+    const list = all[level] ?? [];
+    if (has(all, level)) {
+      const rest = { ...all };
+      delete rest[level];
+      this.setMessages(rest);
+    }
+    return list;
+  }
+
+  private messages(): Messages {
+    const value = this.getFlash(MESSAGES);
+    return typeof value === 'object' && value !== null ? (value as Messages) : {};
+  }
+
+  private setMessages(all: Messages): void {
+    this.flashOut[MESSAGES] = all;
+    this.touched = true;
   }
 
   /** Keep the flash this request saw (all, or these keys) past one more successful response. */
@@ -162,17 +220,24 @@ export class SessionState {
    * `full` writes the whole session (a new record: new or regenerated session).
    */
   changes(consume: boolean, full: boolean): SessionChanges {
-    const keep = (key: string) => !consume || this.keepAll || this.kept.has(key);
+    const keep = (key: string) => !consume || key === MESSAGES || this.keepAll || this.kept.has(key);
     const flash: Bag = {};
     for (const key in this.flashOut) if (keep(key)) flash[key] = this.flashOut[key];
+    // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
+    const pulledAll = isEmptyBag(flash[MESSAGES]);
+    if (pulledAll) delete flash[MESSAGES];
     const flashCleared: Record<string, string> = {};
     if (full) {
-      for (const key in this.flashIn) if (keep(key) && !has(flash, key)) flash[key] = this.flashIn[key];
+      for (const key in this.flashIn) {
+        if (keep(key) && !has(flash, key) && !(key === MESSAGES && pulledAll)) flash[key] = this.flashIn[key];
+      }
       return { clearData: true, clearFlash: true, set: { ...this.data }, deleted: [], flash, flashCleared };
     }
     if (consume) {
       for (const key in this.flashIn) if (!keep(key)) flashCleared[key] = JSON.stringify(this.flashIn[key]);
     }
+    if (pulledAll && has(this.flashIn, MESSAGES))
+      flashCleared[MESSAGES] = JSON.stringify(this.flashIn[MESSAGES]);
     return {
       clearData: this.clearData,
       clearFlash: this.clearFlash,
@@ -188,6 +253,12 @@ export class SessionState {
     const c = this.changes(consume, true);
     return { data: c.set, flash: c.flash };
   }
+}
+
+function isEmptyBag(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (const _ in value) return false;
+  return true;
 }
 
 export function isEmptyChanges(c: SessionChanges): boolean {

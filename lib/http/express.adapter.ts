@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestContext, SESSION_ACCESSOR, type SessionLifecycle } from './lifecycle.js';
 import { committerOf, installOnPrototype, reserveGateSlot } from './response-gate.js';
+import { connectFlash } from './flash.js';
 
 /** What the glue needs of an express app. */
 export interface ExpressApp {
@@ -11,24 +12,32 @@ export interface ExpressApp {
 }
 
 /**
- * Express: the lifecycle runs in a handler added to the express app itself (a Nest middleware would
- * wrap each call in an async proxy, a promise per request). The response gate's wrappers and the
- * `req.session` accessor go on the app's response and request prototypes once, so nothing is added
- * to each request's objects; the gate goes into a slot the server's first 'request' listener
- * reserves. `req.secure` honours Express's 'trust proxy' for cookie.secure 'auto'.
+ * Express, as soon as the adapter exists (NestFactory.create(), before main.ts can call
+ * `app.use()`): the lifecycle runs in a handler added to the express app itself, so every
+ * middleware of the app sees the session (passport, csrf-sync, ...). The response gate's wrappers,
+ * the `req.session` accessor and `req.flash` go on the app's response and request prototypes once,
+ * so nothing is added to each request's objects. `req.secure` honours Express's 'trust proxy' for
+ * cookie.secure 'auto'.
  */
-export function installExpress(app: ExpressApp, server: unknown, lifecycle: SessionLifecycle): void {
+export function installExpress(app: ExpressApp, lifecycle: SessionLifecycle): void {
   installOnPrototype(app.response);
-  if (server instanceof EventEmitter && !server.listeners('request').includes(reserveGateSlot))
-    server.prependListener('request', reserveGateSlot);
-  defineSessionAccessor(app.request);
+  defineRequestMembers(app.request);
   app.use((req: IncomingMessage & { secure: boolean }, res: ServerResponse, next: () => void) =>
     lifecycle.handle(req, res, () => req.secure, next),
   );
 }
 
-/** `req.session` read from the request's context (found through its response's gate); assignable. */
-function defineSessionAccessor(proto: object): void {
+/**
+ * Once the HTTP server exists: its first 'request' listener reserves the slot each response's gate
+ * goes in (filling a slot is cheaper than adding a property after Express re-prototypes the response).
+ */
+export function reserveGateSlots(server: unknown): void {
+  if (server instanceof EventEmitter && !server.listeners('request').includes(reserveGateSlot))
+    server.prependListener('request', reserveGateSlot);
+}
+
+/** `req.session` read from the request's context (found through its response's gate), and `req.flash`. */
+function defineRequestMembers(proto: object): void {
   if (Object.hasOwn(proto, SESSION_ACCESSOR)) return;
   Object.defineProperties(proto, {
     [SESSION_ACCESSOR]: { value: true },
@@ -48,4 +57,7 @@ function defineSessionAccessor(proto: object): void {
       },
     },
   });
+  if (!('flash' in proto)) {
+    Object.defineProperty(proto, 'flash', { value: connectFlash, writable: true, configurable: true });
+  }
 }

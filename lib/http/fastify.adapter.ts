@@ -1,29 +1,36 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connectFlash } from './flash.js';
 import type { SessionLifecycle } from './lifecycle.js';
 
 interface FastifyRequest {
   raw: IncomingMessage & { session?: unknown };
   protocol: string;
 }
+type Hook = (req: FastifyRequest, reply: { raw: ServerResponse }, done: (error?: Error) => void) => void;
 
-/** What the glue needs of a Fastify instance. */
+/** What the glue needs of a Fastify instance and of Nest's FastifyAdapter. */
 export interface FastifyInstance {
   hasRequestDecorator(name: string): boolean;
   decorateRequest(name: string, value: unknown): void;
-  addHook(
-    name: 'onRequest',
-    hook: (req: FastifyRequest, reply: { raw: ServerResponse }, done: () => void) => void,
-  ): void;
+  register(plugin: (instance: FastifyInstance, options: unknown, done: () => void) => void): unknown;
+}
+export interface FastifyAdapterLike {
+  getInstance<T>(): T;
+  setOnRequestHook(hook: Hook): void;
+  /** The hook set before ours, if any (Nest's adapter keeps one). */
+  onRequestHook?: Hook;
 }
 
 /**
- * Fastify: the lifecycle runs in an onRequest hook (a Nest middleware would bring in middie for every
- * request). Onrequest hooks run in the order they were added, and Nest adds middie's when the app
- * initializes, so whether Nest middleware sees the session depends on when this runs (the module
- * decides; a test pins it). `request.session` is the raw request's session, so Nest's `@Session()`
- * works; `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
+ * Fastify, as soon as the adapter exists (NestFactory.create()): the lifecycle runs in the request
+ * hook Nest's adapter runs before middie, so Nest middleware and middleware added with `app.use()`
+ * see the session, as do Fastify plugins; a hook set there before is kept and runs after ours. The
+ * `session` request decorator is declared now, so plugins that depend on it (@fastify/passport)
+ * register the usual way after NestFactory.create(). `request.session` is the raw request's, so
+ * Nest's `@Session()` works; `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
  */
-export function installFastify(fastify: FastifyInstance, lifecycle: SessionLifecycle): void {
+export function installFastify(adapter: FastifyAdapterLike, lifecycle: SessionLifecycle): void {
+  const fastify = adapter.getInstance<FastifyInstance>();
   if (!fastify.hasRequestDecorator('session')) {
     fastify.decorateRequest('session', {
       getter(this: FastifyRequest) {
@@ -31,7 +38,34 @@ export function installFastify(fastify: FastifyInstance, lifecycle: SessionLifec
       },
     });
   }
-  fastify.addHook('onRequest', (req, reply, done) => {
-    lifecycle.handle(req.raw, reply.raw, () => req.protocol === 'https', done);
+  const previous = adapter.onRequestHook;
+  adapter.setOnRequestHook(function (this: unknown, req, reply, done) {
+    lifecycle.handle(
+      req.raw,
+      reply.raw,
+      () => req.protocol === 'https',
+      previous === undefined ? done : () => previous.call(this, req, reply, done),
+    );
   });
+}
+
+/**
+ * At app.init(), after the plugins main.ts registered: `request.flash` (connect-flash's API) unless
+ * a plugin declared one (@fastify/flash, which @fastify/passport registers, works on this session).
+ */
+export function installFastifyFlash(adapter: FastifyAdapterLike): void {
+  const plugin = (instance: FastifyInstance, _options: unknown, done: () => void) => {
+    if (!instance.hasRequestDecorator('flash')) {
+      instance.decorateRequest('flash', function (this: FastifyRequest, ...args: [string?, ...unknown[]]) {
+        return connectFlash.apply(this.raw as never, args);
+      });
+    }
+    done();
+  };
+  // Like fastify-plugin: on the root context, not an encapsulated one.
+  Object.assign(plugin, {
+    [Symbol.for('skip-override')]: true,
+    [Symbol.for('fastify.display-name')]: 'nest-session-flash',
+  });
+  adapter.getInstance<FastifyInstance>().register(plugin);
 }

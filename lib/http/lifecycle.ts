@@ -26,7 +26,9 @@ import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
 import { Session } from '../session.js';
 import { SessionOutsideRequestError, SessionStoreUnavailableError } from '../session.errors.js';
+import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
+import { Facade } from './session-facade.js';
 import { gateResponse, type CommitResult, type Committer } from './response-gate.js';
 
 /** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
@@ -47,11 +49,15 @@ export function clearsFlash(status: number, keepsFlash: boolean): boolean {
 }
 
 export class SessionLifecycle {
+  readonly defaultDriver: string;
+
   constructor(
-    readonly defaultDriver: string,
+    readonly options: ResolvedSessionOptions,
     private readonly registry: DriverRegistry,
     private readonly cookies: CookieWriter,
-  ) {}
+  ) {
+    this.defaultDriver = options.driver;
+  }
 
   /** Steps 1-5 for one request; `secure` says whether it came over https (as the app trusts proxies). */
   handle(
@@ -110,7 +116,7 @@ export class RequestContext implements Committer {
   readonly states = new Map<string, SessionState>();
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
-  private bound: Session | undefined;
+  private facade: Facade | undefined;
 
   constructor(
     private readonly lifecycle: SessionLifecycle,
@@ -123,9 +129,32 @@ export class RequestContext implements Committer {
     return this.lifecycle.defaultDriver;
   }
 
-  /** `req.session`: the default driver's session bound to this request, made when first asked for. */
-  session(): Session {
-    return (this.bound ??= new Session(this.lifecycle.defaultDriver, this));
+  /** `req.session` (session-facade.ts): the default driver's session bound to this request, made when first asked for. */
+  session(): Record<string, any> {
+    return (this.facade ??= this.makeFacade()).proxy;
+  }
+
+  private makeFacade(): Facade {
+    const driver = this.lifecycle.defaultDriver;
+    const { cookie, lifetime } = this.lifecycle.options;
+    const state = () => {
+      const current = this.state(driver);
+      if (current.failure) throw current.failure;
+      return current;
+    };
+    return new Facade(new Session(driver, this), state, () => {
+      const expires = (state().createdAt ?? this.now) + lifetime;
+      return {
+        path: cookie.path,
+        domain: cookie.domain,
+        httpOnly: cookie.httpOnly,
+        secure: cookie.secure,
+        sameSite: cookie.sameSite,
+        expires: new Date(expires),
+        maxAge: expires - Date.now(),
+        originalMaxAge: lifetime,
+      };
+    });
   }
 
   /** The state kept by a driver; a driver whose cookie the request did not bring starts empty. */
@@ -140,6 +169,7 @@ export class RequestContext implements Committer {
 
   /** Step 6. */
   commit(status: number): CommitResult {
+    this.facade?.sync();
     if (this.states.size === 0) return NOTHING;
     const consume = clearsFlash(status, this.keepsFlash);
     const entries: Array<readonly [SessionDriver, SessionState]> = [];

@@ -1,0 +1,207 @@
+import type { SessionState } from '../core/session-state.js';
+import type { Session } from '../session.js';
+
+/**
+ * What `req.session` is: the request's default-driver session with nest-session's methods and
+ * express-session's language, so passport, csrf-sync, connect-flash users and the NestJS docs'
+ * `@Session()` examples work unchanged:
+ * - data as properties: `req.session.userId = 1`, `delete req.session.userId`, and nested changes
+ *   (`req.session.cart.items.push(x)`), kept by comparing at commit what was read with what is there;
+ * - `id`, `cookie`, and the callback methods `regenerate(cb)` (new id, empty session), `destroy(cb)`,
+ *   `save(cb)`, `reload(cb)`, `touch()`; callbacks are always called, asynchronously;
+ * - `regenerate(keys)` (what @fastify/passport calls) keeps only those keys; `regenerate()` keeps
+ *   the data, as `Session.regenerate()`.
+ * A data key with a method's name is reached through `get(key)` / `set(key, value)`. Every facade
+ * belongs to one request: nothing reachable from it is shared between requests.
+ */
+export interface CookieView {
+  path: string;
+  domain: string | undefined;
+  httpOnly: boolean;
+  secure: boolean | 'auto';
+  sameSite: string;
+  /** When the cookie ends (the session's lifetime). */
+  expires: Date;
+  /** ms until then. */
+  maxAge: number;
+  originalMaxAge: number;
+}
+
+type Callback = (error?: unknown) => void;
+type Member = (facade: Facade) => unknown;
+
+/** Session methods `req.session` forwards, bound to the request's session. */
+const FORWARDED = [
+  'get',
+  'has',
+  'set',
+  'all',
+  'delete',
+  'pull',
+  'flash',
+  'getFlash',
+  'flashes',
+  'pushFlash',
+  'pullFlash',
+  'reflash',
+  'keep',
+  'reset',
+] as const;
+
+const later = (callback: unknown) => {
+  if (typeof callback === 'function') process.nextTick(callback as Callback);
+};
+
+/** Everything on `req.session` that is not a data key. */
+const MEMBERS = new Map<string, Member>([
+  ['id', (f) => f.state().id],
+  ['isNew', (f) => f.state().isNew],
+  ['cookie', (f) => f.cookie()],
+  ...FORWARDED.map((name): [string, Member] => [
+    name,
+    (f) => f.method(name, (...args: unknown[]) => (f.session[name] as (...a: unknown[]) => unknown)(...args)),
+  ]),
+  [
+    'regenerate',
+    (f) =>
+      f.method('regenerate', (arg?: unknown) => {
+        const state = f.state();
+        if (typeof arg === 'function') {
+          // express-session: a new id and an empty session.
+          state.reset(false);
+          f.read.clear();
+          state.regenerate();
+          later(arg);
+          return undefined;
+        }
+        if (Array.isArray(arg)) {
+          // @fastify/secure-session's: only the named keys are kept.
+          for (const key of state.dataKeys()) if (!arg.includes(key)) state.delete(key);
+          f.read.clear();
+          state.regenerate();
+          return Promise.resolve();
+        }
+        state.regenerate();
+        return f.proxy;
+      }),
+  ],
+  [
+    'destroy',
+    (f) =>
+      f.method('destroy', (callback?: unknown) => {
+        f.state().destroy();
+        f.read.clear();
+        later(callback);
+      }),
+  ],
+  [
+    'save',
+    (f) =>
+      f.method('save', (callback?: unknown) => {
+        f.sync();
+        later(callback);
+      }),
+  ],
+  ['reload', (f) => f.method('reload', (callback?: unknown) => later(callback))],
+  ['touch', (f) => f.method('touch', () => f.proxy)],
+  ['toJSON', (f) => f.method('toJSON', () => f.state().all())],
+]);
+
+export class Facade {
+  /** Keys whose object value was read: the JSON it had then, compared at commit. */
+  readonly read = new Map<string, string>();
+  readonly proxy: Record<string, any>;
+  private methods: Map<string, unknown> | undefined;
+
+  constructor(
+    readonly session: Session,
+    readonly state: () => SessionState,
+    private readonly cookieView: () => CookieView,
+  ) {
+    this.proxy = new Proxy(this, HANDLER) as unknown as Record<string, any>;
+  }
+
+  method(name: string, fn: (...args: any[]) => unknown): unknown {
+    const methods = (this.methods ??= new Map());
+    let bound = methods.get(name);
+    if (bound === undefined) methods.set(name, (bound = fn));
+    return bound;
+  }
+
+  cookie(): CookieView {
+    return this.cookieView();
+  }
+
+  /** Keeps the nested changes made to values read through the facade. */
+  sync(): void {
+    if (this.read.size === 0) return;
+    let state: SessionState;
+    try {
+      state = this.state();
+    } catch {
+      return; // a session that failed to load has nothing to keep
+    }
+    for (const [key, json] of this.read) {
+      if (!state.hasData(key)) continue;
+      let now: string | undefined;
+      try {
+        now = JSON.stringify(state.getData(key));
+      } catch {
+        continue; // not JSON (a cycle, a BigInt): what was kept stays
+      }
+      if (now === undefined || now === json) continue;
+      state.set(key, JSON.parse(now));
+      this.read.set(key, now);
+    }
+  }
+}
+
+const HANDLER: ProxyHandler<Facade> = {
+  get(f, prop) {
+    if (typeof prop === 'symbol') return prop === Symbol.toStringTag ? 'Session' : undefined;
+    const member = MEMBERS.get(prop);
+    if (member !== undefined) return member(f);
+    const value = f.state().getData(prop);
+    if (typeof value === 'object' && value !== null && !f.read.has(prop)) {
+      f.read.set(prop, JSON.stringify(value));
+    }
+    return value;
+  },
+  set(f, prop, value) {
+    if (typeof prop === 'symbol') return false;
+    if (MEMBERS.has(prop)) {
+      throw new TypeError(
+        `req.session.${prop} is part of the session's API; keep a value under that key with req.session.set('${prop}', value)`,
+      );
+    }
+    const state = f.state();
+    if (value === undefined) state.delete(prop);
+    else state.set(prop, value);
+    f.read.delete(prop);
+    return true;
+  },
+  deleteProperty(f, prop) {
+    if (typeof prop === 'symbol' || MEMBERS.has(prop)) return false;
+    f.state().delete(prop);
+    f.read.delete(prop);
+    return true;
+  },
+  has(f, prop) {
+    return typeof prop === 'string' && (MEMBERS.has(prop) || f.state().hasData(prop));
+  },
+  ownKeys(f) {
+    return f.state().dataKeys();
+  },
+  getOwnPropertyDescriptor(f, prop) {
+    if (typeof prop === 'symbol' || MEMBERS.has(prop)) return undefined;
+    const state = f.state();
+    if (!state.hasData(prop)) return undefined;
+    return { value: state.getData(prop), writable: true, enumerable: true, configurable: true };
+  },
+  defineProperty() {
+    return false;
+  },
+  getPrototypeOf() {
+    return Object.prototype;
+  },
+};
