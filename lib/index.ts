@@ -19,8 +19,11 @@ export type {
   ResolvedSessionOptions,
 } from './session.options.js';
 export {
+  SessionError,
   SessionConfigError,
   SessionOutsideRequestError,
   SessionStoreUnavailableError,
   SessionTooLargeError,
+  SessionConflictError,
+  type SessionErrorCode,
 } from './session.errors.js';

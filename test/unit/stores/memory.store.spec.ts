@@ -1,11 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { Logger } from '@nestjs/common';
-import { Keyring } from '../../lib/crypto/keyring.js';
-import { MemoryStore } from '../../lib/stores/memory.store.js';
-import { StoreDriver } from '../../lib/drivers/store.driver.js';
-import { SessionState } from '../../lib/core/session-state.js';
-import { resolveSessionOptions } from '../../lib/session.options.js';
-import { asRecord, changes } from '../support/fixtures.js';
+import { MemoryStore } from '../../../lib/stores/memory.store.js';
+import { asRecord, changes } from '../../support/fixtures.js';
 
 const none = changes();
 const change = changes;
@@ -102,36 +97,5 @@ describe('MemoryStore', () => {
     }
     expect(store.size).toBe(100);
     expect(timers()).toBe(before);
-  });
-});
-
-describe('the memory driver', () => {
-  it('loads and commits without a promise: the store holds the change when commit returns', () => {
-    const options = resolveSessionOptions({ secret: 'a-test-secret-that-is-long-enough-0123456789' }, {});
-    const store = new MemoryStore({ max: 10 });
-    const driver = new StoreDriver(
-      'memory',
-      'sid',
-      store,
-      new Keyring(options.secrets),
-      options,
-      new Logger('test'),
-    );
-    const now = Date.now();
-    const commit = (state: SessionState) =>
-      driver.commit({ state, consume: true, hadCookie: state.id !== undefined, secure: false, now });
-
-    const fresh = driver.load(undefined, now);
-    expect(fresh).toBeInstanceOf(SessionState);
-    (fresh as SessionState).set('a', 1);
-    const first = commit(fresh as SessionState);
-    expect(first.pending).toBeUndefined();
-    const cookie = (first.cookie as { value: string }).value;
-
-    const again = driver.load(cookie, now);
-    expect(again).toBeInstanceOf(SessionState);
-    (again as SessionState).set('b', 2);
-    expect(commit(again as SessionState)).toEqual({});
-    expect(asRecord(store.getNow((fresh as SessionState).id))?.data).toEqual({ a: 1, b: 2 });
   });
 });

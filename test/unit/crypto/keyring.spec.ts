@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Keyring, newSessionId } from '../../lib/crypto/keyring.js';
+import { Keyring, newSessionId } from '../../../lib/crypto/keyring.js';
 
 const CURRENT = 'the-current-secret-that-is-long-enough-01234';
 const OLDER = 'an-older-secret-that-is-long-enough-56789abc';

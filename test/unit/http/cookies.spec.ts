@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { serialize } from 'cookie';
-import { CookieWriter, readCookies } from '../../lib/http/cookies.js';
-import type { ResolvedSessionOptions } from '../../lib/session.options.js';
+import { CookieWriter, readCookies } from '../../../lib/http/cookies.js';
+import type { ResolvedSessionOptions } from '../../../lib/session.options.js';
 
 type CookieOptions = ResolvedSessionOptions['cookie'];
 const VALUE = 'dGhlLWlk.c2lnbmF0dXJlLWluLWJhc2U2NHVybC1jaGFyYWN0ZXJzXzAxMjM0NTY3OA';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SessionState, isEmptyChanges } from '../../lib/core/session-state.js';
+import { SessionState, isEmptyChanges } from '../../../lib/core/session-state.js';
 
 let n = 0;
 const ids = () => `id-${++n}`;

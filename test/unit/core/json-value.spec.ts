@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { assertJsonValue } from '../../lib/core/json-value.js';
+import { assertJsonValue } from '../../../lib/core/json-value.js';
 
 describe('assertJsonValue', () => {
   const circular: Record<string, unknown> = {};

@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { sessionSql } from '../../lib/stores/database.schema.js';
-import { DatabaseStore } from '../../lib/stores/database.store.js';
-import { asRecord } from '../support/fixtures.js';
+import { sessionSql } from '../../../lib/stores/database.schema.js';
+import { DatabaseStore } from '../../../lib/stores/database.store.js';
+import { asRecord } from '../../support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nest-session-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

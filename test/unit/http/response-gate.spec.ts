@@ -8,7 +8,7 @@ import {
   installOnPrototype,
   reserveGateSlot,
   type CommitResult,
-} from '../../lib/http/response-gate.js';
+} from '../../../lib/http/response-gate.js';
 
 interface Reply {
   status: number;

@@ -1,0 +1,98 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { root } from '../support/typecheck.js';
+
+/** The names DESIGN.md lists, and the types of the contracts they name (options, the store). */
+const PUBLIC = [
+  // module, injectables, decorators
+  'SessionModule',
+  'Session',
+  'SessionData',
+  'SessionManager',
+  'SessionStoreFactory',
+  'Flash',
+  'KeepFlash',
+  'FlashInterceptor',
+  // the store contract
+  'SessionStore',
+  'PrunableSessionStore',
+  'ClosableSessionStore',
+  'SessionRecord',
+  'SessionChanges',
+  'SessionMeta',
+  'applyChanges',
+  // options
+  'SessionModuleOptions',
+  'SessionCookieOptions',
+  'ResolvedSessionOptions',
+  // errors
+  'SessionError',
+  'SessionErrorCode',
+  'SessionConfigError',
+  'SessionOutsideRequestError',
+  'SessionStoreUnavailableError',
+  'SessionTooLargeError',
+  'SessionConflictError',
+].sort();
+
+/** Emits the declarations as `npm run build` does (tsconfig.build.json) into a temporary directory. */
+function emitDeclarations(): string {
+  const out = mkdtempSync(join(tmpdir(), 'nest-session-dts-'));
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.build.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
+    },
+  )!;
+  const program = ts.createProgram(config.fileNames, {
+    ...config.options,
+    outDir: out,
+    declaration: true,
+    emitDeclarationOnly: true,
+    sourceMap: false,
+    declarationMap: false,
+  });
+  const result = program.emit();
+  expect(result.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+  return out;
+}
+
+describe('published types', () => {
+  it('dist/index.d.ts exports exactly the public names, and no @internal member is published', () => {
+    const out = emitDeclarations();
+    try {
+      const index = join(out, 'index.d.ts');
+      const program = ts.createProgram([index], {
+        skipLibCheck: true,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      });
+      const checker = program.getTypeChecker();
+      const symbol = checker.getSymbolAtLocation(program.getSourceFile(index)!)!;
+      const names = checker.getExportsOfModule(symbol).map((s) => s.getName());
+      expect(names.sort()).toEqual(PUBLIC);
+
+      const manager = readFileSync(join(out, 'session-manager.d.ts'), 'utf8');
+      for (const internal of [
+        'lifecycle',
+        'register(',
+        'checkDrivers',
+        'DriverFactory',
+        'SessionLifecycle',
+      ]) {
+        expect(manager).not.toContain(internal);
+      }
+      const session = readFileSync(join(out, 'session.d.ts'), 'utf8');
+      expect(session).not.toContain('RequestContext');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
