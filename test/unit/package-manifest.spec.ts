@@ -26,8 +26,10 @@ describe('package.json', () => {
     expect(Object.keys(manifest.dependencies).sort()).toEqual(['cookie', 'lru-cache', 'proper-lockfile']);
   });
 
-  it('has the scripts the README gives', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  it('has the scripts the README and CONTRIBUTING.md give', () => {
+    const readme = ['README.md', 'CONTRIBUTING.md']
+      .map((f) => readFileSync(join(root, f), 'utf8'))
+      .join('\n');
     for (const script of [
       'sample',
       'test:services',
