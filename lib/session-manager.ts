@@ -109,9 +109,13 @@ export class SessionManager implements OnApplicationShutdown {
    * @internal At start-up: builds the default driver and every built-in driver the options
    * configure, so an unknown name or a bad option fails now, not on the first request that uses it.
    */
-  checkDrivers(): void {
-    this.registry.resolve(this.options.driver);
-    for (const name of this.configured) this.registry.resolve(name);
+  async checkDrivers(): Promise<void> {
+    for (const name of new Set([this.options.driver, ...this.configured])) {
+      const { store } = this.registry.resolve(name);
+      // Built-in stores check that their optional peer dependency is installed.
+      const check = (store as { ensureInstalled?: () => Promise<void> } | undefined)?.ensureInstalled;
+      if (typeof check === 'function') await check.call(store);
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

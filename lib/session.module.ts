@@ -81,7 +81,7 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
   }
 
   /** After every module's onModuleInit, so drivers registered there with extend() count. */
-  onApplicationBootstrap(): void {
-    this.manager.checkDrivers();
+  onApplicationBootstrap(): Promise<void> {
+    return this.manager.checkDrivers();
   }
 }

@@ -12,6 +12,9 @@ import type {
   SessionRecord,
 } from './session-store.js';
 
+/** The client package TypeORM loads for each dialect. */
+const CLIENTS = { sqlite: 'better-sqlite3', postgres: 'pg', mysql: 'mysql2' } as const;
+
 export const DATABASE_DEFAULTS = {
   dataSource: { type: 'better-sqlite3', database: 'sessions.sqlite', enableWAL: true } as DataSourceOptions,
   table: 'sessions',
@@ -40,6 +43,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     options: DatabaseDriverOptions = {},
     private readonly logger: Logger = new Logger('Session'),
     private readonly maxSize = Infinity,
+    private readonly importer: (name: string) => Promise<unknown> = (name) => import(name),
   ) {
     const source = options.dataSource ?? DATABASE_DEFAULTS.dataSource;
     this.given = isDataSource(source) ? source : undefined;
@@ -76,6 +80,25 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
 
   async destroy(id: string): Promise<void> {
     await (await this.ready()).destroy(id);
+  }
+
+  /**
+   * @internal At start-up: typeorm and the database's client must be installed when the driver
+   * opens its own DataSource (nothing is connected here).
+   */
+  async ensureInstalled(): Promise<void> {
+    if (this.given !== undefined) return;
+    const client = CLIENTS[this.dialect];
+    for (const name of ['typeorm', client]) {
+      try {
+        await this.importer(name);
+      } catch (error) {
+        throw new SessionConfigError(
+          'SESSION_DATABASE_TYPEORM_MISSING',
+          `the database driver needs ${name}: npm install typeorm ${client} (${message(error)})`,
+        );
+      }
+    }
   }
 
   /** Deletes expired rows in batches of 1000, yielding to requests between batches. */

@@ -207,6 +207,11 @@ export class RedisStore implements SessionStore {
     await client.del(this.prefix + id);
   }
 
+  /** @internal At start-up: ioredis must be installed when the driver opens its own client. */
+  async ensureInstalled(): Promise<void> {
+    if (this.given === undefined) await this.ioredis();
+  }
+
   /** Closes the client the driver opened from `redis.url`; the app's own client stays open. */
   async close(): Promise<void> {
     this.closed = true;
@@ -239,17 +244,19 @@ export class RedisStore implements SessionStore {
     return client;
   }
 
-  private async open(): Promise<RedisClient> {
-    let ioredis: IORedis;
+  private async ioredis(): Promise<IORedis> {
     try {
-      ioredis = await this.importer();
+      return await this.importer();
     } catch (error) {
       throw new SessionConfigError(
         'SESSION_REDIS_MISSING',
         `the redis driver needs ioredis 5: npm install ioredis (${error instanceof Error ? error.message : String(error)})`,
       );
     }
-    const Client = ioredis.Redis;
+  }
+
+  private async open(): Promise<RedisClient> {
+    const Client = (await this.ioredis()).Redis;
     const client =
       this.url === undefined
         ? new Client(REDIS_CLIENT_DEFAULTS)
