@@ -35,6 +35,8 @@ export const SESSION_ERROR_CODES = {
   SESSION_REDIS_MISSING: 'start-up',
   /** Session or SessionManager.driver() used while no request is handled. */
   SESSION_OUTSIDE_REQUEST: 'programming',
+  /** 500: the store answered, but is set up wrongly (a Cluster node given as one server, a wrong password); the message names the fix. */
+  SESSION_STORE_MISCONFIGURED: 'request',
   /** 503: the store could not be reached for this request. */
   SESSION_STORE_UNAVAILABLE: 'request',
   /** 500: the session is over its size limit; nothing of it was kept. */

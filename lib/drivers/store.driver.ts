@@ -2,12 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
 import { SessionState, isEmptyChanges } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
-import {
-  SessionConflictError,
-  SessionStoreUnavailableError,
-  SessionTooLargeError,
-  errorMessage,
-} from '../session.errors.js';
+import { SessionConflictError, SessionTooLargeError } from '../session.errors.js';
 import {
   applyChanges,
   isClosable,
@@ -19,13 +14,14 @@ import {
   type SynchronousSessionStore,
 } from '../stores/session-store.js';
 import type { CommitInput, DriverCommit, SessionCookie, SessionDriver } from './session-driver.js';
+import { StoreHealth } from './store-health.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
  * expires with the session's absolute lifetime, so it is written only when the id changes.
  */
 export class StoreDriver implements SessionDriver {
-  private down = false;
+  private readonly health: StoreHealth;
   /** The store, when it can work synchronously: no promise per request and no response held. */
   private readonly sync: SynchronousSessionStore | undefined;
 
@@ -38,6 +34,8 @@ export class StoreDriver implements SessionDriver {
     private readonly logger: Logger,
   ) {
     this.sync = isSynchronous(store) ? store : undefined;
+    const explain = (store as { misconfiguration?: (error: unknown) => string | undefined }).misconfiguration;
+    this.health = new StoreHealth(name, logger, explain?.bind(store));
   }
 
   load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState {
@@ -172,19 +170,12 @@ export class StoreDriver implements SessionDriver {
     );
   }
 
-  private unavailable(error: unknown): SessionStoreUnavailableError {
-    if (!this.down) {
-      this.down = true;
-      this.logger.error(`The '${this.name}' session store is unavailable: ${errorMessage(error)}`);
-    }
-    return new SessionStoreUnavailableError(this.name, error);
+  private unavailable(error: unknown): Error {
+    return this.health.failed(error);
   }
 
   private up(): void {
-    if (this.down) {
-      this.down = false;
-      this.logger.log(`The '${this.name}' session store is available again`);
-    }
+    this.health.ok();
   }
 }
 

@@ -82,6 +82,19 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     await (await this.ready()).destroy(id);
   }
 
+  /** @internal What a database error says about the setup, when it is a setup mistake rather than an outage. */
+  misconfiguration(error: unknown): string | undefined {
+    const cause = (error as { driverError?: unknown }).driverError ?? error;
+    const code = String((cause as { code?: unknown } | undefined)?.code ?? '');
+    if (['28P01', '28000', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR'].includes(code)) {
+      return 'the database refused the user or password of database.dataSource';
+    }
+    if (['3D000', 'ER_BAD_DB_ERROR'].includes(code)) {
+      return 'the database named in database.dataSource does not exist: create it, or name another';
+    }
+    return undefined;
+  }
+
   /**
    * @internal At start-up: typeorm and the database's client must be installed when the driver
    * opens its own DataSource (nothing is connected here).

@@ -207,6 +207,24 @@ export class RedisStore implements SessionStore {
     await client.del(this.prefix + id);
   }
 
+  /** @internal What a Redis error says about the setup, when it is a setup mistake rather than an outage. */
+  misconfiguration(error: unknown): string | undefined {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/^(MOVED|ASK) \d+ /.test(message) || message.startsWith('CROSSSLOT')) {
+      return (
+        'Redis answered as one node of a Redis Cluster: give every node, ' +
+        "redis.url: ['redis://host1:port', 'redis://host2:port', ...], or redis.client: new Cluster(...)"
+      );
+    }
+    if (/^(WRONGPASS|NOAUTH)/.test(message) || message.includes('invalid password')) {
+      return 'Redis refused the credentials: check the user and password in redis.url (redis://user:password@host:port)';
+    }
+    if (message.includes('DB index is out of range')) {
+      return 'the database number in redis.url (redis://host:port/N) does not exist on that server';
+    }
+    return undefined;
+  }
+
   /** @internal At start-up: ioredis must be installed when the driver opens its own client. */
   async ensureInstalled(): Promise<void> {
     if (this.given === undefined) await this.ioredis();

@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
+import { RECOVERY_QUIET } from '../../lib/drivers/store-health.js';
 import { cookiePair, createApp, http } from '../support/app.js';
+import { ONLY_DATE } from '../support/fixtures.js';
 import { RecordingLogger } from '../support/logger.js';
 import { serverDatabase, type ServerDatabase } from '../support/services.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
@@ -13,6 +15,10 @@ describe.each(databases)('database driver when $name goes down and comes back', 
   let app: INestApplication;
   const logger = new RecordingLogger();
   let pair: string;
+
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   beforeAll(async () => {
     const place = db.fresh();
@@ -51,6 +57,9 @@ describe.each(databases)('database driver when $name goes down and comes back', 
 
   it('works again once the database is back, and says so once', async () => {
     await proxy.up();
+    // "Available again" is said once the store has answered for RECOVERY_QUIET with no failure.
+    jest.useFakeTimers({ doNotFake: ONLY_DATE });
+    jest.setSystemTime(Date.now() + RECOVERY_QUIET);
     await http(app).get('/get/userId').set('Cookie', pair).expect(200, { value: 1, has: true });
     await http(app).post('/set').set('Cookie', pair).send({ after: true }).expect(200);
     await http(app).get('/get/after').set('Cookie', pair).expect(200, { value: true, has: true });

@@ -1,0 +1,57 @@
+import type { Logger } from '@nestjs/common';
+import { SessionConfigError, SessionStoreUnavailableError, errorMessage } from '../session.errors.js';
+
+/** How long a store must answer with no failure before it counts as available again, in ms. */
+export const RECOVERY_QUIET = 5_000;
+
+/**
+ * A store's outages as the log tells them: one "unavailable" line when it starts failing and one
+ * "available again" once it has answered for RECOVERY_QUIET ms with no failure, so an outage is one
+ * pair of lines however many requests fail, also while only part of the store fails (one node of a
+ * Cluster) and requests succeed in between. A misconfiguration (the store explains it: a Cluster node
+ * given as a single server, a wrong password) is not an outage: it is logged once and answered with a
+ * SESSION_STORE_MISCONFIGURED error naming the fix.
+ */
+export class StoreHealth {
+  private down = false;
+  private lastFailure = 0;
+  private readonly explained = new Set<string>();
+
+  constructor(
+    private readonly name: string,
+    private readonly logger: Logger,
+    private readonly explain: (error: unknown) => string | undefined = () => undefined,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** The error a failed store call answers with. */
+  failed(error: unknown): Error {
+    const fix = this.explain(error);
+    if (fix !== undefined) {
+      if (!this.explained.has(fix)) {
+        this.explained.add(fix);
+        this.logger.error(
+          `The '${this.name}' session store is misconfigured: ${fix} (${errorMessage(error)})`,
+        );
+      }
+      return new SessionConfigError(
+        'SESSION_STORE_MISCONFIGURED',
+        `the '${this.name}' session store is misconfigured: ${fix}`,
+      );
+    }
+    this.lastFailure = this.now();
+    if (!this.down) {
+      this.down = true;
+      this.logger.error(`The '${this.name}' session store is unavailable: ${errorMessage(error)}`);
+    }
+    return new SessionStoreUnavailableError(this.name, error);
+  }
+
+  /** A store call that answered. */
+  ok(): void {
+    if (this.down && this.now() - this.lastFailure >= RECOVERY_QUIET) {
+      this.down = false;
+      this.logger.log(`The '${this.name}' session store is available again`);
+    }
+  }
+}
