@@ -34,12 +34,23 @@ export interface DatabaseDriverOptions {
 }
 
 export interface RedisDriverOptions {
-  /** The app's own ioredis client (never closed by the driver). */
+  /** The app's own ioredis client, `new Redis(...)` or `new Cluster(...)` (never closed by the driver). */
   client?: unknown;
-  /** A redis:// URL for a client the driver opens and closes. */
-  url?: string;
+  /**
+   * For a client the driver opens and closes: 'redis://host:port' (rediss:// for TLS); several of
+   * them (an array, or joined with commas) for a Redis Cluster's seed nodes;
+   * 'redis+sentinel://[user:password@]host1:port,host2:port/masterName[/db]' for a Sentinel group.
+   */
+  url?: string | string[];
   /** Default 'sess:'. */
   prefix?: string;
+  /**
+   * Replicas a regenerate() or destroy() must reach (Redis WAIT) before its response leaves, so a
+   * failover cannot bring the retired id back. Default 1 with a Sentinel URL, else 0.
+   */
+  waitForReplicas?: number;
+  /** How long that wait may take, in ms; past it the request answers 503. Default 1000. */
+  waitTimeout?: number;
 }
 
 export interface SessionModuleOptions {

@@ -1,26 +1,25 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { SessionConfigError, SessionTooLargeError } from '../session.errors.js';
+import {
+  openRedis,
+  parseRedisUrl,
+  REDIS_CLIENT_DEFAULTS,
+  type IORedis,
+  type RedisTarget,
+} from './redis.connection.js';
 import type { RedisDriverOptions } from '../session.options.js';
 import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from './session-store.js';
 
-/** What the driver takes from `await import('ioredis')`: ioredis stays an optional peer. */
-type IORedis = { Redis: typeof Redis };
+/** A pipeline with the retire script, as defineCommand adds it. */
+type RetirePipeline = {
+  nestSessionRetire(
+    key: string,
+    ttl: number,
+  ): { call(...args: (string | number)[]): { exec(): Promise<unknown> } };
+};
 type RedisClient = (Redis | Cluster) & {
   nestSessionApply(key: string, ...args: (string | number)[]): Promise<unknown>;
   nestSessionRetire(key: string, ttl: number): Promise<string[] | null>;
-};
-
-/**
- * Settings of the client the driver opens from `redis.url`: while Redis is unreachable a command
- * fails at once (a 503 for that request) instead of waiting in ioredis's offline queue, and the
- * client keeps reconnecting in the background so the app recovers when Redis is back.
- */
-export const REDIS_CLIENT_DEFAULTS: RedisOptions = {
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  connectTimeout: 2_000,
-  commandTimeout: 2_000,
-  retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
 };
 
 const DATA = 'd:';
@@ -123,7 +122,10 @@ return fields
 export class RedisStore implements SessionStore {
   private readonly prefix: string;
   private readonly given?: RedisClient;
-  private readonly url?: string;
+  private readonly target?: RedisTarget;
+  /** Replicas a retire waits for (WAIT) before the response leaves; 0: none. */
+  private readonly replicas: number;
+  private readonly replicaTimeout: number;
   private opening?: Promise<RedisClient>;
   private attempt?: Promise<void>;
   private lastError?: Error;
@@ -144,12 +146,7 @@ export class RedisStore implements SessionStore {
         'give redis.client (your ioredis client) or redis.url (a client the driver opens), not both',
       );
     }
-    if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
-      throw new SessionConfigError(
-        'SESSION_REDIS_INVALID',
-        `redis.url must be a redis:// or rediss:// URL such as 'redis://localhost:6379'`,
-      );
-    }
+    this.target = url === undefined ? undefined : parseRedisUrl(url);
     if (client !== undefined) {
       const c = client as Partial<Record<'defineCommand' | 'hgetall' | 'del', unknown>>;
       if (typeof c?.defineCommand !== 'function' || typeof c.hgetall !== 'function') {
@@ -161,7 +158,21 @@ export class RedisStore implements SessionStore {
       this.given = defineApply(client as Redis);
     }
     this.prefix = prefix;
-    this.url = url;
+    const { waitForReplicas = this.target?.kind === 'sentinel' ? 1 : 0, waitTimeout = 1_000 } = options;
+    if (!Number.isInteger(waitForReplicas) || waitForReplicas < 0) {
+      throw new SessionConfigError(
+        'SESSION_REDIS_INVALID',
+        'redis.waitForReplicas must be a whole number, 0 or more',
+      );
+    }
+    if (typeof waitTimeout !== 'number' || !(waitTimeout > 0) || !Number.isFinite(waitTimeout)) {
+      throw new SessionConfigError(
+        'SESSION_REDIS_INVALID',
+        'redis.waitTimeout must be a positive number of milliseconds',
+      );
+    }
+    this.replicas = waitForReplicas;
+    this.replicaTimeout = waitTimeout;
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
@@ -195,7 +206,29 @@ export class RedisStore implements SessionStore {
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
     const client = await this.connected();
     const ttl = Math.max(1, Math.ceil(until - Date.now()));
-    const flat = await client.nestSessionRetire(this.prefix + id, ttl);
+    const key = this.prefix + id;
+    let flat: string[] | null;
+    if (this.replicas === 0) {
+      flat = await client.nestSessionRetire(key, ttl);
+    } else {
+      // Not acknowledged before a replica has it: a failover cannot bring the retired id back.
+      const results = await (client.pipeline() as unknown as RetirePipeline)
+        .nestSessionRetire(key, ttl)
+        .call('WAIT', this.replicas, this.replicaTimeout)
+        .exec();
+      const [[retireError, retired], [waitError, acknowledged]] = results as [
+        [Error | null, unknown],
+        [Error | null, unknown],
+      ];
+      if (retireError) throw retireError;
+      if (waitError) throw waitError;
+      if (Number(acknowledged) < this.replicas) {
+        throw new Error(
+          `the retired session reached ${String(acknowledged)} of ${this.replicas} Redis replicas within ${this.replicaTimeout} ms`,
+        );
+      }
+      flat = retired as string[] | null;
+    }
     if (flat === null) return undefined;
     const fields: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
@@ -274,11 +307,9 @@ export class RedisStore implements SessionStore {
   }
 
   private async open(): Promise<RedisClient> {
-    const Client = (await this.ioredis()).Redis;
+    const ioredis = await this.ioredis();
     const client =
-      this.url === undefined
-        ? new Client(REDIS_CLIENT_DEFAULTS)
-        : new Client(this.url, REDIS_CLIENT_DEFAULTS);
+      this.target === undefined ? new ioredis.Redis(REDIS_CLIENT_DEFAULTS) : openRedis(ioredis, this.target);
     // Errors reach the requests that touch the session; the driver logs an outage once.
     client.on('error', (error: Error) => void (this.lastError = error));
     return defineApply(client);

@@ -58,7 +58,7 @@ describe.each(databases)('database driver when $name goes down and comes back', 
   it('works again once the database is back, and says so once', async () => {
     await proxy.up();
     // "Available again" is said once the store has answered for RECOVERY_QUIET with no failure.
-    jest.useFakeTimers({ doNotFake: ONLY_DATE });
+    jest.useFakeTimers({ doNotFake: [...ONLY_DATE] });
     jest.setSystemTime(Date.now() + RECOVERY_QUIET);
     await http(app).get('/get/userId').set('Cookie', pair).expect(200, { value: 1, has: true });
     await http(app).post('/set').set('Cookie', pair).send({ after: true }).expect(200);
