@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 
-export type ServiceVariable = 'NEST_SESSION_PG_URL' | 'NEST_SESSION_MARIADB_URL' | 'NEST_SESSION_REDIS_URL';
+export type ServiceVariable =
+  | 'NEST_SESSION_PG_URL'
+  | 'NEST_SESSION_MARIADB_URL'
+  | 'NEST_SESSION_REDIS_URL'
+  /** Comma-separated redis:// URLs of the masters of a Redis Cluster (each has a replica). */
+  | 'NEST_SESSION_REDIS_CLUSTER_URLS'
+  /** Comma-separated host:port of three Sentinels watching a master with one replica. */
+  | 'NEST_SESSION_REDIS_SENTINELS'
+  /** The name the Sentinels know that master by. */
+  | 'NEST_SESSION_REDIS_SENTINEL_NAME';
 
 /**
  * The URL of a server the services suite runs against. A missing one fails the suite (it never skips),
@@ -13,7 +22,8 @@ export function serviceUrl(name: ServiceVariable): string {
   const url = process.env[name];
   if (url) return url;
   throw new Error(
-    `${name} is not set. The services suite runs against real PostgreSQL, MariaDB and Redis servers and ` +
+    `${name} is not set. The services suite runs against real PostgreSQL, MariaDB and Redis servers ` +
+      '(a single Redis, a Redis Cluster and a Sentinel group) and ' +
       'never skips: start private ones with `bash .ci/services.sh start && source .ci/tmp/services.env` ' +
       '(Debian packages postgresql, mariadb-server, redis-server; .ci/run installs them), run ' +
       '`npm run test:services`, then `bash .ci/services.sh stop`. Or point the variable at a server of your own.',

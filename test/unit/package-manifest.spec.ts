@@ -6,12 +6,12 @@ import { root } from '../support/typecheck.js';
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 describe('package.json', () => {
-  it('publishes dist/ only, as ESM with declarations', () => {
+  it('publishes dist/ only, as ESM with declarations, for import and require alike', () => {
     expect(manifest.type).toBe('module');
     expect(manifest.files).toEqual(['dist']);
     expect(manifest.main).toBe('./dist/index.js');
     expect(manifest.types).toBe('./dist/index.d.ts');
-    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
   });
 
   it('leaves Nest, rxjs and reflect-metadata to the app, and the database and redis clients optional', () => {
