@@ -123,12 +123,14 @@ export class ServerEngine implements Engine {
 interface SqliteStatement {
   get(...params: unknown[]): unknown;
   run(...params: unknown[]): { changes: number };
+  pluck(): SqliteStatement;
 }
 
 interface SqliteConnection {
   readonly inTransaction: boolean;
   prepare(sql: string): SqliteStatement;
   exec(sql: string): unknown;
+  pragma(source: string): unknown;
   transaction<A extends unknown[]>(fn: (...args: A) => void): { immediate(...args: A): void };
 }
 
@@ -140,38 +142,107 @@ interface Prepared {
   write: (id: string, changes: SessionChanges, meta: SessionMeta) => void;
 }
 
+interface BusyPragmas {
+  connection: SqliteConnection;
+  read: SqliteStatement;
+  off: SqliteStatement;
+}
+
+/** How long the SQLite engine keeps trying a statement the file's lock refuses, in ms, unless told. */
+export const SQLITE_BUSY_TIMEOUT = 2000;
+/** The first wait after a refusal; each next one doubles, up to SQLITE_BUSY_MAX_WAIT. */
+const SQLITE_BUSY_FIRST_WAIT = 2;
+const SQLITE_BUSY_MAX_WAIT = 50;
+
+export interface SqliteEngineOptions {
+  /** How long a statement is retried while another process holds the file's lock, in ms (default 2000). */
+  busyTimeout?: number;
+}
+
 /**
  * SQLite through better-sqlite3, whose TypeORM driver has one connection for everything. Each write
  * runs synchronously as one `BEGIN IMMEDIATE` transaction on that connection, so nothing else in the
  * process can interleave with it, and the database serializes it against other processes.
+ *
+ * better-sqlite3 waits for a lock by blocking the thread (its `busy_timeout`, 5 s by default), which
+ * would freeze every request of the app while another process holds the file. So the engine's
+ * statements run with `busy_timeout` 0 (the connection's own value is put back afterwards, for an app
+ * sharing it) and a refused one (SQLITE_BUSY) is tried again on a timer, up to `busyTimeout` ms in
+ * all; then it fails, and the request that needed it gets a 503.
  */
 export class SqliteEngine implements Engine {
   private prepared: Prepared | undefined;
+  private busyPragmas: BusyPragmas | undefined;
+  private readonly busyTimeout: number;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly sql: SessionSql,
-  ) {}
-
-  async createTable(): Promise<void> {
-    const connection = await this.idle();
-    for (const statement of this.sql.createTable) connection.exec(statement);
+    options: SqliteEngineOptions = {},
+  ) {
+    this.busyTimeout = options.busyTimeout ?? SQLITE_BUSY_TIMEOUT;
   }
 
-  async get(id: string, now: number): Promise<Row | undefined> {
-    return this.statements(this.connection()).get.get(id, now) as Row | undefined;
+  async createTable(): Promise<void> {
+    await this.run(true, (connection) => {
+      for (const statement of this.sql.createTable) connection.exec(statement);
+    });
+  }
+
+  get(id: string, now: number): Promise<Row | undefined> {
+    return this.run(false, (connection) => this.statements(connection).get.get(id, now) as Row | undefined);
   }
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<void> {
-    this.statements(await this.idle()).write(id, changes, meta);
+    await this.run(true, (connection) => this.statements(connection).write(id, changes, meta));
   }
 
   async destroy(id: string): Promise<void> {
-    this.statements(await this.idle()).delete.run(id);
+    await this.run(true, (connection) => this.statements(connection).delete.run(id));
   }
 
-  async pruneBatch(now: number): Promise<number> {
-    return this.statements(await this.idle()).prune.run(now).changes;
+  pruneBatch(now: number): Promise<number> {
+    return this.run(true, (connection) => this.statements(connection).prune.run(now).changes);
+  }
+
+  /**
+   * Runs `work` synchronously on the connection without ever blocking on the file's lock: refused,
+   * it is tried again after a short wait (2, 4, 8 … 50 ms) until `busyTimeout` has passed.
+   */
+  private async run<T>(write: boolean, work: (connection: SqliteConnection) => T): Promise<T> {
+    const start = performance.now();
+    let wait = SQLITE_BUSY_FIRST_WAIT;
+    for (;;) {
+      // A write waits for a transaction the app has open on a shared connection; a read joins it.
+      const connection = write ? await this.idle() : this.connection();
+      try {
+        return this.withoutBusyWait(connection, work);
+      } catch (error) {
+        const left = this.busyTimeout - (performance.now() - start);
+        if (!isBusy(error) || left <= 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, left)));
+        wait = Math.min(wait * 2, SQLITE_BUSY_MAX_WAIT);
+      }
+    }
+  }
+
+  /** Runs `work` with the connection's busy_timeout at 0 (SQLITE_BUSY at once), then puts it back. */
+  private withoutBusyWait<T>(connection: SqliteConnection, work: (connection: SqliteConnection) => T): T {
+    if (this.busyPragmas?.connection !== connection) {
+      this.busyPragmas = {
+        connection,
+        read: connection.prepare('PRAGMA busy_timeout').pluck(),
+        off: connection.prepare('PRAGMA busy_timeout = 0'),
+      };
+    }
+    const previous = Number(this.busyPragmas.read.get());
+    if (previous === 0) return work(connection);
+    this.busyPragmas.off.run();
+    try {
+      return work(connection);
+    } finally {
+      connection.pragma(`busy_timeout = ${previous}`);
+    }
   }
 
   private connection(): SqliteConnection {
@@ -218,6 +289,12 @@ export class SqliteEngine implements Engine {
     };
     return this.prepared;
   }
+}
+
+/** SQLITE_BUSY and its extended codes: another connection holds the lock this statement needs. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /** The record a row holds; undefined when its payload is not a session (treated as missing). */

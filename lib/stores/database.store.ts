@@ -2,7 +2,14 @@ import { Logger } from '@nestjs/common';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { SessionConfigError } from '../session.errors.js';
 import type { DatabaseDriverOptions } from '../session.options.js';
-import { ServerEngine, SqliteEngine, message, toRecord, type Engine } from './database.engines.js';
+import {
+  ServerEngine,
+  SqliteEngine,
+  message,
+  toRecord,
+  type Engine,
+  type SqliteEngineOptions,
+} from './database.engines.js';
 import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.schema.js';
 import type {
   ClosableSessionStore,
@@ -36,9 +43,14 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   private pruning: Promise<number> | undefined;
   private closed = false;
 
+  /**
+   * `engine.busyTimeout`: how long a SQLite statement is retried, on a timer, while another process
+   * holds the file's lock (default 2000 ms); then the request that needed it gets a 503.
+   */
   constructor(
     options: DatabaseDriverOptions = {},
     private readonly logger: Logger = new Logger('Session'),
+    private readonly engineOptions: SqliteEngineOptions = {},
   ) {
     const source = options.dataSource ?? DATABASE_DEFAULTS.dataSource;
     this.given = isDataSource(source) ? source : undefined;
@@ -121,7 +133,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     try {
       const engine =
         this.dialect === 'sqlite'
-          ? new SqliteEngine(dataSource, this.sql)
+          ? new SqliteEngine(dataSource, this.sql, this.engineOptions)
           : new ServerEngine(dataSource, this.sql);
       await engine.createTable();
       this.startSweep();
