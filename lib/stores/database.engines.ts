@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { SessionSql } from './database.schema.js';
+import { randomBytes } from 'node:crypto';
+import { BACKLOG_BATCH, BACKLOG_MIN, type BacklogSql, type SessionSql } from './database.schema.js';
 import {
   applyChanges,
   emptyRecord,
@@ -24,7 +25,15 @@ export interface Engine {
   destroy(id: string): Promise<void>;
   /** Deletes at most PRUNE_BATCH expired rows; resolves to how many went. */
   pruneBatch(now: number): Promise<number>;
+  /**
+   * When the engine has a faster way through a large backlog of expired rows and there is one, deletes
+   * most of them and resolves to how many went; otherwise resolves to 0 at once.
+   */
+  pruneBacklog?(now: number, stopped: () => boolean): Promise<number>;
 }
+/** Above every session id (base64url), for the end of a key range. */
+const LAST_KEY = '\u007f';
+
 /** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
 export class ServerEngine implements Engine {
   constructor(
@@ -74,10 +83,74 @@ export class ServerEngine implements Engine {
   async pruneBatch(now: number): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      return (await runner.query(this.sql.prune, [now], true)).affected ?? 0;
+      return await this.pruneStatement(runner, this.sql.prune, [now]);
     } finally {
       await runner.release();
     }
+  }
+
+  /**
+   * MySQL/MariaDB: when at least BACKLOG_MIN rows and an eighth of the table have expired, one pass
+   * over the table in key order, from a random key round to it, BACKLOG_BATCH rows a step: each step
+   * reads the next expired ids (no locks) and deletes those still expired by primary key. Pruners in
+   * other processes start elsewhere, so they rarely meet, and never wait long on each other when they do.
+   */
+  async pruneBacklog(now: number, stopped: () => boolean): Promise<number> {
+    const backlog = this.sql.backlog;
+    if (backlog === undefined || !(await this.hasBacklog(backlog, now))) return 0;
+    const start = randomBytes(6).toString('base64url');
+    let total = 0;
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      for (const [from, to] of [
+        [start, LAST_KEY],
+        ['', start],
+      ]) {
+        for (let after = from; !stopped();) {
+          const rows: { id: string }[] = await runner.query(backlog.scan, [after, to, now]);
+          if (rows.length === 0) break;
+          const ids = rows.map((row) => row.id);
+          total += await this.pruneStatement(runner, backlog.deleteIds(ids.length), [now, ...ids]);
+          if (rows.length < BACKLOG_BATCH) break;
+          after = ids[ids.length - 1];
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    } finally {
+      await runner.release();
+    }
+    return total;
+  }
+
+  /**
+   * One DELETE of expired rows in a READ COMMITTED transaction (no gap locks: requests inserting
+   * sessions never wait on it), run again when it meets another pruner in a deadlock.
+   */
+  private async pruneStatement(runner: QueryRunner, sql: string, params: unknown[]): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runner.startTransaction('READ COMMITTED');
+        const affected = (await runner.query(sql, params, true)).affected ?? 0;
+        await runner.commitTransaction();
+        return affected;
+      } catch (error) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        if (attempt >= 5 || !isTransient(error)) throw error;
+      }
+    }
+  }
+
+  private async hasBacklog(backlog: BacklogSql, now: number): Promise<boolean> {
+    let tableRows: number;
+    try {
+      const [row] = (await this.dataSource.query(backlog.tableRows)) as { n?: unknown }[];
+      tableRows = Number(row?.n ?? 0) || 0;
+    } catch {
+      return false; // no estimate: batches in expiry order are never wrong
+    }
+    const cap = Math.max(BACKLOG_MIN, Math.ceil(tableRows / 8));
+    const [row] = (await this.dataSource.query(backlog.count, [now, cap])) as { n: unknown }[];
+    return Number(row.n) >= cap;
   }
 
   /** Locks the row (creating it first when missing: insert-or-nothing, then lock), merges, writes. */
