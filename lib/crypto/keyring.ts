@@ -9,7 +9,14 @@ import {
 import { LRUCache } from 'lru-cache';
 
 const SIG_BYTES = 32;
-const SIG_LENGTH = 43; // base64url of 32 bytes
+/**
+ * The only spelling of a 32-byte signature this library writes: 43 base64url characters, no padding,
+ * the last one carrying 4 bits and two zero bits (A, E, I, ..., 8). Base64 decoders also take `+` and
+ * `/`, padding, characters they skip and other values of those two bits: none of those verify.
+ */
+const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+/** Unpadded base64url, as Buffer#toString('base64url') writes it. */
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const SEAL_VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -68,9 +75,11 @@ export class Keyring {
 
   private check(name: string, signed: string): string | undefined {
     const dot = signed.lastIndexOf('.');
-    if (dot <= 0 || signed.length - dot - 1 !== SIG_LENGTH) return undefined;
+    if (dot <= 0) return undefined;
+    const signature = signed.slice(dot + 1);
+    if (!SIGNATURE.test(signature)) return undefined;
     const value = signed.slice(0, dot);
-    const given = Buffer.from(signed.slice(dot + 1), 'base64url');
+    const given = Buffer.from(signature, 'base64url');
     if (given.length !== SIG_BYTES) return undefined;
     for (const key of this.keys) {
       if (timingSafeEqual(given, this.mac(key.sign, name, value))) return value;
@@ -87,10 +96,15 @@ export class Keyring {
     return Buffer.concat([Buffer.of(SEAL_VERSION), iv, body, cipher.getAuthTag()]).toString('base64url');
   }
 
-  /** The plaintext and whether it was sealed with an older key, or undefined for anything that does not open. */
+  /**
+   * The plaintext and whether it was sealed with an older key, or undefined for anything that does not
+   * open. Only the exact string seal() wrote opens: the bytes must encode back to it.
+   */
   open(name: string, sealed: string): { plaintext: string; stale: boolean } | undefined {
+    if (!BASE64URL.test(sealed)) return undefined;
     const raw = Buffer.from(sealed, 'base64url');
     if (raw.length < 1 + IV_BYTES + TAG_BYTES || raw[0] !== SEAL_VERSION) return undefined;
+    if (raw.toString('base64url') !== sealed) return undefined;
     const iv = raw.subarray(1, 1 + IV_BYTES);
     const tag = raw.subarray(raw.length - TAG_BYTES);
     const body = raw.subarray(1 + IV_BYTES, raw.length - TAG_BYTES);

@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { randomBytes } from 'node:crypto';
 import { SessionTooLargeError } from '../session.errors.js';
-import type { SessionSql } from './database.schema.js';
+import { BACKLOG_BATCH, BACKLOG_MIN, type BacklogSql, type SessionSql } from './database.schema.js';
 import {
   applyChanges,
   emptyRecord,
@@ -28,7 +29,15 @@ export interface Engine {
   destroy(id: string): Promise<void>;
   /** Deletes at most PRUNE_BATCH expired rows; resolves to how many went. */
   pruneBatch(now: number): Promise<number>;
+  /**
+   * When the engine has a faster way through a large backlog of expired rows and there is one, deletes
+   * most of them and resolves to how many went; otherwise resolves to 0 at once.
+   */
+  pruneBacklog?(now: number, stopped: () => boolean): Promise<number>;
 }
+/** Above every session id (base64url), for the end of a key range. */
+const LAST_KEY = '\u007f';
+
 /** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
 export class ServerEngine implements Engine {
   private readonly payload: (record: SessionRecord) => string;
@@ -98,10 +107,74 @@ export class ServerEngine implements Engine {
   async pruneBatch(now: number): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      return (await runner.query(this.sql.prune, [now], true)).affected ?? 0;
+      return await this.pruneStatement(runner, this.sql.prune, [now]);
     } finally {
       await runner.release();
     }
+  }
+
+  /**
+   * MySQL/MariaDB: when at least BACKLOG_MIN rows and an eighth of the table have expired, one pass
+   * over the table in key order, from a random key round to it, BACKLOG_BATCH rows a step: each step
+   * reads the next expired ids (no locks) and deletes those still expired by primary key. Pruners in
+   * other processes start elsewhere, so they rarely meet, and never wait long on each other when they do.
+   */
+  async pruneBacklog(now: number, stopped: () => boolean): Promise<number> {
+    const backlog = this.sql.backlog;
+    if (backlog === undefined || !(await this.hasBacklog(backlog, now))) return 0;
+    const start = randomBytes(6).toString('base64url');
+    let total = 0;
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      for (const [from, to] of [
+        [start, LAST_KEY],
+        ['', start],
+      ]) {
+        for (let after = from; !stopped();) {
+          const rows: { id: string }[] = await runner.query(backlog.scan, [after, to, now]);
+          if (rows.length === 0) break;
+          const ids = rows.map((row) => row.id);
+          total += await this.pruneStatement(runner, backlog.deleteIds(ids.length), [now, ...ids]);
+          if (rows.length < BACKLOG_BATCH) break;
+          after = ids[ids.length - 1];
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    } finally {
+      await runner.release();
+    }
+    return total;
+  }
+
+  /**
+   * One DELETE of expired rows in a READ COMMITTED transaction (no gap locks: requests inserting
+   * sessions never wait on it), run again when it meets another pruner in a deadlock.
+   */
+  private async pruneStatement(runner: QueryRunner, sql: string, params: unknown[]): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runner.startTransaction('READ COMMITTED');
+        const affected = (await runner.query(sql, params, true)).affected ?? 0;
+        await runner.commitTransaction();
+        return affected;
+      } catch (error) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        if (attempt >= 5 || !isTransient(error)) throw error;
+      }
+    }
+  }
+
+  private async hasBacklog(backlog: BacklogSql, now: number): Promise<boolean> {
+    let tableRows: number;
+    try {
+      const [row] = (await this.dataSource.query(backlog.tableRows)) as { n?: unknown }[];
+      tableRows = Number(row?.n ?? 0) || 0;
+    } catch {
+      return false; // no estimate: batches in expiry order are never wrong
+    }
+    const cap = Math.max(BACKLOG_MIN, Math.ceil(tableRows / 8));
+    const [row] = (await this.dataSource.query(backlog.count, [now, cap])) as { n: unknown }[];
+    return Number(row.n) >= cap;
   }
 
   /**
@@ -153,12 +226,14 @@ export class ServerEngine implements Engine {
 interface SqliteStatement {
   get(...params: unknown[]): unknown;
   run(...params: unknown[]): { changes: number };
+  pluck(): SqliteStatement;
 }
 
 interface SqliteConnection {
   readonly inTransaction: boolean;
   prepare(sql: string): SqliteStatement;
   exec(sql: string): unknown;
+  pragma(source: string): unknown;
   transaction<A extends unknown[], R>(fn: (...args: A) => R): { immediate(...args: A): R };
 }
 
@@ -171,46 +246,114 @@ interface Prepared {
   retire: (id: string, until: number, now: number) => SessionRecord | undefined;
 }
 
+interface BusyPragmas {
+  connection: SqliteConnection;
+  read: SqliteStatement;
+  off: SqliteStatement;
+}
+
+/** How long the SQLite engine keeps trying a statement the file's lock refuses, in ms, unless told. */
+export const SQLITE_BUSY_TIMEOUT = 2000;
+/** The first wait after a refusal; each next one doubles, up to SQLITE_BUSY_MAX_WAIT. */
+const SQLITE_BUSY_FIRST_WAIT = 2;
+const SQLITE_BUSY_MAX_WAIT = 50;
+
+export interface SqliteEngineOptions {
+  /** How long a statement is retried while another process holds the file's lock, in ms (default 2000). */
+  busyTimeout?: number;
+}
+
 /**
  * SQLite through better-sqlite3, whose TypeORM driver has one connection for everything. Each write
  * runs synchronously as one `BEGIN IMMEDIATE` transaction on that connection, so nothing else in the
  * process can interleave with it, and the database serializes it against other processes.
+ *
+ * better-sqlite3 waits for a lock by blocking the thread (its `busy_timeout`, 5 s by default), which
+ * would freeze every request of the app while another process holds the file. So the engine's
+ * statements run with `busy_timeout` 0 (the connection's own value is put back afterwards, for an app
+ * sharing it) and a refused one (SQLITE_BUSY) is tried again on a timer, up to `busyTimeout` ms in
+ * all; then it fails, and the request that needed it gets a 503.
  */
 export class SqliteEngine implements Engine {
   private prepared: Prepared | undefined;
   private readonly payload: (record: SessionRecord) => string;
+  private busyPragmas: BusyPragmas | undefined;
+  private readonly busyTimeout: number;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly sql: SessionSql,
     maxSize: number,
+    options: SqliteEngineOptions = {},
   ) {
     this.payload = payloadOf(maxSize);
+    this.busyTimeout = options.busyTimeout ?? SQLITE_BUSY_TIMEOUT;
   }
 
   async createTable(): Promise<void> {
-    const connection = await this.idle();
-    for (const statement of this.sql.createTable) connection.exec(statement);
+    await this.run(true, (connection) => {
+      for (const statement of this.sql.createTable) connection.exec(statement);
+    });
   }
 
-  async get(id: string, now: number): Promise<Row | undefined> {
-    return this.statements(this.connection()).get.get(id, now) as Row | undefined;
+  get(id: string, now: number): Promise<Row | undefined> {
+    return this.run(false, (connection) => this.statements(connection).get.get(id, now) as Row | undefined);
   }
 
-  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
-    return this.statements(await this.idle()).write(id, changes, meta);
+  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    return this.run(true, (connection) => this.statements(connection).write(id, changes, meta));
   }
 
-  async retire(id: string, until: number, now: number): Promise<SessionRecord | undefined> {
-    return this.statements(await this.idle()).retire(id, until, now);
+  retire(id: string, until: number, now: number): Promise<SessionRecord | undefined> {
+    return this.run(true, (connection) => this.statements(connection).retire(id, until, now));
   }
 
   async destroy(id: string): Promise<void> {
-    this.statements(await this.idle()).delete.run(id);
+    await this.run(true, (connection) => this.statements(connection).delete.run(id));
   }
 
-  async pruneBatch(now: number): Promise<number> {
-    return this.statements(await this.idle()).prune.run(now).changes;
+  pruneBatch(now: number): Promise<number> {
+    return this.run(true, (connection) => this.statements(connection).prune.run(now).changes);
+  }
+
+  /**
+   * Runs `work` synchronously on the connection without ever blocking on the file's lock: refused,
+   * it is tried again after a short wait (2, 4, 8 … 50 ms) until `busyTimeout` has passed.
+   */
+  private async run<T>(write: boolean, work: (connection: SqliteConnection) => T): Promise<T> {
+    const start = performance.now();
+    let wait = SQLITE_BUSY_FIRST_WAIT;
+    for (;;) {
+      // A write waits for a transaction the app has open on a shared connection; a read joins it.
+      const connection = write ? await this.idle() : this.connection();
+      try {
+        return this.withoutBusyWait(connection, work);
+      } catch (error) {
+        const left = this.busyTimeout - (performance.now() - start);
+        if (!isBusy(error) || left <= 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, left)));
+        wait = Math.min(wait * 2, SQLITE_BUSY_MAX_WAIT);
+      }
+    }
+  }
+
+  /** Runs `work` with the connection's busy_timeout at 0 (SQLITE_BUSY at once), then puts it back. */
+  private withoutBusyWait<T>(connection: SqliteConnection, work: (connection: SqliteConnection) => T): T {
+    if (this.busyPragmas?.connection !== connection) {
+      this.busyPragmas = {
+        connection,
+        read: connection.prepare('PRAGMA busy_timeout').pluck(),
+        off: connection.prepare('PRAGMA busy_timeout = 0'),
+      };
+    }
+    const previous = Number(this.busyPragmas.read.get());
+    if (previous === 0) return work(connection);
+    this.busyPragmas.off.run();
+    try {
+      return work(connection);
+    } finally {
+      connection.pragma(`busy_timeout = ${previous}`);
+    }
   }
 
   private connection(): SqliteConnection {
@@ -266,6 +409,12 @@ export class SqliteEngine implements Engine {
     };
     return this.prepared;
   }
+}
+
+/** SQLITE_BUSY and its extended codes: another connection holds the lock this statement needs. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /** The record a row holds; undefined when its payload is not a session (treated as missing). */

@@ -30,6 +30,26 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** Rows pruned by one statement: small enough that requests waiting on the table are not held long. */
 export const PRUNE_BATCH = 1000;
+/** Expired rows below which a backlog is never worth a pass over the whole table (MySQL/MariaDB). */
+export const BACKLOG_MIN = 10_000;
+/** Rows one step of a backlog pass reads in key order, and deletes. */
+export const BACKLOG_BATCH = 10_000;
+
+/**
+ * A pass over the table in primary-key order (MySQL/MariaDB), for a large backlog: InnoDB keeps rows
+ * in key order, so it reads each page once, in order, where deleting by expiry order touches a random
+ * page per row.
+ */
+export interface BacklogSql {
+  /** (now, cap): how many expired rows there are, counting no further than cap (index only). */
+  count: string;
+  /** (): the engine's estimate of the table's rows, or nothing. */
+  tableRows: string;
+  /** (after, before, now): up to BACKLOG_BATCH expired ids after `after` and before `before`, in key order. */
+  scan: string;
+  /** (now, ...ids): deletes those of the ids that are still expired. */
+  deleteIds(count: number): string;
+}
 
 /** Every statement the store runs, for one table in one dialect. Parameters are positional. */
 export interface SessionSql {
@@ -48,6 +68,8 @@ export interface SessionSql {
   prune: string;
   /** Selects nothing; fails when the table is missing. */
   probe: string;
+  /** MySQL/MariaDB: the backlog pass. */
+  backlog?: BacklogSql;
 }
 
 /** The SQL of the sessions table (`table` may be `schema.table`); rejects names that are not plain identifiers. */
@@ -100,6 +122,18 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         // An existing row is locked exclusively (a no-op update), never shared: no lock upgrade to deadlock on.
         insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON DUPLICATE KEY UPDATE id = id`,
         prune: `DELETE FROM ${t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ${PRUNE_BATCH}`,
+        backlog: {
+          count: `SELECT COUNT(*) AS n FROM (SELECT id FROM ${t} WHERE expires_at <= ? LIMIT ?) expired`,
+          tableRows:
+            'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE ' +
+            `TABLE_SCHEMA = ${parts.length === 2 ? `'${parts[0]}'` : 'DATABASE()'} AND TABLE_NAME = '${parts[parts.length - 1]}'`,
+          // FORCE INDEX: the key order is the point (an expiry-index plan would sort every expired row).
+          scan:
+            `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id > ? AND id < ? AND expires_at <= ? ` +
+            `ORDER BY id LIMIT ${BACKLOG_BATCH}`,
+          deleteIds: (count) =>
+            `DELETE FROM ${t} WHERE expires_at <= ? AND id IN (${Array(count).fill('?').join(', ')})`,
+        },
       };
     case 'sqlite': {
       const schema = parts.length === 2 ? `${q(parts[0])}.` : '';

@@ -2,7 +2,15 @@ import { Logger } from '@nestjs/common';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { SessionConfigError } from '../session.errors.js';
 import type { DatabaseDriverOptions } from '../session.options.js';
-import { ServerEngine, SqliteEngine, TOMBSTONE, message, toRecord, type Engine } from './database.engines.js';
+import {
+  ServerEngine,
+  SqliteEngine,
+  TOMBSTONE,
+  message,
+  toRecord,
+  type Engine,
+  type SqliteEngineOptions,
+} from './database.engines.js';
 import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.schema.js';
 import type {
   ClosableSessionStore,
@@ -11,6 +19,14 @@ import type {
   SessionMeta,
   SessionRecord,
 } from './session-store.js';
+
+/** What the driver gives a store beyond the user's options (tests give more). */
+export interface DatabaseStoreInternals extends SqliteEngineOptions {
+  /** Bytes of one session's JSON past which a change is refused. Default: no limit. */
+  maxSize?: number;
+  /** How optional packages are imported (for the start-up check). */
+  importer?: (name: string) => Promise<unknown>;
+}
 
 /** The client package TypeORM loads for each dialect. */
 const CLIENTS = { sqlite: 'better-sqlite3', postgres: 'pg', mysql: 'mysql2' } as const;
@@ -39,11 +55,14 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   private pruning: Promise<number> | undefined;
   private closed = false;
 
+  /**
+   * `engine.busyTimeout`: how long a SQLite statement is retried, on a timer, while another process
+   * holds the file's lock (default 2000 ms); then the request that needed it gets a 503.
+   */
   constructor(
     options: DatabaseDriverOptions = {},
     private readonly logger: Logger = new Logger('Session'),
-    private readonly maxSize = Infinity,
-    private readonly importer: (name: string) => Promise<unknown> = (name) => import(name),
+    private readonly internals: DatabaseStoreInternals = {},
   ) {
     const source = options.dataSource ?? DATABASE_DEFAULTS.dataSource;
     this.given = isDataSource(source) ? source : undefined;
@@ -104,7 +123,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     const client = CLIENTS[this.dialect];
     for (const name of ['typeorm', client]) {
       try {
-        await this.importer(name);
+        await (this.internals.importer ?? ((n: string) => import(n)))(name);
       } catch (error) {
         throw new SessionConfigError(
           'SESSION_DATABASE_TYPEORM_MISSING',
@@ -114,7 +133,10 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     }
   }
 
-  /** Deletes expired rows in batches of 1000, yielding to requests between batches. */
+  /**
+   * Deletes expired rows in batches of 1000, yielding to requests between batches; on MySQL/MariaDB, a
+   * large backlog goes first in one pass over the table in key order.
+   */
   prune(): Promise<number> {
     this.pruning ??= this.sweep().finally(() => (this.pruning = undefined));
     return this.pruning;
@@ -133,7 +155,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   private async sweep(): Promise<number> {
     const engine = await this.ready();
     const now = Date.now();
-    let total = 0;
+    let total = (await engine.pruneBacklog?.(now, () => this.closed)) ?? 0;
     for (;;) {
       const count = await engine.pruneBatch(now);
       total += count;
@@ -163,8 +185,8 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     try {
       const engine =
         this.dialect === 'sqlite'
-          ? new SqliteEngine(dataSource, this.sql, this.maxSize)
-          : new ServerEngine(dataSource, this.sql, this.maxSize);
+          ? new SqliteEngine(dataSource, this.sql, this.internals.maxSize ?? Infinity, this.internals)
+          : new ServerEngine(dataSource, this.sql, this.internals.maxSize ?? Infinity);
       await engine.createTable();
       this.startSweep();
       return engine;

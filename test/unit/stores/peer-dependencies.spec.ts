@@ -12,21 +12,15 @@ describe('optional peer dependencies, checked at start-up', () => {
       ['postgres', 'pg'],
       ['mariadb', 'mysql2'],
     ] as const) {
-      const withoutTypeorm = new DatabaseStore(
-        { dataSource: { type } as never },
-        new Logger('t'),
-        1,
-        (name) => (name === 'typeorm' ? missing(name) : Promise.resolve({})),
-      );
+      const withoutTypeorm = new DatabaseStore({ dataSource: { type } as never }, new Logger('t'), {
+        importer: (name) => (name === 'typeorm' ? missing(name) : Promise.resolve({})),
+      });
       await expect(withoutTypeorm.ensureInstalled()).rejects.toThrow(
         `SESSION_DATABASE_TYPEORM_MISSING: the database driver needs typeorm: npm install typeorm ${client}`,
       );
-      const withoutClient = new DatabaseStore(
-        { dataSource: { type } as never },
-        new Logger('t'),
-        1,
-        (name) => (name === client ? missing(name) : Promise.resolve({})),
-      );
+      const withoutClient = new DatabaseStore({ dataSource: { type } as never }, new Logger('t'), {
+        importer: (name) => (name === client ? missing(name) : Promise.resolve({})),
+      });
       await expect(withoutClient.ensureInstalled()).rejects.toThrow(
         `needs ${client}: npm install typeorm ${client}`,
       );
