@@ -1,4 +1,4 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { SessionConfigError, SessionTooLargeError } from '../session.errors.js';
 import {
   openRedis,
