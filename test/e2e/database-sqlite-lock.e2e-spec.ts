@@ -59,7 +59,7 @@ describe('database store on SQLite while another process holds the file', () => 
     expect(asRecord(await read)?.data).toMatchObject({ before: 1 });
     expect(asRecord(await store.get('a'))?.data).toEqual({ before: 1, during: 2 });
     await store.close();
-  });
+  }, 30_000);
 
   it('fails a call once busyTimeout has passed, and works again after', async () => {
     const store = new DatabaseStore({ ...place, pruneInterval: 0 }, new Logger('Session'), {
@@ -76,7 +76,7 @@ describe('database store on SQLite while another process holds the file', () => 
     await locker.release();
     expect(asRecord(await store.get('a'))?.data).toEqual({ x: 1 });
     await store.close();
-  });
+  }, 30_000);
 });
 
 describe.each(platforms)(
@@ -130,6 +130,6 @@ describe.each(platforms)(
         await app.close();
         await locker.stop();
       }
-    });
+    }, 30_000);
   },
 );

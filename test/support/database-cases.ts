@@ -37,10 +37,27 @@ class RaceController {
 @Module({ controllers: [RaceController] })
 class RaceModule {}
 
-/** Writes `count` rows straight into the table (expired when `expiresAt` is in the past), in a few statements. */
-export async function seedRows(place: TestPlace, count: number, expiresAt: number): Promise<void> {
+/** A place, or the same table through a DataSource the caller opened (and closes). */
+type TestPlaceOrOpen = TestPlace | { dataSource: DataSource; table: string };
+
+const opened = new WeakSet<DataSource>();
+
+/** The place's DataSource: the caller's own, or one opened here (closed by done()). */
+async function open(place: TestPlaceOrOpen): Promise<DataSource> {
+  if (place.dataSource instanceof DataSource) return place.dataSource;
   const dataSource = await new DataSource(place.dataSource).initialize();
-  const postgres = place.dataSource.type === 'postgres';
+  opened.add(dataSource);
+  return dataSource;
+}
+
+async function done(dataSource: DataSource): Promise<void> {
+  if (opened.has(dataSource)) await dataSource.destroy();
+}
+
+/** Writes `count` rows straight into the table (expired when `expiresAt` is in the past), in a few statements. */
+export async function seedRows(place: TestPlaceOrOpen, count: number, expiresAt: number): Promise<void> {
+  const dataSource = await open(place);
+  const postgres = dataSource.options.type === 'postgres';
   try {
     await dataSource.transaction(async (manager) => {
       for (let start = 0; start < count; start += 500) {
@@ -64,20 +81,20 @@ export async function seedRows(place: TestPlace, count: number, expiresAt: numbe
       }
     });
   } finally {
-    await dataSource.destroy();
+    await done(dataSource);
   }
 }
 
 /** How many rows the table holds; undefined when it does not exist. */
-export async function countRows(place: TestPlace): Promise<number | undefined> {
-  const dataSource = await new DataSource(place.dataSource).initialize();
+export async function countRows(place: TestPlaceOrOpen): Promise<number | undefined> {
+  const dataSource = await open(place);
   try {
     const [row] = await dataSource.query(`SELECT COUNT(*) AS n FROM ${place.table}`);
     return Number(row.n);
   } catch {
     return undefined;
   } finally {
-    await dataSource.destroy();
+    await done(dataSource);
   }
 }
 
