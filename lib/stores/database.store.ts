@@ -155,7 +155,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   private async sweep(): Promise<number> {
     const engine = await this.ready();
     const now = Date.now();
-    let total = (await engine.pruneBacklog?.(now, () => this.closed)) ?? 0;
+    let total = engine.pruneBacklog === undefined ? 0 : await engine.pruneBacklog(now, () => this.closed);
     for (;;) {
       const count = await engine.pruneBatch(now);
       total += count;
@@ -225,9 +225,9 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   }
 
   private startSweep(): void {
-    if (this.pruneInterval === 0 || this.timer !== undefined) return;
+    if (this.pruneInterval === 0 || this.timer !== undefined || this.closed) return;
     this.timer = setInterval(() => {
-      if (this.pruning !== undefined) return;
+      if (this.pruning !== undefined || this.closed) return;
       this.prune().catch((error: unknown) =>
         this.logger.warn(`Pruning expired sessions failed: ${message(error)}`),
       );
