@@ -8,8 +8,8 @@ import { FULL, figure, pool, random, type App, type Client, listening } from './
 jest.setTimeout(FULL ? 600_000 : 60_000);
 
 // Short mode: bounds small enough for 1 000 sessions to pass both; full mode: the defaults' scale.
-const MAX = FULL ? 10_000 : 200;
-const MAX_BYTES = FULL ? 4 * 1024 * 1024 : 64 * 1024;
+const MAX = FULL ? 5_000 : 200;
+const MAX_BYTES = FULL ? 2 * 1024 * 1024 : 64 * 1024;
 const rand = random();
 
 describe('memory driver soak past memory.max and memory.maxBytes', () => {
@@ -45,7 +45,7 @@ describe('memory driver soak past memory.max and memory.maxBytes', () => {
   }
 
   it('large sessions: bounded by bytes, the newest session kept', async () => {
-    const count = FULL ? 50_000 : 1_000;
+    const count = FULL ? 20_000 : 1_000;
     const r = await soak(count, () => ({ payload: 'x'.repeat(300 + Math.floor(rand() * 700)) }));
     figure(
       `soak memory, ${count} sessions of 0.3-1 KB, max ${MAX}, maxBytes ${MAX_BYTES}: peak ${r.peakSize} ` +
@@ -67,7 +67,7 @@ describe('memory driver soak past memory.max and memory.maxBytes', () => {
   });
 
   it('small sessions: bounded by count', async () => {
-    const count = FULL ? 50_000 : 1_000;
+    const count = FULL ? 20_000 : 1_000;
     const r = await soak(count, () => ({ n: Math.floor(rand() * 1000) }));
     figure(
       `soak memory, ${count} sessions of ~60 bytes, max ${MAX}, maxBytes ${MAX_BYTES}: peak ${r.peakSize} ` +
