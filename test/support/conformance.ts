@@ -605,6 +605,25 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
             expect(logger.errors().filter((m) => /unavailable|cannot be reached/.test(m))).toEqual([]);
           },
         );
+
+        it('a regenerate() past maxSize: 500, and the client keeps its session under its cookie', async () => {
+          const first = await http(sized)
+            .post(`/big/fits?bytes=${400 * 1024}`)
+            .expect(200);
+          const pair = cookiePair(first, cookieName)!;
+          const res = await http(sized)
+            .post(`/regenerate-big?bytes=${150 * 1024}`)
+            .set('Cookie', pair)
+            .expect(500);
+          expect(res.body.message).toMatch(/^SESSION_TOO_LARGE/);
+          expect(setCookies(res)).toEqual([]);
+          const state = await http(sized).get('/state').set('Cookie', pair).expect(200);
+          expect(state.body.isNew).toBe(false);
+          expect(Object.keys(state.body.data)).toEqual(['fits']);
+          const again = await http(sized).post('/regenerate').set('Cookie', pair).expect(200);
+          const next = await http(sized).get('/state').set('Cookie', cookiePair(again, cookieName)!);
+          expect(Object.keys(next.body.data)).toEqual(['fits']);
+        });
       });
 
       describe('concurrency', () => {

@@ -382,6 +382,15 @@ export class SessionController {
     return { isAdmin: this.session.get('isAdmin', null), has: this.session.has('isAdmin') };
   }
 
+  /** regenerate(), then a value of `bytes` bytes: a regenerate() whose session is too large. */
+  @Post('regenerate-big')
+  @HttpCode(200)
+  regenerateBig(@Query('bytes') bytes: string) {
+    this.session.regenerate();
+    this.session.set('big', 'x'.repeat(Number(bytes)));
+    return { ok: true };
+  }
+
   @Post('proto-flash-redirect')
   @Redirect('/state', 303)
   protoFlashRedirect() {
