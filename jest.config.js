@@ -23,5 +23,6 @@ export default {
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     { ...common, displayName: 'services', testMatch: ['<rootDir>/test/services/**/*.spec.ts'] },
     { ...common, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.spec.ts'] },
+    { ...common, displayName: 'stress', testMatch: ['<rootDir>/test/stress/**/*.spec.ts'] },
   ],
 };

@@ -49,3 +49,25 @@ function check(value: unknown, seen: Set<object>, depth: number): string | undef
   seen.delete(obj);
   return undefined;
 }
+
+/**
+ * A bag of session keys with no prototype: '__proto__', 'constructor' and the like are ordinary own
+ * keys in it, and no key can give it (or its reader) a prototype. Copies `from`'s own keys.
+ */
+export function keyBag(from?: Record<string, unknown>): Record<string, unknown> {
+  const bag = Object.create(null) as Record<string, unknown>;
+  if (from !== undefined) for (const key of Object.keys(from)) bag[key] = from[key];
+  return bag;
+}
+
+/**
+ * `bag[key] = value`, except that '__proto__' becomes an own key even on an object that has
+ * Object.prototype (a record parsed from JSON): assigning it would set the prototype instead.
+ */
+export function putKey(bag: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(bag, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    bag[key] = value;
+  }
+}

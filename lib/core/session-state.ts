@@ -1,5 +1,5 @@
 import type { SessionChanges, SessionRecord } from '../stores/session-store.js';
-import { assertJsonValue } from './json-value.js';
+import { assertJsonValue, keyBag } from './json-value.js';
 import { SessionStoreUnavailableError } from '../session.errors.js';
 
 type Bag = Record<string, unknown>;
@@ -18,8 +18,9 @@ type Messages = Record<string, unknown[]>;
 export class SessionState {
   private data: Bag;
   private flashIn: Bag;
-  private flashOut: Bag = {};
-  private setKeys: Bag = {};
+  // Every bag has no prototype (keyBag): '__proto__' is an ordinary key, never a way to give one.
+  private flashOut: Bag = keyBag();
+  private setKeys: Bag = keyBag();
   private deletedKeys = new Set<string>();
   private clearData = false;
   private clearFlash = false;
@@ -45,8 +46,8 @@ export class SessionState {
     private readonly newId: () => string,
   ) {
     this.isNew = record === undefined;
-    this.data = record?.data ?? {};
-    this.flashIn = record?.flash ?? {};
+    this.data = keyBag(record?.data);
+    this.flashIn = keyBag(record?.flash);
     this.createdAt = record?.createdAt;
     this.lastActivity = record?.lastActivity;
   }
@@ -181,13 +182,13 @@ export class SessionState {
 
   reset(flashOnly: boolean): void {
     if (!flashOnly) {
-      this.data = {};
-      this.setKeys = {};
+      this.data = keyBag();
+      this.setKeys = keyBag();
       this.deletedKeys.clear();
       this.clearData = true;
     }
-    this.flashIn = {};
-    this.flashOut = {};
+    this.flashIn = keyBag();
+    this.flashOut = keyBag();
     this.clearFlash = true;
     this.touched = true;
   }
@@ -221,17 +222,17 @@ export class SessionState {
    */
   changes(consume: boolean, full: boolean): SessionChanges {
     const keep = (key: string) => !consume || key === MESSAGES || this.keepAll || this.kept.has(key);
-    const flash: Bag = {};
+    const flash: Bag = keyBag();
     for (const key in this.flashOut) if (keep(key)) flash[key] = this.flashOut[key];
     // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
     const pulledAll = isEmptyBag(flash[MESSAGES]);
     if (pulledAll) delete flash[MESSAGES];
-    const flashCleared: Record<string, string> = {};
+    const flashCleared = keyBag() as Record<string, string>;
     if (full) {
       for (const key in this.flashIn) {
         if (keep(key) && !has(flash, key) && !(key === MESSAGES && pulledAll)) flash[key] = this.flashIn[key];
       }
-      return { clearData: true, clearFlash: true, set: { ...this.data }, deleted: [], flash, flashCleared };
+      return { clearData: true, clearFlash: true, set: keyBag(this.data), deleted: [], flash, flashCleared };
     }
     if (consume) {
       for (const key in this.flashIn) if (!keep(key)) flashCleared[key] = JSON.stringify(this.flashIn[key]);

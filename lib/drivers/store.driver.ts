@@ -103,17 +103,27 @@ export class StoreDriver implements SessionDriver {
       }
       const previous = state.previousId;
       if (previous !== undefined && !state.destroyed) {
-        // regenerate(): the record is carried to the new id as the store holds it now.
+        // regenerate(): first the session as this request sees it, under the new id no client knows
+        // yet, so one past maxSize fails before the old id is retired (the client keeps its session);
+        // then the old id is retired and its record, as the store holds it now (with what other
+        // requests committed meanwhile), carried to the new id with this request's changes.
         const changes = state.changes(consume, false);
-        const moved = then(this.retire(previous, until), (record) => {
-          if (record === undefined) throw new SessionConflictError(this.name);
-          const next = applyChanges(record, changes, meta);
-          return this.apply(state.id, wholeRecord(next), {
-            ...meta,
-            createdAt: next.createdAt,
-            create: true,
-          });
-        });
+        const seen = state.changes(consume, true);
+        const moved = then(this.apply(state.id, seen, { ...meta, create: true }), () =>
+          then(this.retire(previous, until), (record) => {
+            if (record === undefined) {
+              return then(this.remove(state.id), () => {
+                throw new SessionConflictError(this.name);
+              });
+            }
+            const next = applyChanges(record, changes, meta);
+            return this.apply(state.id, wholeRecord(next), {
+              ...meta,
+              createdAt: next.createdAt,
+              create: false,
+            });
+          }),
+        );
         return { ...this.work(moved), cookie: newCookie() };
       }
       // A new session, or what was set after destroy(): created when it holds something.
@@ -145,6 +155,10 @@ export class StoreDriver implements SessionDriver {
     return this.sync === undefined
       ? this.store.apply(id, changes, meta)
       : this.sync.applyNow(id, changes, meta);
+  }
+
+  private remove(id: string): Promise<void> | void {
+    return this.sync === undefined ? this.store.destroy(id) : this.sync.destroyNow(id);
   }
 
   private retire(id: string, until: number): Promise<SessionRecord | undefined> | SessionRecord | undefined {

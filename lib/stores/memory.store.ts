@@ -33,17 +33,22 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements SynchronousSessionStore {
   private readonly cache: LRUCache<string, string>;
   private readonly maxSize: number;
+  private readonly maxBytes: number;
 
   constructor(
     options: MemoryStoreOptions,
     private readonly now: () => number = Date.now,
   ) {
     this.maxSize = options.maxSize ?? Infinity;
+    this.maxBytes = options.maxBytes ?? Infinity;
     this.cache = new LRUCache<string, string>({
       max: options.max,
       ...(options.maxBytes === undefined
         ? {}
-        : { maxSize: options.maxBytes, sizeCalculation: (value, key) => value.length + key.length }),
+        : {
+            maxSize: options.maxBytes,
+            sizeCalculation: (value, key) => Buffer.byteLength(value) + key.length,
+          }),
       ttlAutopurge: false,
       ttlResolution: 0,
       perf: { now },
@@ -54,7 +59,7 @@ export class MemoryStore implements SynchronousSessionStore {
     return this.cache.size;
   }
 
-  /** Bytes of JSON held (when bounded by maxBytes). */
+  /** Bytes of JSON (UTF-8) held, ids included (when bounded by maxBytes). */
   get bytes(): number {
     return this.cache.calculatedSize;
   }
@@ -89,8 +94,16 @@ export class MemoryStore implements SynchronousSessionStore {
     const record = applyChanges(current ?? emptyRecord(meta), changes, meta);
     const packed: Packed = [record.data, record.flash, record.createdAt, record.lastActivity];
     const json = JSON.stringify(packed);
-    if (json.length > this.maxSize) throw SessionTooLargeError.inStore(json.length, this.maxSize);
-    this.cache.set(id, json, { ttl: Math.max(1, meta.expiresAt - meta.lastActivity) });
+    // Bytes of UTF-8, as every store counts maxSize (a string's length counts UTF-16 units).
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.maxSize) throw SessionTooLargeError.inStore(bytes, this.maxSize);
+    // An entry bigger than maxBytes would be dropped by the cache at once: an acknowledged loss.
+    const size = bytes + id.length;
+    if (size > this.maxBytes) throw SessionTooLargeError.inStore(size, this.maxBytes);
+    this.cache.set(id, json, {
+      ttl: Math.max(1, meta.expiresAt - meta.lastActivity),
+      ...(this.maxBytes === Infinity ? {} : { size }),
+    });
     return true;
   }
 

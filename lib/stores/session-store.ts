@@ -1,3 +1,5 @@
+import { keyBag, putKey } from '../core/json-value.js';
+
 /** What a server-side store keeps for one session id. Values are JSON-safe (checked at `set()`). */
 export interface SessionRecord {
   data: Record<string, unknown>;
@@ -112,15 +114,16 @@ export function applyChanges(
   changes: SessionChanges,
   meta: SessionMeta,
 ): SessionRecord {
-  const data = changes.clearData ? {} : record.data;
-  const flash = changes.clearFlash ? {} : record.flash;
+  // putKey: a '__proto__' key stays an ordinary key of the record (assigning it would set its prototype).
+  const data = changes.clearData ? keyBag() : record.data;
+  const flash = changes.clearFlash ? keyBag() : record.flash;
   for (const key of changes.deleted) delete data[key];
-  for (const key in changes.set) data[key] = changes.set[key];
+  for (const key in changes.set) putKey(data, key, changes.set[key]);
   for (const key in changes.flashCleared) {
     if (Object.hasOwn(flash, key) && JSON.stringify(flash[key]) === changes.flashCleared[key])
       delete flash[key];
   }
-  for (const key in changes.flash) flash[key] = changes.flash[key];
+  for (const key in changes.flash) putKey(flash, key, changes.flash[key]);
   return { data, flash, createdAt: record.createdAt || meta.createdAt, lastActivity: meta.lastActivity };
 }
 

@@ -3,7 +3,8 @@ import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import type { SessionModuleOptions } from 'nest-session';
 import { agent, cookiePair, createApp, http, platforms, setCookies, type Platform } from './app.js';
 import { ONLY_DATE } from './fixtures.js';
-import { barrier, counters, sessionApp } from './session-app.js';
+import { RecordingLogger } from './logger.js';
+import { barrier, counters, hold, sessionApp } from './session-app.js';
 
 export interface ConformanceOptions {
   /** forRoot options of the driver under test (secret included). */
@@ -100,6 +101,49 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
           expect(setCookies(res)).toEqual([]);
         },
       );
+    });
+
+    describe('keys that name Object.prototype members', () => {
+      const names = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'];
+
+      it("keeps set('__proto__', …) and friends as ordinary keys, never as other keys", async () => {
+        const a = agent(app);
+        await a.post('/set').send({ warm: true }).expect(200);
+        await a.post('/proto/set').expect(200, { isAdmin: null, has: false });
+        const state = await a.get('/state').expect(200);
+        expect(Object.keys(state.body.data).sort()).toEqual(['warm', ...names].sort());
+        expect(Object.hasOwn(state.body.data, 'isAdmin')).toBe(false);
+        expect(state.body.data['__proto__']).toEqual({ isAdmin: true });
+        expect(state.body.data.constructor).toEqual({ prototype: { isAdmin: true } });
+        expect(state.body.data.toString).toBe('text');
+        await a.get('/get/isAdmin').expect(200, { value: null, has: false });
+        await a.get('/get/toString').expect(200, { value: 'text', has: true });
+        // A second request merges into what the store holds: the keys survive a change set too.
+        await a.post('/set').send({ more: 1 }).expect(200);
+        const after = await a.get('/state').expect(200);
+        expect(Object.keys(after.body.data).sort()).toEqual(['more', 'warm', ...names].sort());
+        expect(after.body.data['__proto__']).toEqual({ isAdmin: true });
+      });
+
+      it("keeps flash('__proto__', …) and friends as ordinary flash keys, cleared as any other", async () => {
+        const a = agent(app);
+        await a.post('/set').send({ warm: true }).expect(200);
+        await a.post('/proto/flash').expect(200, { isAdmin: null, has: false });
+        // The flashing request's own 2xx cleared them; flash them again past a redirect.
+        expect((await a.get('/poll').expect(200)).body).toEqual({});
+        await a.post('/set').send({ again: true }).expect(200);
+        const flashed = await a.post('/proto-flash-redirect').expect(303);
+        expect(flashed.status).toBe(303);
+        const polled = await a.get('/poll').expect(200);
+        expect(Object.keys(polled.body).sort()).toEqual([...names].sort());
+        expect(polled.body['__proto__']).toEqual({ isAdmin: true });
+        await a.get('/get/isAdmin').expect(200, { value: null, has: false });
+        const state = await a.get('/state').expect(200);
+        expect(Object.hasOwn(state.body.data, 'isAdmin')).toBe(false);
+        expect(Object.keys(state.body.data).sort()).toEqual(['again', 'warm']);
+        await a.get('/read-flash').expect(200);
+        expect((await a.get('/poll').expect(200)).body).toEqual({});
+      });
     });
 
     describe('cookies', () => {
@@ -358,6 +402,230 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
     });
 
     if (spec.serverSide) {
+      describe('retirement: the old id never returns, nothing acknowledged is lost', () => {
+        afterEach(() => hold.reset());
+
+        /**
+         * A session with keys to delete, and 3×n requests on it (set, delete, flash) plus one that
+         * regenerates or destroys, all loaded and held between load and commit. Then: the first half of
+         * the writers commit, then the retiring request (whose load predates those commits), then the
+         * rest. Every 2xx change must be in the session the client ends with; the others are 409s
+         * that kept nothing.
+         */
+        async function race(how: 'regenerate' | 'destroy', n: number) {
+          const seed: Record<string, unknown> = { warm: true };
+          for (let i = 0; i < n; i++) seed[`d${i}`] = i;
+          const first = await http(app).post('/set').send(seed).expect(200);
+          const oldPair = cookiePair(first, cookieName)!;
+          hold.reset();
+          const tags: string[] = [];
+          const requests = new Map<string, Promise<import('supertest').Response>>();
+          const send = (tag: string, path: string) => {
+            tags.push(tag);
+            requests.set(
+              tag,
+              http(app)
+                .post(path)
+                .set('Cookie', oldPair)
+                .then((r) => r),
+            );
+          };
+          for (let i = 0; i < n; i++) {
+            send(`set:k${i}`, `/held/set/k${i}`);
+            send(`delete:d${i}`, `/held/delete/d${i}`);
+            send(`flash:f${i}`, `/held/flash/f${i}`);
+          }
+          send(how, `/held/${how}`);
+          await hold.held(tags.length);
+          const writers = tags.filter((t) => t !== how);
+          const early = writers.filter((_, i) => i % 2 === 0);
+          const late = writers.filter((_, i) => i % 2 === 1);
+          hold.release(early);
+          const earlyRes = await Promise.all(early.map((t) => requests.get(t)!));
+          hold.release([how]);
+          const retiring = await requests.get(how)!;
+          hold.release(late);
+          const lateRes = await Promise.all(late.map((t) => requests.get(t)!));
+          return { oldPair, early, late, earlyRes, retiring, lateRes };
+        }
+
+        it.each(['regenerate', 'destroy'] as const)(
+          'after %s() commits, writers held across it get 2xx (kept) or 409 (nothing kept)',
+          async (how) => {
+            const { oldPair, early, late, earlyRes, retiring, lateRes } = await race(how, 8);
+            for (const res of earlyRes) expect(res.status).toBe(200);
+            expect(retiring.status).toBe(200);
+            for (const res of lateRes) {
+              expect(res.status).toBe(409);
+              expect(res.body.message).toMatch(/^SESSION_CONFLICT/);
+              expect(cookiePair(res, cookieName)).toBeUndefined();
+            }
+            const old = await http(app).get('/state').set('Cookie', oldPair).expect(200);
+            expect(old.body).toMatchObject({ isNew: true, data: {}, flash: {} });
+            expect(cookiePair(old, cookieName)).toBeUndefined();
+            if (how === 'destroy') {
+              expect(setCookies(retiring).find((c) => c.startsWith(`${cookieName}=`))).toMatch(
+                new RegExp(`^${cookieName}=;`),
+              );
+              return;
+            }
+            const newPair = cookiePair(retiring, cookieName)!;
+            expect(newPair).toBeDefined();
+            const state = await http(app).get('/state').set('Cookie', newPair).expect(200);
+            const keyOf = (tag: string) => tag.slice(tag.indexOf(':') + 1);
+            const expected: Record<string, unknown> = { warm: true };
+            for (let i = 0; i < 8; i++) expected[`d${i}`] = i;
+            const flash: Record<string, unknown> = {};
+            for (const tag of early) {
+              if (tag.startsWith('set:')) expected[keyOf(tag)] = true;
+              if (tag.startsWith('delete:')) delete expected[keyOf(tag)];
+              if (tag.startsWith('flash:')) flash[keyOf(tag)] = true;
+            }
+            expect(state.body.data).toEqual(expected);
+            expect(state.body.flash).toEqual(flash);
+            expect(late.length).toBe(12);
+          },
+        );
+
+        it.each(['regenerate', 'destroy'] as const)(
+          'a request that brings the id %s() retired: 409 if it writes, no cookie, no resurrection',
+          async (how) => {
+            const first = await http(app).post('/set').send({ userId: 1 }).expect(200);
+            const oldPair = cookiePair(first, cookieName)!;
+            const retiring = await http(app).post(`/${how}`).set('Cookie', oldPair).expect(200);
+            const write = await http(app).post('/set').set('Cookie', oldPair).send({ back: 1 }).expect(409);
+            expect(write.body.message).toMatch(/^SESSION_CONFLICT/);
+            expect(cookiePair(write, cookieName)).toBeUndefined();
+            const flash = await http(app).post('/flash-redirect').set('Cookie', oldPair).send({ f: 1 });
+            expect(flash.status).toBe(409);
+            expect(cookiePair(flash, cookieName)).toBeUndefined();
+            const read = await http(app).get('/state').set('Cookie', oldPair).expect(200);
+            expect(read.body).toMatchObject({ isNew: true, data: {}, flash: {} });
+            expect(setCookies(read)).toEqual([]);
+            // Twice: the retired id is still dead after the writes it refused.
+            await http(app).post('/set').set('Cookie', oldPair).send({ back: 2 }).expect(409);
+            const again = await http(app).get('/state').set('Cookie', oldPair).expect(200);
+            expect(again.body).toMatchObject({ isNew: true, data: {} });
+            if (how === 'regenerate') {
+              const next = await http(app).get('/state').set('Cookie', cookiePair(retiring, cookieName)!);
+              expect(next.body).toMatchObject({ isNew: false, data: { userId: 1 } });
+            }
+          },
+        );
+
+        it('a second regenerate() of an id already retired gets 409 and no cookie', async () => {
+          const first = await http(app).post('/set').send({ warm: true }).expect(200);
+          const oldPair = cookiePair(first, cookieName)!;
+          hold.reset();
+          const one = http(app)
+            .post('/held/regenerate')
+            .set('Cookie', oldPair)
+            .then((r) => r);
+          await hold.held(1);
+          hold.release(['regenerate']);
+          const won = await one;
+          expect(won.status).toBe(200);
+          const two = http(app)
+            .post('/held/regenerate')
+            .set('Cookie', oldPair)
+            .then((r) => r);
+          await hold.held(1);
+          hold.release(['regenerate']);
+          // The second request brought an id retired before it loaded: a retired session, 409.
+          const lost = await two;
+          expect(lost.status).toBe(409);
+          expect(cookiePair(lost, cookieName)).toBeUndefined();
+          const state = await http(app).get('/state').set('Cookie', cookiePair(won, cookieName)!);
+          expect(state.body).toMatchObject({ isNew: false, data: { warm: true } });
+        });
+
+        it('two regenerate() held across each other: one wins, the other gets 409', async () => {
+          const first = await http(app).post('/set').send({ warm: true }).expect(200);
+          const oldPair = cookiePair(first, cookieName)!;
+          hold.reset();
+          const a = http(app)
+            .post('/held/regenerate')
+            .set('Cookie', oldPair)
+            .then((r) => r);
+          await hold.held(1);
+          const b = http(app)
+            .post('/held/set/late')
+            .set('Cookie', oldPair)
+            .then((r) => r);
+          await hold.held(2);
+          hold.release(['regenerate']);
+          const won = await a;
+          expect(won.status).toBe(200);
+          hold.release(['set:late']);
+          expect((await b).status).toBe(409);
+          const state = await http(app).get('/state').set('Cookie', cookiePair(won, cookieName)!);
+          expect(state.body.data).toEqual({ warm: true });
+        });
+      });
+
+      describe('maxSize', () => {
+        let sized: INestApplication;
+        const logger = new RecordingLogger();
+        beforeAll(async () => {
+          sized = await createApp(platform, sessionApp(spec.options, spec.imports?.() ?? []), logger);
+        });
+        afterAll(() => sized.close());
+
+        it.each([
+          ['ASCII', 'x'],
+          ['two-byte UTF-8', 'é'],
+        ])(
+          'answers 500 SESSION_TOO_LARGE past 512 KiB (%s), keeps nothing, and the session goes on',
+          async (_label, char) => {
+            const first = await http(sized).post('/set').send({ a: 1 }).expect(200);
+            const pair = cookiePair(first, cookieName)!;
+            const q = `char=${encodeURIComponent(char)}`;
+            await http(sized)
+              .post(`/big/fits?bytes=${400 * 1024}&${q}`)
+              .set('Cookie', pair)
+              .expect(200);
+            const big = await http(sized)
+              .post(`/big/huge?bytes=${150 * 1024}&${q}`)
+              .set('Cookie', pair)
+              .expect(500);
+            expect(big.body.message).toMatch(/^SESSION_TOO_LARGE: .*maxSize/);
+            expect(setCookies(big)).toEqual([]);
+            const state = await http(sized).get('/state').set('Cookie', pair).expect(200);
+            expect(Object.keys(state.body.data).sort()).toEqual(['a', 'fits']);
+            await http(sized).post('/delete/fits').set('Cookie', pair).expect(200);
+            await http(sized).post('/set').set('Cookie', pair).send({ b: 2 }).expect(200);
+            const after = await http(sized).get('/state').set('Cookie', pair).expect(200);
+            expect(after.body.data).toEqual({ a: 1, b: 2 });
+            // A new session past the limit: 500, no cookie, nothing stored.
+            const fresh = await http(sized)
+              .post(`/big/huge?bytes=${600 * 1024}&${q}`)
+              .expect(500);
+            expect(fresh.body.message).toMatch(/^SESSION_TOO_LARGE/);
+            expect(setCookies(fresh)).toEqual([]);
+            expect(logger.errors().filter((m) => /unavailable|cannot be reached/.test(m))).toEqual([]);
+          },
+        );
+
+        it('a regenerate() past maxSize: 500, and the client keeps its session under its cookie', async () => {
+          const first = await http(sized)
+            .post(`/big/fits?bytes=${400 * 1024}`)
+            .expect(200);
+          const pair = cookiePair(first, cookieName)!;
+          const res = await http(sized)
+            .post(`/regenerate-big?bytes=${150 * 1024}`)
+            .set('Cookie', pair)
+            .expect(500);
+          expect(res.body.message).toMatch(/^SESSION_TOO_LARGE/);
+          expect(setCookies(res)).toEqual([]);
+          const state = await http(sized).get('/state').set('Cookie', pair).expect(200);
+          expect(state.body.isNew).toBe(false);
+          expect(Object.keys(state.body.data)).toEqual(['fits']);
+          const again = await http(sized).post('/regenerate').set('Cookie', pair).expect(200);
+          const next = await http(sized).get('/state').set('Cookie', cookiePair(again, cookieName)!);
+          expect(Object.keys(next.body.data)).toEqual(['fits']);
+        });
+      });
+
       describe('concurrency', () => {
         it('keeps all 100 keys when 100 overlapping requests each set a different key', async () => {
           const first = await http(app).post('/set').send({ warm: true }).expect(200);

@@ -38,6 +38,46 @@ export const barrier = new Barrier(1);
 export const gate = new Barrier(2);
 export const counters = { controllers: 0, services: 0 };
 
+/**
+ * Holds handlers between their load and their commit, each under a tag, until the test lets them go
+ * in the order it chooses: how a test makes requests overlap a regenerate() or destroy() for certain.
+ */
+export class Hold {
+  private readonly waiting = new Map<string, () => void>();
+  private watchers: { count: number; resolve: () => void }[] = [];
+
+  arrive(tag: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.set(tag, resolve);
+      this.watchers = this.watchers.filter((w) =>
+        w.count <= this.waiting.size ? (w.resolve(), false) : true,
+      );
+    });
+  }
+
+  /** Resolves once `count` handlers are held. */
+  held(count: number): Promise<void> {
+    if (this.waiting.size >= count) return Promise.resolve();
+    return new Promise((resolve) => this.watchers.push({ count, resolve }));
+  }
+
+  /** Lets these held handlers go on (to their commit). */
+  release(tags: readonly string[]): void {
+    for (const tag of tags) {
+      const resolve = this.waiting.get(tag);
+      if (resolve === undefined) throw new Error(`no handler is held as '${tag}'`);
+      this.waiting.delete(tag);
+      resolve();
+    }
+  }
+
+  reset(): void {
+    this.waiting.clear();
+    this.watchers = [];
+  }
+}
+export const hold = new Hold();
+
 /** A service that injects Session: it stays a singleton too. */
 @Injectable()
 export class CartService {
@@ -274,6 +314,94 @@ export class SessionController {
     await barrier.arrive();
     await gate.arrive();
     this.session.set(key, true);
+    return { ok: true };
+  }
+
+  /** Loads the session, waits at `hold` under the tag `set:<key>`, then sets the key. */
+  @Post('held/set/:key')
+  @HttpCode(200)
+  async heldSet(@Param('key') key: string) {
+    this.session.has('warm');
+    await hold.arrive(`set:${key}`);
+    this.session.set(key, true);
+    return { ok: true };
+  }
+
+  @Post('held/delete/:key')
+  @HttpCode(200)
+  async heldDelete(@Param('key') key: string) {
+    this.session.has('warm');
+    await hold.arrive(`delete:${key}`);
+    return { deleted: this.session.delete(key) };
+  }
+
+  /** A flash kept past its own 2xx (@KeepFlash), so the change it makes is a write to check. */
+  @Post('held/flash/:key')
+  @HttpCode(200)
+  @KeepFlash()
+  async heldFlash(@Param('key') key: string) {
+    this.session.has('warm');
+    await hold.arrive(`flash:${key}`);
+    this.session.flash(key, true);
+    return { ok: true };
+  }
+
+  @Post('held/regenerate')
+  @HttpCode(200)
+  async heldRegenerate() {
+    const before = this.session.id;
+    await hold.arrive('regenerate');
+    this.session.regenerate();
+    return { before, after: this.session.id };
+  }
+
+  @Post('held/destroy')
+  @HttpCode(200)
+  async heldDestroy() {
+    this.session.has('warm');
+    await hold.arrive('destroy');
+    this.session.destroy();
+    return { ok: true };
+  }
+
+  /** Keys that name Object.prototype's members, set (or flashed) as ordinary keys. */
+  @Post('proto/:how')
+  @HttpCode(200)
+  proto(@Param('how') how: 'set' | 'flash') {
+    const values: Array<[string, unknown]> = [
+      ['__proto__', { isAdmin: true }],
+      ['constructor', { prototype: { isAdmin: true } }],
+      ['prototype', { isAdmin: true }],
+      ['toString', 'text'],
+      ['hasOwnProperty', 1],
+    ];
+    for (const [key, value] of values) {
+      if (how === 'set') this.session.set(key, value);
+      else this.session.flash(key, value);
+    }
+    return { isAdmin: this.session.get('isAdmin', null), has: this.session.has('isAdmin') };
+  }
+
+  /** regenerate(), then a value of `bytes` bytes: a regenerate() whose session is too large. */
+  @Post('regenerate-big')
+  @HttpCode(200)
+  regenerateBig(@Query('bytes') bytes: string) {
+    this.session.regenerate();
+    this.session.set('big', 'x'.repeat(Number(bytes)));
+    return { ok: true };
+  }
+
+  @Post('proto-flash-redirect')
+  @Redirect('/state', 303)
+  protoFlashRedirect() {
+    this.proto('flash');
+  }
+
+  /** Sets `key` to a string of `bytes` bytes of UTF-8, built of `char` ('x' by default). */
+  @Post('big/:key')
+  @HttpCode(200)
+  big(@Param('key') key: string, @Query('bytes') bytes: string, @Query('char') char = 'x') {
+    this.session.set(key, char.repeat(Math.ceil(Number(bytes) / Buffer.byteLength(char))));
     return { ok: true };
   }
 

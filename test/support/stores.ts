@@ -1,6 +1,7 @@
 import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import {
   SessionManager,
+  SessionTooLargeError,
   applyChanges,
   type SessionChanges,
   type SessionMeta,
@@ -10,10 +11,12 @@ import {
 
 /**
  * A custom store as a user would write one: a Map of JSON strings ('retired' for a tombstone),
- * change sets merged with applyChanges.
+ * change sets merged with applyChanges, maxSize (the factory's options.maxSize; 512 KiB, the
+ * default) checked on the JSON it writes.
  */
 export class MapStore implements SessionStore {
   readonly rows = new Map<string, { json: string; expiresAt: number; create: true }>();
+  constructor(private readonly maxSize = 512 * 1024) {}
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     return this.read(id);
   }
@@ -21,11 +24,11 @@ export class MapStore implements SessionStore {
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
     const current = this.read(id);
     if (current === 'retired' || (current === undefined && !meta.create)) return false;
-    this.rows.set(id, {
-      json: JSON.stringify(applyChanges(current ?? emptyRecord(meta), changes, meta)),
-      expiresAt: meta.expiresAt,
-      create: true,
-    });
+    const record = applyChanges(current ?? emptyRecord(meta), changes, meta);
+    const json = JSON.stringify(record);
+    const size = Buffer.byteLength(JSON.stringify({ data: record.data, flash: record.flash }));
+    if (size > this.maxSize) throw SessionTooLargeError.inStore(size, this.maxSize);
+    this.rows.set(id, { json, expiresAt: meta.expiresAt, create: true });
     return true;
   }
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
