@@ -36,6 +36,14 @@ const LOCK_RETRIES = { retries: 1000, minTimeout: 2, maxTimeout: 25, factor: 1.3
 /** What a session file holds: a record and when it may be dropped, or a retired id's tombstone. */
 type Stored = (SessionRecord & { expiresAt: number }) | { retired: true; expiresAt: number };
 
+/** A change set waiting for its session's lock. */
+interface Pending {
+  changes: SessionChanges;
+  meta: SessionMeta;
+  resolve: (applied: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
 type Lock = typeof import('proper-lockfile').lock;
 
 /**
@@ -56,6 +64,8 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   private readonly maxSize: number;
   /** Per id, the tail of the queue of work holding its lock in this process. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per id, the change sets waiting for its lock, to be applied together. */
+  private readonly batches = new Map<string, Pending[]>();
   private started: Promise<Lock> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private pruning: Promise<number> | undefined;
@@ -81,16 +91,26 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
     checkId(id);
-    return this.exclusive(id, async () => {
-      const stored = await this.read(id);
-      if (stored !== undefined && 'retired' in stored) return false;
-      if (stored === undefined && !meta.create) return false;
-      const record = applyChanges(stored ? recordOf(stored) : emptyRecord(meta), changes, meta);
-      const size = Buffer.byteLength(JSON.stringify({ data: record.data, flash: record.flash }));
-      if (size > this.maxSize) throw SessionTooLargeError.inStore(size, this.maxSize);
-      await this.write(id, { ...record, expiresAt: meta.expiresAt });
-      return true;
-    });
+    this.checkOpen();
+    // Change sets that wait for the same id's lock are applied together: in order, each on what the
+    // one before it left, with one file write for all of them.
+    let batch = this.batches.get(id);
+    if (batch === undefined) {
+      const pending: Pending[] = [];
+      batch = pending;
+      this.batches.set(id, pending);
+      const close = () => {
+        if (this.batches.get(id) === pending) this.batches.delete(id);
+      };
+      void this.exclusive(id, () => {
+        close();
+        return this.applyAll(id, pending);
+      }).catch((error: unknown) => {
+        close();
+        pending.forEach((p) => p.reject(error));
+      });
+    }
+    return new Promise<boolean>((resolve, reject) => batch.push({ changes, meta, resolve, reject }));
   }
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
@@ -121,6 +141,37 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     this.timer = undefined;
     await this.pruning?.catch(() => undefined);
     await Promise.all([...this.queues.values()]);
+  }
+
+  /** Applies queued change sets in order on the file's record, then writes it once. */
+  private async applyAll(id: string, pending: Pending[]): Promise<void> {
+    const stored = await this.read(id);
+    if (stored !== undefined && 'retired' in stored) return pending.forEach((p) => p.resolve(false));
+    let record = stored && recordOf(stored);
+    let expiresAt = stored?.expiresAt ?? 0;
+    const applied: Pending[] = [];
+    for (const p of pending) {
+      if (record === undefined && !p.meta.create) {
+        p.resolve(false);
+        continue;
+      }
+      const next = applyChanges(structuredClone(record ?? emptyRecord(p.meta)), p.changes, p.meta);
+      const size = Buffer.byteLength(JSON.stringify({ data: next.data, flash: next.flash }));
+      if (size > this.maxSize) {
+        p.reject(SessionTooLargeError.inStore(size, this.maxSize));
+        continue;
+      }
+      record = next;
+      expiresAt = p.meta.expiresAt;
+      applied.push(p);
+    }
+    if (applied.length === 0) return;
+    try {
+      await this.write(id, { ...record!, expiresAt });
+    } catch (error) {
+      return applied.forEach((p) => p.reject(error));
+    }
+    applied.forEach((p) => p.resolve(true));
   }
 
   private async sweep(): Promise<number> {
