@@ -45,7 +45,10 @@ export class SessionManager implements OnApplicationShutdown {
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
     this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies);
     this.extend('memory', (options) => new MemoryStore({ ...options.memory, maxSize: options.maxSize }));
-    this.extend('file', (options) => new FileStore({ ...options.file, maxSize: options.maxSize }, this.logger));
+    this.extend(
+      'file',
+      (options) => new FileStore({ ...options.file, maxSize: options.maxSize }, this.logger),
+    );
     this.extend('database', (options) => new DatabaseStore(options.database, this.logger, options.maxSize));
     this.extend('redis', (options) => new RedisStore(options.redis, undefined, options.maxSize));
     this.register(
