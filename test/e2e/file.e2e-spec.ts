@@ -2,7 +2,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SessionModuleOptions } from 'nest-session';
+import { SessionManager, type SessionModuleOptions } from 'nest-session';
+import { FileStore } from '../../lib/stores/file.store.js';
+import { resolveSessionOptions } from '../../lib/session.options.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
@@ -88,5 +90,52 @@ describe('file driver, by default', () => {
     } finally {
       process.chdir(cwd);
     }
+  });
+});
+
+describe('file driver options', () => {
+  it('defaults to ./sessions and a sweep every 15 minutes', () => {
+    expect(resolveSessionOptions({ secret: SECRET }, {}).file).toEqual({
+      directory: './sessions',
+      pruneInterval: 15 * 60 * 1000,
+    });
+  });
+
+  it.each([
+    [{ directory: '' }, /file.directory must be a directory path/],
+    [{ directory: 42 as never }, /file.directory must be a directory path/],
+    [{ pruneInterval: -1 }, /file.pruneInterval must be a number of milliseconds/],
+    [{ pruneInterval: Infinity }, /file.pruneInterval must be a number of milliseconds/],
+    [{ pruneInterval: '60000' as never }, /file.pruneInterval must be a number of milliseconds/],
+  ])('rejects file: %j at start-up, whichever driver is the default', async (file, message) => {
+    await expect(
+      createApp('express', sessionApp({ driver: 'memory', secret: SECRET, file })),
+    ).rejects.toThrow(message);
+  });
+
+  it('reaches the file driver beside the default one, with its options and maxSize', async () => {
+    const directory = freshDirectory();
+    const app = await createApp(
+      'express',
+      sessionApp({ driver: 'memory', secret: SECRET, maxSize: 100, file: { directory, pruneInterval: 0 } }),
+    );
+    try {
+      const store = app.get(SessionManager).store('file');
+      expect(store).toBeInstanceOf(FileStore);
+      expect((store as FileStore).directory).toBe(directory);
+      const res = await http(app)
+        .post('/driver/file')
+        .send({ big: 'x'.repeat(200) });
+      expect(res.status).toBe(500);
+      expect(res.body.code).toBe('SESSION_TOO_LARGE');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("names 'file' among the drivers when one is unknown", async () => {
+    await expect(createApp('express', sessionApp({ driver: 'files', secret: SECRET }))).rejects.toThrow(
+      /use 'memory', 'cookie', 'file', 'database', 'redis'/,
+    );
   });
 });
