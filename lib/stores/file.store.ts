@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { mkdir, opendir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SessionTooLargeError, errorMessage } from '../session.errors.js';
 import { SESSION_DEFAULTS, type FileDriverOptions } from '../session.options.js';
@@ -25,8 +25,10 @@ const SESSION_ID = /^[A-Za-z0-9_-]{20,128}$/;
 const SESSION_FILE = /^([A-Za-z0-9_-]{20,128})\.json$/;
 /** What a write leaves behind when its process dies between writing and renaming. */
 const TEMP_FILE = /^[A-Za-z0-9_-]{20,128}\.json\.[0-9a-f]+\.tmp$/;
-/** A temp file this old belongs to no write still under way: prune() removes it. */
-const TEMP_STALE_MS = 60_000;
+/** A lock directory, `<id>.lock`. */
+const LOCK_DIR = /^[A-Za-z0-9_-]{20,128}\.lock$/;
+/** A temp file or lock this old belongs to no work still under way (locks are refreshed every 5 s): prune() removes it. */
+const LEFTOVER_STALE_MS = 60_000;
 
 /** A lock not refreshed for this long belongs to a process that died: the next writer takes it over. */
 const LOCK_STALE_MS = 10_000;
@@ -128,7 +130,7 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     await this.exclusive(id, () => removeFile(this.fileOf(id)));
   }
 
-  /** Deletes expired session files (and tombstones), and temp files a dead process left. */
+  /** Deletes expired session files (and tombstones), and the temp files and locks a dead process left. */
   prune(): Promise<number> {
     this.pruning ??= this.sweep().finally(() => (this.pruning = undefined));
     return this.pruning;
@@ -186,6 +188,10 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     }
     for await (const entry of dir) {
       if (this.closed) break;
+      if (entry.isDirectory() && LOCK_DIR.test(entry.name)) {
+        await this.removeIfStale(entry.name, (path) => rmdir(path));
+        continue;
+      }
       if (!entry.isFile()) continue;
       const id = SESSION_FILE.exec(entry.name)?.[1];
       if (id !== undefined) {
@@ -198,12 +204,17 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
         });
         if (gone) removed++;
       } else if (TEMP_FILE.test(entry.name)) {
-        const path = join(this.directory, entry.name);
-        const info = await stat(path).catch(() => undefined);
-        if (info && info.mtimeMs < this.now() - TEMP_STALE_MS) await removeFile(path);
+        await this.removeIfStale(entry.name, removeFile);
       }
     }
     return removed;
+  }
+
+  /** Removes what a dead process left (a temp file, a lock), once it is too old to be in use. */
+  private async removeIfStale(name: string, remove: (path: string) => Promise<unknown>): Promise<void> {
+    const path = join(this.directory, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && info.mtimeMs < this.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
   }
 
   /** Runs `work` holding the id's lock: first in this process's queue, then across processes. */

@@ -214,7 +214,7 @@ describe('FileStore', () => {
   });
 
   describe('prune', () => {
-    it('deletes expired records and tombstones, unreadable files and dead temp files; keeps the rest', async () => {
+    it('deletes expired records and tombstones, unreadable files, dead temp files and locks; keeps the rest', async () => {
       const { store, directory, c } = storeAt();
       await store.apply(idOf('live'), changes({ set: { a: 1 } }), meta(c.now(), 10_000));
       await store.apply(idOf('old'), changes({ set: { a: 1 } }), meta(c.now(), 1000));
@@ -226,12 +226,16 @@ describe('FileStore', () => {
       writeFileSync(join(directory, 'README.txt'), 'not a session file');
       const deadTemp = join(directory, `${idOf('live')}.json.0a1b2c.tmp`);
       const freshTemp = join(directory, `${idOf('old')}.json.3d4e5f.tmp`);
+      const deadLock = join(directory, `${idOf('crashed')}.lock`);
+      const heldLock = join(directory, `${idOf('held')}.lock`);
       writeFileSync(deadTemp, '{}');
       writeFileSync(freshTemp, '{}');
+      mkdirSync(deadLock);
+      mkdirSync(heldLock);
       c.advance(2000);
       const old = (c.now() - 120_000) / 1000;
-      utimesSync(deadTemp, old, old);
-      utimesSync(freshTemp, c.now() / 1000, c.now() / 1000);
+      for (const path of [deadTemp, deadLock]) utimesSync(path, old, old);
+      for (const path of [freshTemp, heldLock]) utimesSync(path, c.now() / 1000, c.now() / 1000);
 
       expect(await store.prune()).toBe(3);
       expect(readdirSync(directory).sort()).toEqual(
@@ -240,6 +244,7 @@ describe('FileStore', () => {
           `${idOf('retiredLive')}.json`,
           'README.txt',
           `${idOf('old')}.json.3d4e5f.tmp`,
+          `${idOf('held')}.lock`,
         ].sort(),
       );
       expect(asRecord(await store.get(idOf('live')))?.data).toEqual({ a: 1 });
