@@ -46,6 +46,9 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** What one queued change set gets: applied, refused (not live), or an error. */
+type Outcome = boolean | { error: unknown };
+
 type Lock = typeof import('proper-lockfile').lock;
 
 /**
@@ -107,10 +110,18 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
       void this.exclusive(id, () => {
         close();
         return this.applyAll(id, pending);
-      }).catch((error: unknown) => {
-        close();
-        pending.forEach((p) => p.reject(error));
-      });
+      }).then(
+        (outcomes) =>
+          pending.forEach((p, i) => {
+            const outcome = outcomes[i];
+            if (typeof outcome === 'boolean') p.resolve(outcome);
+            else p.reject(outcome.error);
+          }),
+        (error: unknown) => {
+          close();
+          pending.forEach((p) => p.reject(error));
+        },
+      );
     }
     return new Promise<boolean>((resolve, reject) => batch.push({ changes, meta, resolve, reject }));
   }
@@ -145,35 +156,31 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     await Promise.all([...this.queues.values()]);
   }
 
-  /** Applies queued change sets in order on the file's record, then writes it once. */
-  private async applyAll(id: string, pending: Pending[]): Promise<void> {
+  /**
+   * Applies queued change sets in order on the file's record, then writes it once. Resolves to what
+   * each one gets (applied, refused, or an error), delivered once the lock is released.
+   */
+  private async applyAll(id: string, pending: Pending[]): Promise<Outcome[]> {
     const stored = await this.read(id);
-    if (stored !== undefined && 'retired' in stored) return pending.forEach((p) => p.resolve(false));
+    if (stored !== undefined && 'retired' in stored) return pending.map(() => false);
     let record = stored && recordOf(stored);
     let expiresAt = stored?.expiresAt ?? 0;
-    const applied: Pending[] = [];
-    for (const p of pending) {
-      if (record === undefined && !p.meta.create) {
-        p.resolve(false);
-        continue;
-      }
+    const outcomes = pending.map((p): Outcome => {
+      if (record === undefined && !p.meta.create) return false;
       const next = applyChanges(structuredClone(record ?? emptyRecord(p.meta)), p.changes, p.meta);
       const size = Buffer.byteLength(JSON.stringify({ data: next.data, flash: next.flash }));
-      if (size > this.maxSize) {
-        p.reject(SessionTooLargeError.inStore(size, this.maxSize));
-        continue;
-      }
+      if (size > this.maxSize) return { error: SessionTooLargeError.inStore(size, this.maxSize) };
       record = next;
       expiresAt = p.meta.expiresAt;
-      applied.push(p);
-    }
-    if (applied.length === 0) return;
+      return true;
+    });
+    if (!outcomes.includes(true)) return outcomes;
     try {
       await this.write(id, { ...record!, expiresAt });
     } catch (error) {
-      return applied.forEach((p) => p.reject(error));
+      return outcomes.map((outcome) => (outcome === true ? { error } : outcome));
     }
-    applied.forEach((p) => p.resolve(true));
+    return outcomes;
   }
 
   private async sweep(): Promise<number> {
