@@ -58,10 +58,12 @@ type Lock = typeof import('proper-lockfile').lock;
  *   new one, never half of one: reads take no lock;
  * - change sets are applied under a lock per session: in the process, a queue per id; between
  *   processes, a lock directory `<id>.lock` (proper-lockfile), so no process loses another's change;
+ *   the change sets that waited for the lock are applied together, in order, with one write;
  * - a retired id's file holds a tombstone until its session would have expired;
  * - file names come only from ids of the expected shape (base64url, 20 to 128 characters): anything
  *   else is never a path (reads find nothing, writes are refused).
- * Constructing it touches nothing: the directory is created and the sweep started on first use.
+ * Only the app's user can read them: the directory it creates is 0700, each file 0600. Constructing
+ * it touches nothing: the directory is created and the sweep started on first use.
  */
 export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   readonly directory: string;
@@ -267,7 +269,7 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   }
 
   private async start(): Promise<Lock> {
-    await mkdir(this.directory, { recursive: true });
+    await mkdir(this.directory, { recursive: true, mode: 0o700 });
     const { lock } = (await import('proper-lockfile')).default;
     this.startSweep();
     return lock;

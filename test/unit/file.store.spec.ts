@@ -43,6 +43,9 @@ describe('FileStore', () => {
     await store.apply(ID, changes({ set: { x: 1, y: { deep: 1 } } }), meta(c.now()));
     await store.apply(ID, changes({ set: { z: 3 }, deleted: ['x'] }), { ...meta(c.now()), create: false });
     expect(readdirSync(directory)).toEqual([`${ID}.json`]);
+    // Only the app's user reads sessions: the directory it creates is 0700, each file 0600.
+    expect(statSync(directory).mode & 0o777).toBe(0o700);
+    expect(statSync(join(directory, `${ID}.json`)).mode & 0o777).toBe(0o600);
     expect(asRecord(await store.get(ID))?.data).toEqual({ y: { deep: 1 }, z: 3 });
     const again = new FileStore({ directory, pruneInterval: 0 }, undefined, c.now);
     expect(asRecord(await again.get(ID))).toEqual({
