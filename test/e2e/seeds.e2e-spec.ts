@@ -639,10 +639,6 @@ const seeds: Seed[] = [
 
 const db = sqliteDatabase();
 const files = mkdtempSync(join(tmpdir(), 'nest-session-seeds-'));
-afterAll(async () => {
-  await db.cleanup();
-  rmSync(files, { recursive: true, force: true });
-});
 
 /** One app per platform and driver, built on first use. */
 const apps = new Map<string, Promise<{ app: INestApplication; directory: string }>>();
@@ -665,8 +661,11 @@ function appFor(platform: Platform, driver: Driver) {
   return entry;
 }
 
+// The apps close before their files go.
 afterAll(async () => {
   for (const entry of apps.values()) await (await entry).app.close();
+  await db.cleanup();
+  rmSync(files, { recursive: true, force: true });
 });
 
 describe.each(platforms)('the seed documents, on %s', (platform) => {
