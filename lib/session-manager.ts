@@ -14,11 +14,12 @@ import {
   type SessionModuleOptions,
 } from './session.options.js';
 import { DatabaseStore } from './stores/database.store.js';
+import { FileStore } from './stores/file.store.js';
 import { MemoryStore } from './stores/memory.store.js';
 import { RedisStore } from './stores/redis.store.js';
 import type { SessionStore } from './stores/session-store.js';
 
-const BUILT_IN_STORES = ['database', 'redis'] as const;
+const BUILT_IN_STORES = ['file', 'database', 'redis'] as const;
 
 export type SessionStoreFactory = (options: ResolvedSessionOptions) => SessionStore;
 
@@ -44,6 +45,10 @@ export class SessionManager implements OnApplicationShutdown {
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
     this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies);
     this.extend('memory', (options) => new MemoryStore({ ...options.memory, maxSize: options.maxSize }));
+    this.extend(
+      'file',
+      (options) => new FileStore({ ...options.file, maxSize: options.maxSize }, this.logger),
+    );
     this.extend(
       'database',
       (options) => new DatabaseStore(options.database, this.logger, { maxSize: options.maxSize }),

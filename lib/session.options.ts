@@ -33,6 +33,13 @@ export interface DatabaseDriverOptions {
   pruneInterval?: number;
 }
 
+export interface FileDriverOptions {
+  /** Where the session files are kept (one `<id>.json` per session), created on first use. Default './sessions'. */
+  directory?: string;
+  /** How often expired files are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
+  pruneInterval?: number;
+}
+
 export interface RedisDriverOptions {
   /** The app's own ioredis client, `new Redis(...)` or `new Cluster(...)` (never closed by the driver). */
   client?: unknown;
@@ -54,7 +61,7 @@ export interface RedisDriverOptions {
 }
 
 export interface SessionModuleOptions {
-  /** 'memory' | 'cookie' | 'database' | 'redis' | a name registered with SessionManager.extend(). Default 'memory'. */
+  /** 'memory' | 'cookie' | 'file' | 'database' | 'redis' | a name registered with SessionManager.extend(). Default 'memory'. */
   driver?: string;
   /** At least 32 characters; [current, ...older] rotates keys. Default process.env.SESSION_SECRET. */
   secret?: string | string[];
@@ -67,6 +74,7 @@ export interface SessionModuleOptions {
   maxSize?: number;
   /** Memory driver: how many sessions and how many bytes of JSON it keeps (least recently used go first). Default 10 000 and 64 MiB. */
   memory?: { max?: number; maxBytes?: number };
+  file?: FileDriverOptions;
   database?: DatabaseDriverOptions;
   redis?: RedisDriverOptions;
 }
@@ -79,6 +87,7 @@ export interface ResolvedSessionOptions {
   lifetime: number;
   maxSize: number;
   memory: { max: number; maxBytes: number };
+  file: Required<FileDriverOptions>;
   database: DatabaseDriverOptions;
   redis: RedisDriverOptions;
 }
@@ -98,6 +107,7 @@ export const SESSION_DEFAULTS = {
   lifetime: 14 * 24 * HOUR,
   maxSize: 512 * 1024,
   memory: { max: 10_000, maxBytes: 64 * 1024 * 1024 },
+  file: { directory: './sessions', pruneInterval: 15 * 60 * 1000 },
 } as const;
 
 export const MIN_SECRET_LENGTH = 32;
@@ -120,6 +130,10 @@ export function resolveSessionOptions(
     memory: {
       max: options.memory?.max ?? SESSION_DEFAULTS.memory.max,
       maxBytes: options.memory?.maxBytes ?? SESSION_DEFAULTS.memory.maxBytes,
+    },
+    file: {
+      directory: options.file?.directory ?? SESSION_DEFAULTS.file.directory,
+      pruneInterval: options.file?.pruneInterval ?? SESSION_DEFAULTS.file.pruneInterval,
     },
     database: options.database ?? {},
     redis: options.redis ?? {},
@@ -172,6 +186,19 @@ function validate(o: ResolvedSessionOptions): void {
   positive('memory.max', o.memory.max, 'a positive number');
   positive('memory.maxBytes', o.memory.maxBytes, 'a positive number of bytes');
   positive('maxSize', o.maxSize, 'a positive number of bytes');
+  if (typeof o.file.directory !== 'string' || o.file.directory.trim() === '') {
+    throw new SessionConfigError(
+      'SESSION_OPTION_INVALID',
+      `file.directory must be a directory path such as './sessions'`,
+    );
+  }
+  const prune = o.file.pruneInterval;
+  if (typeof prune !== 'number' || !Number.isFinite(prune) || prune < 0) {
+    throw new SessionConfigError(
+      'SESSION_OPTION_INVALID',
+      'file.pruneInterval must be a number of milliseconds (0 turns the sweep off)',
+    );
+  }
   const { cookie } = o;
   if (typeof cookie.name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name)) {
     throw new SessionConfigError(

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run sample`: compiles the library (dist/, as `npm run build`) and the sample (dist-sample/)
-// with tsc, which emits the decorator metadata Nest needs, then starts the sample. The sample
-// imports 'nest-session', which Node resolves to dist/ through package.json "exports".
-// `npm run sample -- --screenshots` saves docs/login.png and docs/dashboard.png instead.
+// `npm run sample`: builds the library (dist/, as `npm run build`) and the sample (dist-sample/)
+// with the Nest CLI (the projects in nest-cli.json; tsc underneath, which emits the decorator
+// metadata Nest needs), then starts the sample. The sample imports 'nest-session', which Node
+// resolves to dist/ through package.json "exports". `npx nest start sample` does the same once
+// dist/ is built. `npm run sample -- --screenshots` saves docs/login.png and docs/dashboard.png instead.
 import { spawnSync } from 'node:child_process';
 import console from 'node:console';
 import { createRequire } from 'node:module';
@@ -10,12 +11,12 @@ import process from 'node:process';
 import { fileURLToPath, URL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const nest = createRequire(import.meta.url).resolve('@nestjs/cli/bin/nest.js');
 
-for (const project of ['tsconfig.build.json', 'sample/tsconfig.json']) {
-  const result = spawnSync(process.execPath, [tsc, '-p', project], { cwd: root, stdio: 'inherit' });
+for (const project of ['nest-session', 'sample']) {
+  const result = spawnSync(process.execPath, [nest, 'build', project], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {
-    console.error(`nest-session sample: tsc -p ${project} failed`);
+    console.error(`nest-session sample: nest build ${project} failed`);
     process.exit(result.status ?? 1);
   }
 }

@@ -60,7 +60,7 @@ export class DriverRegistry {
     if (factory === undefined) {
       throw new SessionConfigError(
         'SESSION_DRIVER_UNKNOWN',
-        `no session driver named '${name}'; use 'memory', 'cookie', 'database', 'redis' or register it with SessionManager.extend('${name}', factory)`,
+        `no session driver named '${name}'; use 'memory', 'cookie', 'file', 'database', 'redis' or register it with SessionManager.extend('${name}', factory)`,
       );
     }
     let driver: SessionDriver;

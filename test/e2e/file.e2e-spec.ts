@@ -1,0 +1,141 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SessionManager, type SessionModuleOptions } from 'nest-session';
+import { FileStore } from '../../lib/stores/file.store.js';
+import { resolveSessionOptions } from '../../lib/session.options.js';
+import { cookiePair, createApp, http, platforms } from '../support/app.js';
+import { sessionConformance } from '../support/conformance.js';
+import { SECRET, sessionApp } from '../support/session-app.js';
+
+const root = mkdtempSync(join(tmpdir(), 'nest-session-file-'));
+let dirs = 0;
+/** A directory of its own, not created yet: the store creates it on first use. */
+const freshDirectory = () => join(root, `sessions-${++dirs}`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// A getter: every app the suite builds from these options gets a directory of its own.
+const conformanceOptions: SessionModuleOptions = {
+  driver: 'file',
+  secret: SECRET,
+  get file() {
+    return { directory: freshDirectory(), pruneInterval: 0 };
+  },
+};
+sessionConformance('file driver', { options: conformanceOptions, serverSide: true });
+
+describe.each(platforms)('file driver on %s', (platform) => {
+  it('keeps one JSON file per session in the directory, created on first use', async () => {
+    const directory = freshDirectory();
+    const app = await createApp(
+      platform,
+      sessionApp({ driver: 'file', secret: SECRET, file: { directory } }),
+    );
+    try {
+      expect(existsSync(directory)).toBe(false);
+      const res = await http(app).post('/set').send({ a: 1 }).expect(200);
+      const state = await http(app).get('/state').set('Cookie', cookiePair(res, 'nest_session')!).expect(200);
+      expect(readdirSync(directory)).toEqual([`${state.body.id}.json`]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers 503 when the directory cannot be written, and serves again once it can', async () => {
+    const blocker = join(root, `not-a-directory-${++dirs}`);
+    writeFileSync(blocker, 'a file where the sessions directory should be');
+    const app = await createApp(
+      platform,
+      sessionApp({ driver: 'file', secret: SECRET, file: { directory: join(blocker, 'sessions') } }),
+    );
+    try {
+      const res = await http(app).post('/set').send({ a: 1 }).expect(503);
+      expect(res.body.code).toBe('SESSION_STORE_UNAVAILABLE');
+      rmSync(blocker);
+      const ok = await http(app).post('/set').send({ a: 2 }).expect(200);
+      await http(app)
+        .get('/get/a')
+        .set('Cookie', cookiePair(ok, 'nest_session')!)
+        .expect(200, { value: 2, has: true });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('file driver, by default', () => {
+  const cwd = process.cwd();
+  const dir = mkdtempSync(join(tmpdir(), 'nest-session-file-default-'));
+  afterAll(() => {
+    process.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("forRoot('file') alone keeps sessions in ./sessions, created on first use", async () => {
+    process.chdir(dir);
+    try {
+      const app = await createApp('express', sessionApp({ driver: 'file', secret: SECRET }));
+      try {
+        expect(existsSync(join(dir, 'sessions'))).toBe(false);
+        const res = await http(app).post('/set').send({ a: 1 }).expect(200);
+        expect(readdirSync(join(dir, 'sessions'))).toHaveLength(1);
+        await http(app)
+          .get('/get/a')
+          .set('Cookie', cookiePair(res, 'nest_session')!)
+          .expect(200, { value: 1, has: true });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
+
+describe('file driver options', () => {
+  it('defaults to ./sessions and a sweep every 15 minutes', () => {
+    expect(resolveSessionOptions({ secret: SECRET }, {}).file).toEqual({
+      directory: './sessions',
+      pruneInterval: 15 * 60 * 1000,
+    });
+  });
+
+  it.each([
+    [{ directory: '' }, /file.directory must be a directory path/],
+    [{ directory: 42 as never }, /file.directory must be a directory path/],
+    [{ pruneInterval: -1 }, /file.pruneInterval must be a number of milliseconds/],
+    [{ pruneInterval: Infinity }, /file.pruneInterval must be a number of milliseconds/],
+    [{ pruneInterval: '60000' as never }, /file.pruneInterval must be a number of milliseconds/],
+  ])('rejects file: %j at start-up, whichever driver is the default', async (file, message) => {
+    await expect(
+      createApp('express', sessionApp({ driver: 'memory', secret: SECRET, file })),
+    ).rejects.toThrow(message);
+  });
+
+  it('reaches the file driver beside the default one, with its options and maxSize', async () => {
+    const directory = freshDirectory();
+    const app = await createApp(
+      'express',
+      sessionApp({ driver: 'memory', secret: SECRET, maxSize: 100, file: { directory, pruneInterval: 0 } }),
+    );
+    try {
+      const store = app.get(SessionManager).store('file');
+      expect(store).toBeInstanceOf(FileStore);
+      expect((store as FileStore).directory).toBe(directory);
+      const res = await http(app)
+        .post('/driver/file')
+        .send({ big: 'x'.repeat(200) });
+      expect(res.status).toBe(500);
+      expect(res.body.code).toBe('SESSION_TOO_LARGE');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("names 'file' among the drivers when one is unknown", async () => {
+    await expect(createApp('express', sessionApp({ driver: 'files', secret: SECRET }))).rejects.toThrow(
+      /use 'memory', 'cookie', 'file', 'database', 'redis'/,
+    );
+  });
+});
