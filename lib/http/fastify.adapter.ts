@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connectFlash } from './flash.js';
 import type { SessionLifecycle } from './lifecycle.js';
+import { LIVE_SESSION } from './session-facade.js';
 
 interface FastifyRequest {
   raw: IncomingMessage & { session?: unknown };
@@ -27,14 +28,16 @@ export interface FastifyAdapterLike {
  * see the session, as do Fastify plugins; a hook set there before is kept and runs after ours. The
  * `session` request decorator is declared now, so plugins that depend on it (@fastify/passport)
  * register the usual way after NestFactory.create(). `request.session` is the raw request's, so
- * Nest's `@Session()` works; `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
+ * Nest's `@Session()` works (the live one after regenerate(cb)); `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
  */
 export function installFastify(adapter: FastifyAdapterLike, lifecycle: SessionLifecycle): void {
   const fastify = adapter.getInstance<FastifyInstance>();
   if (!fastify.hasRequestDecorator('session')) {
     fastify.decorateRequest('session', {
       getter(this: FastifyRequest) {
-        return this.raw.session;
+        // The raw request got req.session as the request arrived; regenerate(cb) may have replaced it since.
+        const session = this.raw.session as { [LIVE_SESSION]?: unknown } | undefined;
+        return typeof session === 'object' && session !== null ? (session[LIVE_SESSION] ?? session) : session;
       },
     });
   }

@@ -94,9 +94,19 @@ class ExpressSessionController {
   @HttpCode(200)
   async regenerate(@Req() req: Req) {
     const before = req.session.id;
+    const old = req.session;
     const async = await done((cb) => req.session.regenerate(cb));
     req.session.after = 'regenerate';
-    return { before, after: req.session.id, async, keys: Object.keys(req.session) };
+    // As with express-session, a reference kept from before reads what the session had (passport's
+    // keepSessionInfo merges it back); what is written through it is kept too.
+    old.viaOld = true;
+    return {
+      before,
+      after: req.session.id,
+      async,
+      keys: Object.keys(req.session),
+      old: { userId: old.userId, keys: Object.keys(old) },
+    };
   }
 
   @Post('destroy')
@@ -204,9 +214,10 @@ describe.each(cases)('req.session speaks express-session (%s, %s driver)', (plat
     const res = await a.post('/s/regenerate').expect(200);
     expect(res.body.async).toBe(true);
     expect(res.body.after).not.toBe(res.body.before);
-    expect(res.body.keys).toEqual(['after']);
+    expect(res.body.keys).toEqual(['after', 'viaOld']);
+    expect(res.body.old).toEqual({ userId: 1, keys: ['userId', 'viaOld'] });
     expect(sessionCookie(res)).not.toBe(old);
-    await a.get('/s/data').expect(200, { after: 'regenerate' });
+    await a.get('/s/data').expect(200, { after: 'regenerate', viaOld: true });
     if (driver !== 'cookie') {
       // The old id is gone: its cookie starts an empty session.
       await http(app).get('/s/data').set('Cookie', `nest_session=${old}`).expect(200, {});

@@ -65,6 +65,14 @@ describe.each(cases)(
       await loginLogout(app, driver, '');
     });
 
+    it('login with keepSessionInfo keeps what the session held (a new id still)', async () => {
+      const a = agent(app);
+      const anonymous = sessionCookie(await a.post('/cart').expect(200))!;
+      const login = await a.post('/login?keep').send({ username: 'alan', password: 'turing' }).expect(200);
+      expect(sessionCookie(login)).not.toBe(anonymous);
+      await a.get('/session').expect(200, { cart: ['book'], passport: { user: 2 }, lastLogin: 'alan' });
+    });
+
     it("two users' sessions stay apart", async () => {
       const ada = agent(app);
       const alan = agent(app);

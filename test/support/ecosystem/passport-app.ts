@@ -52,7 +52,13 @@ class SessionSerializer extends PassportSerializer {
 class LocalAuthGuard extends AuthGuard('local') {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const result = (await super.canActivate(context)) as boolean;
-    await super.logIn(context.switchToHttp().getRequest());
+    const req = context.switchToHttp().getRequest<PassportRequest & { query: Record<string, unknown> }>();
+    if (req.query.keep === undefined) await super.logIn(req);
+    // passport's option for a returnTo kept across login: the session's data is carried over.
+    else
+      await new Promise<void>((resolve, reject) =>
+        req.logIn(req.user!, { keepSessionInfo: true }, (err) => (err ? reject(err as Error) : resolve())),
+      );
     return result;
   }
 }
@@ -89,6 +95,7 @@ type PassportRequest = {
   user?: User;
   session: Record<string, any>;
   logout(cb: (err?: unknown) => void): void;
+  logIn(user: User, options: { keepSessionInfo?: boolean }, cb: (err?: unknown) => void): void;
 };
 
 @Controller()
