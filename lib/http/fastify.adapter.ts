@@ -29,7 +29,7 @@ export interface FastifyAdapterLike {
  * `session` request decorator is declared now, so plugins that depend on it (@fastify/passport)
  * register the usual way after NestFactory.create(). The raw request, which middleware get, has
  * `req.session` and connect-flash's `req.flash`. `request.session` is the raw request's, so
- * Nest's `@Session()` works (the live one after regenerate(cb)); `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
+ * Nest's `@Session()` works (the live one after regenerate(cb)); `request.sessionID` is its id; `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
  */
 export function installFastify(adapter: FastifyAdapterLike, lifecycle: SessionLifecycle): void {
   const fastify = adapter.getInstance<FastifyInstance>();
@@ -39,6 +39,13 @@ export function installFastify(adapter: FastifyAdapterLike, lifecycle: SessionLi
         // The raw request got req.session as the request arrived; regenerate(cb) may have replaced it since.
         const session = this.raw.session as { [LIVE_SESSION]?: unknown } | undefined;
         return typeof session === 'object' && session !== null ? (session[LIVE_SESSION] ?? session) : session;
+      },
+    });
+  }
+  if (!fastify.hasRequestDecorator('sessionID')) {
+    fastify.decorateRequest('sessionID', {
+      getter(this: { session?: { id?: unknown } }) {
+        return this.session?.id;
       },
     });
   }

@@ -77,6 +77,7 @@ class ExpressSessionController {
     const { cookie } = req.session;
     return {
       id: req.session.id,
+      sessionID: (req as Req & { sessionID?: string }).sessionID === req.session.id,
       idIsString: typeof req.session.id === 'string' && req.session.id.length > 0,
       cookie: {
         path: cookie.path,
@@ -193,13 +194,14 @@ describe.each(cases)('req.session speaks express-session (%s, %s driver)', (plat
     await a.get('/s/data').expect(200, { userId: 7, cart: { items: ['apple', 'pear'], count: 2 } });
   });
 
-  it('has id, cookie, touch() and nest-session methods on the same object', async () => {
+  it('has id (req.sessionID too), cookie, touch() and nest-session methods on the same object', async () => {
     const a = agent(app);
     const res = await a.post('/s/nest/theme').send({ value: 'dark' }).expect(200);
     expect(res.body).toEqual({ get: 'dark', property: 'dark', all: { theme: 'dark' } });
     const shape = await a.get('/s/shape').expect(200);
     expect(shape.body).toEqual({
       id: shape.body.id,
+      sessionID: true,
       idIsString: true,
       cookie: { path: '/', httpOnly: true, maxAge: true, expires: true, originalMaxAge: true },
       touch: true,

@@ -134,8 +134,12 @@ describe.each(cases)(
 
     it('flash, redirect, read: the pattern connect-flash is for', async () => {
       const a = agent(app);
+      const b = agent(app);
       await a.post('/saved').expect(303).expect('Location', '/flash/info');
+      await b.post('/saved').expect(303).expect('Location', '/flash/info');
       await a.get('/flash/info').expect(200, ['Saved.']);
+      await b.get('/flash/info').expect(200, ['Saved.']);
+      await a.get('/flash/info').expect(200, []);
     });
 
     it('is Session.pushFlash / pullFlash', async () => {
