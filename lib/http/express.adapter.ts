@@ -36,7 +36,7 @@ export function reserveGateSlots(server: unknown): void {
     server.prependListener('request', reserveGateSlot);
 }
 
-/** `req.session` read from the request's context (found through its response's gate), and `req.flash`. */
+/** `req.session` read from the request's context (found through its response's gate), `req.sessionID` and `req.flash`. */
 function defineRequestMembers(proto: object): void {
   if (Object.hasOwn(proto, SESSION_ACCESSOR)) return;
   Object.defineProperties(proto, {
@@ -57,6 +57,15 @@ function defineRequestMembers(proto: object): void {
       },
     },
   });
+  if (!('sessionID' in proto)) {
+    // express-session's req.sessionID (connect-redis, loggers, csrf-csrf examples read it).
+    Object.defineProperty(proto, 'sessionID', {
+      configurable: true,
+      get(this: { session?: { id?: unknown } }) {
+        return this.session?.id;
+      },
+    });
+  }
   if (!('flash' in proto)) {
     Object.defineProperty(proto, 'flash', { value: connectFlash, writable: true, configurable: true });
   }

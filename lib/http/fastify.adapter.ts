@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connectFlash } from './flash.js';
 import type { SessionLifecycle } from './lifecycle.js';
+import { LIVE_SESSION } from './session-facade.js';
 
 interface FastifyRequest {
-  raw: IncomingMessage & { session?: unknown };
+  raw: IncomingMessage & { session?: unknown; flash?: unknown };
   protocol: string;
 }
 type Hook = (req: FastifyRequest, reply: { raw: ServerResponse }, done: (error?: Error) => void) => void;
@@ -26,20 +27,32 @@ export interface FastifyAdapterLike {
  * hook Nest's adapter runs before middie, so Nest middleware and middleware added with `app.use()`
  * see the session, as do Fastify plugins; a hook set there before is kept and runs after ours. The
  * `session` request decorator is declared now, so plugins that depend on it (@fastify/passport)
- * register the usual way after NestFactory.create(). `request.session` is the raw request's, so
- * Nest's `@Session()` works; `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
+ * register the usual way after NestFactory.create(). The raw request, which middleware get, has
+ * `req.session` and connect-flash's `req.flash`. `request.session` is the raw request's, so
+ * Nest's `@Session()` works (the live one after regenerate(cb)); `request.sessionID` is its id; `request.protocol` honours Fastify's trustProxy for cookie.secure 'auto'.
  */
 export function installFastify(adapter: FastifyAdapterLike, lifecycle: SessionLifecycle): void {
   const fastify = adapter.getInstance<FastifyInstance>();
   if (!fastify.hasRequestDecorator('session')) {
     fastify.decorateRequest('session', {
       getter(this: FastifyRequest) {
-        return this.raw.session;
+        // The raw request got req.session as the request arrived; regenerate(cb) may have replaced it since.
+        const session = this.raw.session as { [LIVE_SESSION]?: unknown } | undefined;
+        return typeof session === 'object' && session !== null ? (session[LIVE_SESSION] ?? session) : session;
+      },
+    });
+  }
+  if (!fastify.hasRequestDecorator('sessionID')) {
+    fastify.decorateRequest('sessionID', {
+      getter(this: { session?: { id?: unknown } }) {
+        return this.session?.id;
       },
     });
   }
   const previous = adapter.onRequestHook;
   adapter.setOnRequestHook(function (this: unknown, req, reply, done) {
+    // Middleware under middie get the raw request: req.flash there too (so connect-flash steps aside).
+    req.raw.flash = connectFlash;
     lifecycle.handle(
       req.raw,
       reply.raw,

@@ -13,6 +13,10 @@ import type { Session } from '../session.js';
  *   the data, as `Session.regenerate()`.
  * A data key with a method's name is reached through `get(key)` / `set(key, value)`. Every facade
  * belongs to one request: nothing reachable from it is shared between requests.
+ *
+ * `regenerate(cb)` replaces `req.session`, as express-session does: a reference kept from before
+ * (passport's `prevSession`, merged back with `keepSessionInfo`) still reads the data it had; what
+ * is written through it goes to the new session too, so nothing written is lost.
  */
 export interface CookieView {
   path: string;
@@ -29,6 +33,16 @@ export interface CookieView {
 
 type Callback = (error?: unknown) => void;
 type Member = (facade: Facade) => unknown;
+
+/** On a facade's proxy: the request's live `req.session` (the proxy itself unless regenerate(cb) replaced it). */
+export const LIVE_SESSION = Symbol('nest-session:live');
+
+/** What a proxy stands for: the live session, or (`before` set) the one regenerate(cb) replaced. */
+interface Generation {
+  readonly facade: Facade;
+  /** The data the session had when regenerate(cb) replaced it. */
+  before?: Record<string, unknown>;
+}
 
 /** Session methods `req.session` forwards, bound to the request's session. */
 const FORWARDED = [
@@ -67,7 +81,8 @@ const MEMBERS = new Map<string, Member>([
       f.method('regenerate', (arg?: unknown) => {
         const state = f.state();
         if (typeof arg === 'function') {
-          // express-session: a new id and an empty session.
+          // express-session: a new id and an empty session, in a new req.session.
+          f.replace();
           state.reset(false);
           f.read.clear();
           state.regenerate();
@@ -110,7 +125,9 @@ const MEMBERS = new Map<string, Member>([
 export class Facade {
   /** Keys whose object value was read: the JSON it had then, compared at commit. */
   readonly read = new Map<string, string>();
-  readonly proxy: Record<string, any>;
+  /** `req.session`. */
+  proxy: Record<string, any>;
+  private live: Generation = { facade: this };
   private methods: Map<string, unknown> | undefined;
 
   constructor(
@@ -118,7 +135,15 @@ export class Facade {
     readonly state: () => SessionState,
     private readonly cookieView: () => CookieView,
   ) {
-    this.proxy = new Proxy(this, HANDLER) as unknown as Record<string, any>;
+    this.proxy = new Proxy(this.live, HANDLER) as unknown as Record<string, any>;
+  }
+
+  /** regenerate(cb): the proxy handed out so far keeps (a copy of) the data it had; req.session is a new one. */
+  replace(): void {
+    this.sync();
+    this.live.before = JSON.parse(JSON.stringify(this.state().all())) as Record<string, unknown>;
+    this.live = { facade: this };
+    this.proxy = new Proxy(this.live, HANDLER) as unknown as Record<string, any>;
   }
 
   method(name: string, fn: (...args: any[]) => unknown): unknown {
@@ -156,18 +181,22 @@ export class Facade {
   }
 }
 
-const HANDLER: ProxyHandler<Facade> = {
-  get(f, prop) {
-    if (typeof prop === 'symbol') return prop === Symbol.toStringTag ? 'Session' : undefined;
+const HANDLER: ProxyHandler<Generation> = {
+  get({ facade: f, before }, prop) {
+    if (typeof prop === 'symbol') {
+      if (prop === LIVE_SESSION) return f.proxy;
+      return prop === Symbol.toStringTag ? 'Session' : undefined;
+    }
     const member = MEMBERS.get(prop);
     if (member !== undefined) return member(f);
+    if (before !== undefined) return Object.hasOwn(before, prop) ? before[prop] : undefined;
     const value = f.state().getData(prop);
     if (typeof value === 'object' && value !== null && !f.read.has(prop)) {
       f.read.set(prop, JSON.stringify(value));
     }
     return value;
   },
-  set(f, prop, value) {
+  set({ facade: f, before }, prop, value) {
     if (typeof prop === 'symbol') return false;
     if (MEMBERS.has(prop)) {
       throw new TypeError(
@@ -178,22 +207,34 @@ const HANDLER: ProxyHandler<Facade> = {
     if (value === undefined) state.delete(prop);
     else state.set(prop, value);
     f.read.delete(prop);
+    if (before !== undefined) {
+      if (value === undefined) delete before[prop];
+      else before[prop] = value;
+    }
     return true;
   },
-  deleteProperty(f, prop) {
+  deleteProperty({ facade: f, before }, prop) {
     if (typeof prop === 'symbol' || MEMBERS.has(prop)) return false;
     f.state().delete(prop);
     f.read.delete(prop);
+    if (before !== undefined) delete before[prop];
     return true;
   },
-  has(f, prop) {
-    return typeof prop === 'string' && (MEMBERS.has(prop) || f.state().hasData(prop));
+  has({ facade: f, before }, prop) {
+    if (typeof prop !== 'string') return prop === LIVE_SESSION;
+    if (MEMBERS.has(prop)) return true;
+    return before !== undefined ? Object.hasOwn(before, prop) : f.state().hasData(prop);
   },
-  ownKeys(f) {
-    return f.state().dataKeys();
+  ownKeys({ facade: f, before }) {
+    return before !== undefined ? Object.keys(before) : f.state().dataKeys();
   },
-  getOwnPropertyDescriptor(f, prop) {
+  getOwnPropertyDescriptor({ facade: f, before }, prop) {
     if (typeof prop === 'symbol' || MEMBERS.has(prop)) return undefined;
+    if (before !== undefined) {
+      return Object.hasOwn(before, prop)
+        ? { value: before[prop], writable: true, enumerable: true, configurable: true }
+        : undefined;
+    }
     const state = f.state();
     if (!state.hasData(prop)) return undefined;
     return { value: state.getData(prop), writable: true, enumerable: true, configurable: true };
