@@ -1,4 +1,4 @@
-// Starts one bench server as a fresh child process (its own temp cwd, NODE_ENV=production), waits
+// Starts one bench server as a fresh child process (on the Node of the run's runtime) (its own temp cwd, NODE_ENV=production), waits
 // for its port, asks it for its CPU time, and stops it cleanly (so --cpu-prof can write).
 import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,17 +8,20 @@ import process from 'node:process';
 import { setTimeout } from 'node:timers';
 import { serverPath } from './build.js';
 
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 120_000;
 
 /**
  * Resolves with { port, pid, cpuUs(), stop() }, or with { unavailable: reason } when the server
  * could not start (a driver not built yet, a store that cannot be reached).
  */
-export async function startServer(file, config, { execArgv = [] } = {}) {
+export async function startServer(file, config, { execArgv = [], runtime, wrapper } = {}) {
   const cwd = await mkdtemp(path.join(tmpdir(), 'nest-session-bench-'));
-  const child = fork(serverPath(file), [JSON.stringify(config)], {
+  const node = runtime?.execPath ?? process.execPath;
+  // `wrapper`: [command, ...args] the server's Node runs under (valgrind); IPC still reaches it.
+  const child = fork(serverPath(file, runtime?.root), [JSON.stringify(config)], {
     cwd,
-    execArgv,
+    execArgv: wrapper ? [...wrapper.slice(1), node, ...execArgv] : execArgv,
+    execPath: wrapper ? wrapper[0] : node,
     env: { ...process.env, NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
@@ -30,7 +33,7 @@ export async function startServer(file, config, { execArgv = [] } = {}) {
   const first = await Promise.race([
     new Promise((resolve) => child.once('message', resolve)),
     exited.then((code) => ({ type: 'unavailable', reason: `exited (${code}) ${lastLine(stderr)}` })),
-    delay(START_TIMEOUT_MS).then(() => ({ type: 'unavailable', reason: 'did not start within 60 s' })),
+    delay(START_TIMEOUT_MS).then(() => ({ type: 'unavailable', reason: 'did not start within 120 s' })),
   ]);
   if (first.type !== 'ready') {
     child.kill('SIGKILL');
