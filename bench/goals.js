@@ -134,8 +134,10 @@ export function evaluateGoals({ ratios, costs, own = [], heap, lost, instruction
       const target = `<= ${goal.max} µs`;
       const row = own.find((o) => o.variant === goal.variant);
       if (!row || row.note) return na(goal, target, row?.note ?? 'not profiled');
-      const value = row.libOwnUsPerReq;
-      return { ...goal, target, figure: us(value), status: value <= goal.max ? 'met' : 'missed' };
+      // The profile's share for lib/ times the CPU per request without the profiler, when measured.
+      const value = row.scaledUsPerReq ?? row.libOwnUsPerReq;
+      const raw = row.scaledUsPerReq === undefined ? '' : ` (${us(row.libOwnUsPerReq)} under the profiler)`;
+      return { ...goal, target, figure: us(value) + raw, status: value <= goal.max ? 'met' : 'missed' };
     }
     if (goal.kind === 'facade') {
       const target = `<= ${goal.max} µs`;

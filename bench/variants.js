@@ -227,9 +227,12 @@ export const DRIVERS = ['memory', 'cookie', 'file', 'database', 'redis'];
  * What runs on Node 20 and 22 too (counter route only): bare Nest, every nest-session driver and its
  * Nest-hosted peer, on both adapters. Node 24 runs everything.
  */
-export const HEADLINE = VARIANTS.filter(
-  (v) => v.id.startsWith('nest-') && !v.path && !v.routes && (v.kind !== 'peer' || v.nestHosted),
-).map((v) => v.id);
+export const HEADLINE = ['express', 'fastify']
+  .flatMap((adapter) => [
+    bareNestOf({ adapter }),
+    ...DRIVERS.flatMap((driver) => [`nest-${adapter}-${driver}`, byId.get(`nest-${adapter}-${driver}`).peer]),
+  ])
+  .filter((id, i, all) => all.indexOf(id) === i);
 
 /** Growth and lost updates run on these (Express, plus @fastify/session and friends for lost updates). */
 export const GROWTH_VARIANTS = [
@@ -266,11 +269,13 @@ export const LOST_UPDATE_VARIANTS = [
 /** The instruction counts (valgrind): a few variants, both adapters. */
 export const INSTRUCTION_VARIANTS = [
   { id: 'nest-express', route: 'counter' },
+  { id: 'nest-express', route: 'untouched' },
   { id: 'nest-express-memory', route: 'counter' },
   { id: 'nest-express-memory', route: 'untouched' },
   { id: 'nest-express-session-memory', route: 'counter' },
   { id: 'nest-express-facade', route: 'facade' },
   { id: 'nest-fastify', route: 'counter' },
+  { id: 'nest-fastify', route: 'untouched' },
   { id: 'nest-fastify-memory', route: 'counter' },
   { id: 'nest-fastify-memory', route: 'untouched' },
   { id: 'nest-fastify-session-memory', route: 'counter' },
