@@ -3,7 +3,7 @@
 // without `npm run build`, and a half-finished type elsewhere in lib/ does not stop it. One copy per
 // Node the servers run on, each next to the node_modules built for that Node (see runtimes.js).
 import { transformFile } from '@swc/core';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { swcOptions } from '../swc.options.js';
@@ -46,14 +46,23 @@ export async function build(roots = [ROOT]) {
       return { target: relative.replace(/\.ts$/, '.js'), code };
     }),
   );
+  const wanted = [...compiled, { target: 'package.json', code: '{ "type": "module" }\n' }];
   for (const root of new Set(roots)) {
     const out = outOf(root);
-    await rm(out, { recursive: true, force: true });
-    for (const { target, code } of compiled) {
-      await mkdir(path.dirname(path.join(out, target)), { recursive: true });
-      await writeFile(path.join(out, target), code);
+    // Files are rewritten only when they change, and removed only when their source is gone: a run
+    // started while another one is running does not pull files from under its servers.
+    for (const { target, code } of wanted) {
+      const file = path.join(out, target);
+      if ((await readFile(file, 'utf8').catch(() => undefined)) === code) continue;
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, code);
     }
-    await writeFile(path.join(out, 'package.json'), '{ "type": "module" }\n');
+    const keep = new Set(wanted.map((w) => path.join(out, w.target)));
+    const present = await readdir(out, { recursive: true, withFileTypes: true });
+    for (const entry of present) {
+      const file = path.join(entry.parentPath ?? entry.path, entry.name);
+      if (entry.isFile() && !keep.has(file)) await rm(file, { force: true });
+    }
   }
   return sources.length;
 }

@@ -323,10 +323,10 @@ export function renderInstructions(rows, primary) {
   return [
     `## Instructions per request (valgrind callgrind, Node ${primary.version})`,
     '',
-    'A fixed number of requests against a server under `valgrind --tool=callgrind`, counted after a warm-up',
-    '(instrumentation off while it starts and warms up); all threads of the server. Counts repeat from run',
-    'to run within about a percent, where wall-clock figures on a shared machine do not. **session** is the',
-    'count minus that of bare Nest on the same adapter (counter route for the new paths).',
+    'A fixed number of requests, over one connection, against a server under `valgrind --tool=callgrind`,',
+    'counted after a warm-up (instrumentation off while it starts and warms up); V8 single-threaded with a',
+    'timing-independent GC schedule, so counts repeat where wall-clock figures on a shared machine do not.',
+    '**session** is the count minus that of bare Nest on the same adapter and route (counter for the new paths).',
     '',
     table(
       ['variant', 'route', 'instructions/request', 'session instructions/request', 'runs'],

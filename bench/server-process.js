@@ -14,7 +14,11 @@ const START_TIMEOUT_MS = 120_000;
  * Resolves with { port, pid, cpuUs(), stop() }, or with { unavailable: reason } when the server
  * could not start (a driver not built yet, a store that cannot be reached).
  */
-export async function startServer(file, config, { execArgv = [], runtime, wrapper } = {}) {
+export async function startServer(
+  file,
+  config,
+  { execArgv = [], runtime, wrapper, startTimeoutMs = START_TIMEOUT_MS } = {},
+) {
   const cwd = await mkdtemp(path.join(tmpdir(), 'nest-session-bench-'));
   const node = runtime?.execPath ?? process.execPath;
   // `wrapper`: [command, ...args] the server's Node runs under (valgrind); IPC still reaches it.
@@ -33,7 +37,10 @@ export async function startServer(file, config, { execArgv = [], runtime, wrappe
   const first = await Promise.race([
     new Promise((resolve) => child.once('message', resolve)),
     exited.then((code) => ({ type: 'unavailable', reason: `exited (${code}) ${lastLine(stderr)}` })),
-    delay(START_TIMEOUT_MS).then(() => ({ type: 'unavailable', reason: 'did not start within 120 s' })),
+    delay(startTimeoutMs).then(() => ({
+      type: 'unavailable',
+      reason: `did not start within ${startTimeoutMs / 1000} s`,
+    })),
   ]);
   if (first.type !== 'ready') {
     child.kill('SIGKILL');
