@@ -37,7 +37,7 @@ export function startLoadGenerator() {
   };
 }
 
-async function measure({ url, duration, amount, connections, headers }) {
+async function measure({ url, duration, amount, connections, headers, timeout = 10 }) {
   const before = process.cpuUsage();
   const started = process.hrtime.bigint();
   // sampleInt: autocannon stops at its next sample tick; 100 ms keeps short runs short.
@@ -48,7 +48,7 @@ async function measure({ url, duration, amount, connections, headers }) {
     connections,
     headers,
     pipelining: 1,
-    timeout: 10,
+    timeout,
     sampleInt: 100,
   });
   const cpu = process.cpuUsage(before);

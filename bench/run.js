@@ -42,7 +42,7 @@ const FULL = {
   heapSessions: 100_000,
   own: { warmup: 2, duration: 4, connections: 50, interval: 100 },
   profile: { warmup: 3, duration: 6, connections: 50 },
-  instructions: { warmup: 3000, requests: 2000, connections: 1, repeats: 2 },
+  instructions: { warmup: 3000, requests: 2000, connections: 1, repeats: 1 },
 };
 const QUICK = {
   throughput: { rounds: 1, warmup: 0.4, duration: 0.8, connections: 50 },
