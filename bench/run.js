@@ -1,6 +1,7 @@
-// `npm run bench` (about 75 min, writes bench/RESULTS.md) or `npm run bench -- --quick` (about 6
-// min, prints only). What does nest-session cost per request on Node 24, next to the peers hosted in
-// a Nest app, and does it lose data under load? Node 20 and 22 run the headline variants alongside.
+// `npm run bench` (about 100 min, writes bench/RESULTS.md) or `npm run bench -- --quick` (about 7
+// min on an idle machine, prints only). What does nest-session cost per request on Node 24, next
+// to the peers hosted in a Nest app, and does it lose data under load? Node 20 and 22 run the
+// headline variants alongside.
 // Options: --quick; --instructions (only the valgrind instruction counts); --only=id,id (variants,
 // see variants.js); --skip=throughput,growth,lost,heap,own,profile,instructions; --nodes=24 (which
 // Nodes, default 20,22,24).
