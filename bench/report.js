@@ -324,8 +324,8 @@ export function renderInstructions(rows, primary) {
     `## Instructions per request (valgrind callgrind, Node ${primary.version})`,
     '',
     'A fixed number of requests, over one connection, against a server under `valgrind --tool=callgrind`,',
-    'counted after a warm-up (instrumentation off while it starts and warms up); V8 single-threaded with a',
-    'timing-independent GC schedule, so counts repeat where wall-clock figures on a shared machine do not.',
+    'counted after a warm-up (instrumentation off while it starts and warms up) and a full GC; V8',
+    'single-threaded, so counts repeat where wall-clock figures on a shared machine do not.',
     '**session** is the count minus that of bare Nest on the same adapter and route (counter for the new paths).',
     '',
     table(

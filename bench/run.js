@@ -4,7 +4,7 @@
 // headline variants alongside.
 // Options: --quick; --instructions (only the valgrind instruction counts); --only=id,id (variants,
 // see variants.js); --skip=throughput,growth,lost,heap,own,profile,instructions; --nodes=24 (which
-// Nodes, default 20,22,24).
+// Nodes, default 20,22,24); --repeats=N (instruction counts: runs per row).
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,6 +66,7 @@ function parseArgs(argv) {
     only: list('only'),
     skip: new Set(list('skip') ?? []),
     nodes: (list('nodes') ?? MAJORS.map(String)).map(Number),
+    repeats: value('repeats') === undefined ? undefined : Number(value('repeats')),
   };
   const unknown = (args.only ?? []).filter((id) => !byId.has(id));
   if (unknown.length) throw new Error(`unknown variant(s) ${unknown.join(', ')}; see bench/variants.js`);
@@ -238,7 +239,7 @@ async function instructionsPhase(args, settings, ctx, pick) {
     return [{ variant: 'nest-express', route: 'counter', note: why }];
   }
   const plan = INSTRUCTION_VARIANTS.filter((p) => pick([p.id]).length);
-  const s = settings.instructions;
+  const s = { ...settings.instructions, repeats: args.repeats ?? settings.instructions.repeats };
   log(
     `instructions per request (callgrind, Node ${ctx.primary.major}, ${s.requests} requests after ${s.warmup}, ${s.repeats} run(s) each):`,
   );

@@ -50,21 +50,29 @@ export async function startServer(
   }
 
   let nextId = 0;
+  const ask = (type) => {
+    const id = nextId++;
+    return new Promise((resolve) => {
+      const onMessage = (message) => {
+        if (message.type !== type || message.id !== id) return;
+        child.off('message', onMessage);
+        resolve(message);
+      };
+      child.on('message', onMessage);
+      child.send({ type, id });
+    });
+  };
   return {
     port: first.port,
     pid: child.pid,
     /** The server's user + system CPU time so far, in microseconds. */
-    cpuUs() {
-      const id = nextId++;
-      return new Promise((resolve) => {
-        const onMessage = (message) => {
-          if (message.type !== 'cpu' || message.id !== id) return;
-          child.off('message', onMessage);
-          resolve(message.usage.user + message.usage.system);
-        };
-        child.on('message', onMessage);
-        child.send({ type: 'cpu', id });
-      });
+    async cpuUs() {
+      const message = await ask('cpu');
+      return message.usage.user + message.usage.system;
+    },
+    /** A full GC in the server (when it was started with --expose-gc). */
+    async gc() {
+      await ask('gc');
     },
     async stop() {
       if (child.exitCode === null && child.connected) child.send({ type: 'stop' });
