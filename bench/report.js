@@ -382,7 +382,12 @@ function lostSection(lost) {
       ['variant', 'writes', 'survived', 'share'],
       lost.rows.map((r) =>
         r.note
-          ? [byId.get(r.variant).label, '-', '-', r.note]
+          ? [
+              byId.get(r.variant).label + (byId.get(r.variant).adapter === 'fastify' ? ' (Fastify)' : ''),
+              '-',
+              '-',
+              r.note,
+            ]
           : [
               byId.get(r.variant).label + (byId.get(r.variant).adapter === 'fastify' ? ' (Fastify)' : ''),
               int(r.written),
