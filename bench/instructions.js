@@ -2,9 +2,8 @@
 // machine hides a change of a few µs, counts repeat from run to run. Each server runs under
 // `valgrind --tool=callgrind` with instrumentation off while it starts and takes its warm-up
 // requests; then counters are zeroed, instrumentation turned on for a fixed number of requests
-// (callgrind_control), turned off, dumped. V8 runs single-threaded, and a full GC runs just before
-// the window, so a major GC of the warm-up's garbage does not land in it by chance; the compiler's
-// and the GC's work during the window are counted. Kernel time is not counted.
+// (callgrind_control), turned off, dumped. Every thread is counted (V8's compiler and GC helpers
+// included); kernel time is not.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -77,10 +76,9 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
       `--callgrind-out-file=${path.join(dir, 'callgrind.out.%p')}`,
       '--quiet',
     ];
-    // One thread for V8 (no concurrent compiler or GC helper threads, whose timing varies), and a
-    // full GC on request before the counted window: the counts then repeat from run to run.
-    const execArgv = ['--single-threaded', '--expose-gc'];
-    // Under valgrind a Nest app takes a while to start, the more so on a busy machine.
+    // No extra V8 flags: a full GC just before the window (--expose-gc) made V8 warm up again inside
+    // it (+60% and less repeatable), and --single-threaded made idle-time GC work depend on timing.
+    const execArgv = [];
     const server = await launchVariant(variant, ctx, { wrapper, execArgv, startTimeoutMs: 600_000 });
     if (server.unavailable) return { note: server.unavailable };
     try {
@@ -95,7 +93,6 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
         throw new Error(`warm-up: ${warm.requests} of ${warmup} requests answered 2xx`);
       }
       const control = (...args) => run('callgrind_control', [...args, String(server.pid)]);
-      await server.gc();
       await control('--zero');
       await control('--instr=on');
       const measured = await ctx.load.run({ ...load, amount: requests });

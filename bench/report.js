@@ -323,9 +323,9 @@ export function renderInstructions(rows, primary) {
   return [
     `## Instructions per request (valgrind callgrind, Node ${primary.version})`,
     '',
-    'A fixed number of requests, over one connection, against a server under `valgrind --tool=callgrind`,',
-    'counted after a warm-up (instrumentation off while it starts and warms up) and a full GC; V8',
-    'single-threaded, so counts repeat where wall-clock figures on a shared machine do not.',
+    'A fixed number of requests (10 connections) against a server under `valgrind --tool=callgrind`,',
+    'counted after a warm-up (instrumentation off while it starts and warms up); all threads.',
+    'A row repeats within a few percent from run to run, where wall-clock figures on a shared machine do not.',
     '**session** is the count minus that of bare Nest on the same adapter and route (counter for the new paths).',
     '',
     table(

@@ -43,7 +43,7 @@ const FULL = {
   heapSessions: 100_000,
   own: { warmup: 2, duration: 4, connections: 50, interval: 100 },
   profile: { warmup: 3, duration: 6, connections: 50 },
-  instructions: { warmup: 3000, requests: 2000, connections: 1, repeats: 1 },
+  instructions: { warmup: 3000, requests: 2000, connections: 10, repeats: 1 },
 };
 const QUICK = {
   throughput: { rounds: 1, warmup: 0.4, duration: 0.8, connections: 50 },
@@ -52,7 +52,7 @@ const QUICK = {
   heapSessions: 100_000,
   own: { warmup: 0.5, duration: 1.5, connections: 50, interval: 100 },
   profile: undefined,
-  instructions: { warmup: 3000, requests: 2000, connections: 1, repeats: 1 },
+  instructions: { warmup: 3000, requests: 2000, connections: 10, repeats: 1 },
 };
 
 const log = (line) => process.stderr.write(`${line}\n`);
