@@ -1,10 +1,12 @@
 // Heap per session: N small sessions ({ counter: 1 }) put in nest-session's memory driver, or in
 // express-session's MemoryStore, in a process of their own started with --expose-gc; the heap
-// growth after full GCs, divided by N. Usage (run.js does it): node --expose-gc bench/heap.js <store> <N>
+// growth after full GCs, divided by N, on the Node of the primary runtime.
+// Usage (run.js does it): node --expose-gc bench/heap.js <store> <N> <lib index.js> <dependency root>
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import process from 'node:process';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { libPath } from './build.js';
 
@@ -13,9 +15,17 @@ const SECRET = 'heap-bench-secret-heap-bench-secret';
 const DAY = 24 * 60 * 60 * 1000;
 
 /** Parent side: resolves with { store, count, heapPerSession, externalPerSession } or { store, error }. */
-export function measureHeap(store, count) {
+export function measureHeap(store, count, runtime) {
+  const args = [
+    '--expose-gc',
+    HERE,
+    store,
+    String(count),
+    libPath('index', runtime?.root),
+    runtime?.root ?? '',
+  ];
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--expose-gc', HERE, store, String(count)], (error, stdout, stderr) => {
+    execFile(runtime?.execPath ?? process.execPath, args, (error, stdout, stderr) => {
       if (error) resolve({ store, error: (stderr || String(error)).trim().split('\n').pop() });
       else resolve(JSON.parse(stdout));
     });
@@ -63,13 +73,13 @@ function settle() {
   return process.memoryUsage();
 }
 
-async function main(store, count) {
+async function main(store, count, libIndex, root) {
   // The library's code is loaded first: only the store and its sessions are measured (the store is
   // made after, as its arrays for `max` sessions are part of what each session costs).
   const nest = store === 'nest-memory';
   const code = nest
-    ? await import(pathToFileURL(libPath('index')).href)
-    : createRequire(import.meta.url)('express-session');
+    ? await import(pathToFileURL(libIndex).href)
+    : createRequire(root ? path.join(root, 'package.json') : import.meta.url)('express-session');
   const before = settle();
   const sessions = nest ? await nestStore(count, code) : await expressSessionStore(count, code);
   for (let i = 0; i < count; i++) await sessions.add();
@@ -88,5 +98,5 @@ async function main(store, count) {
 }
 
 if (process.argv[1] === HERE) {
-  main(process.argv[2], Number(process.argv[3]));
+  main(process.argv[2], Number(process.argv[3]), process.argv[4], process.argv[5]);
 }

@@ -23,7 +23,7 @@ export function startLoadGenerator() {
     waiting.clear();
   });
   return {
-    /** { url, duration (s), connections, headers } -> { rps, p50, p99, requests, errors, non2xx, cpuUs, seconds } */
+    /** { url, duration (s) or amount (requests), connections, headers } -> { rps, p50, p99, requests, errors, non2xx, cpuUs, seconds } */
     run(options) {
       const id = next++;
       return new Promise((resolve, reject) => {
@@ -37,17 +37,18 @@ export function startLoadGenerator() {
   };
 }
 
-async function measure({ url, duration, connections, headers }) {
+async function measure({ url, duration, amount, connections, headers, timeout = 10 }) {
   const before = process.cpuUsage();
   const started = process.hrtime.bigint();
   // sampleInt: autocannon stops at its next sample tick; 100 ms keeps short runs short.
   const result = await autocannon({
     url,
-    duration,
+    // A fixed number of requests (the instruction counts), or as many as fit in `duration` seconds.
+    ...(amount ? { amount } : { duration }),
     connections,
     headers,
     pipelining: 1,
-    timeout: 10,
+    timeout,
     sampleInt: 100,
   });
   const cpu = process.cpuUsage(before);

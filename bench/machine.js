@@ -25,6 +25,7 @@ const PACKAGES = [
   'ioredis',
   'lru-cache',
   'autocannon',
+  'connect-flash',
 ];
 
 export function machine() {
@@ -37,16 +38,27 @@ export function machine() {
   };
 }
 
-export function versions(redisVersion) {
-  const out = { node: process.version, 'nest-session': `${packageVersion('.')} (${gitState()})` };
-  for (const name of PACKAGES) out[name] = packageVersion(path.join('node_modules', name));
+/** Versions of the stack; the packages as installed for the primary Node (`root`, see runtimes.js). */
+export function versions(redisVersion, runtimes = [], primary) {
+  const out = {
+    node: primary?.version ?? process.version,
+    'other Nodes (headline table)':
+      runtimes
+        .filter((r) => r !== primary)
+        .map((r) => r.version)
+        .join(', ') || 'none',
+    'load generator Node': process.version,
+    'nest-session': `${packageVersion(ROOT, '.')} (${gitState()})`,
+  };
+  for (const name of PACKAGES)
+    out[name] = packageVersion(primary?.root ?? ROOT, path.join('node_modules', name));
   out['redis-server'] = redisVersion ?? 'not installed';
   return out;
 }
 
-function packageVersion(dir) {
+function packageVersion(root, dir) {
   try {
-    return JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')).version;
+    return JSON.parse(readFileSync(path.join(root, dir, 'package.json'), 'utf8')).version;
   } catch {
     return 'not installed';
   }

@@ -1,7 +1,16 @@
 // Turns one run's figures into Markdown: printed by every run, written to bench/RESULTS.md by the full one.
 import { SIZES } from './growth.js';
-import { byId, ROUTES, VARIANTS, bareNestOf, baselineOf } from './variants.js';
-import { summarize } from './stats.js';
+import {
+  byId,
+  DRIVERS,
+  PATH_ROUTES,
+  ROUTES,
+  VARIANTS,
+  bareNestOf,
+  baselineOf,
+  routesOf,
+} from './variants.js';
+import { costFinder, summarize } from './stats.js';
 
 const int = (n) => (n === undefined ? '-' : Math.round(n).toLocaleString('en-US'));
 const one = (n) => (n === undefined ? '-' : n.toFixed(1));
@@ -13,20 +22,29 @@ const table = (head, rows) =>
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 
+const baseRouteOf = (route) => PATH_ROUTES[route]?.base ?? route;
+const signedInt = (n) => (n === undefined ? '-' : `${n >= 0 ? '+' : ''}${int(n)}`);
+
 export function renderReport(data) {
   return [
     header(data),
     goalsSection(data.goals),
-    summarySection(data.throughput),
+    headlineSection(data),
+    summarySection(data),
     throughputSection(data),
+    pathsSection(data),
+    ownSection(data.own),
+    data.instructions.length ? renderInstructions(data.instructions, data.primary) : '',
     growthSection(data.growth),
     lostSection(data.lost),
     heapSection(data.heap),
     profileSection(data.profiles, data.quick),
-  ].join('\n\n');
+  ]
+    .filter(Boolean)
+    .join('\n\n');
 }
 
-function header({ date, quick, machine, versions, settings }) {
+function header({ date, quick, machine, versions, settings, primary }) {
   return [
     `# nest-session benchmark${quick ? ' (quick mode: one short round, indicative only)' : ''}`,
     '',
@@ -46,13 +64,19 @@ function header({ date, quick, machine, versions, settings }) {
     `the load generator (autocannon, ${settings.connections} connections, no pipelining) is another process.`,
     `Variants run interleaved, A B C … A B C …, ${settings.rounds} round(s).`,
     `Each server first gets ${settings.warmup} s of load on every route (thrown away), then ${settings.duration} s measured per route.`,
+    `The servers run on Node ${primary.version} (the goals and detailed tables); the headline table runs the`,
+    'nest-session drivers, their Nest-hosted peers and bare Nest on every Node in the same rounds (counter route only).',
+    'Peers run two ways: **Nest + peer** is the library inside a Nest app as NestJS users host it (`app.use(session(...))`',
+    "with `@Session()`; on Fastify the plugin registered on Nest's Fastify instance), the comparison that counts;",
+    'the bare Express/Fastify rows are the libraries on their own framework, for reference.',
     'Figures are medians over rounds; ± is half the range between rounds (max - min) / 2 as a share of the median.',
     'Ratios are taken round by round (same round, same route) and their median reported.',
     "Server CPU comes from the server's own process.cpuUsage() around the measured part; load-generator CPU from its own.",
     'Routes: **counter** reads and writes a counter through the session, the generator sending the cookie it got once;',
     '**new** creates a session per request (no cookie sent); **untouched** never touches the session (no cookie sent).',
-    '**session µs/req** is the server CPU per request minus that of the same app without a session',
-    '(bare Nest for nest-session, bare Express or Fastify for the peers): what the session costs per request.',
+    '**session µs/req** is the server CPU per request minus that of the same app without a session in the same round',
+    '(bare Nest for nest-session and the Nest-hosted peers, bare Express or Fastify for the bare peers), median over rounds:',
+    'what the session costs per request.',
     'On two cores the server, the load generator and redis-server share the CPU.',
   ].join('\n');
 }
@@ -68,43 +92,98 @@ function goalsSection(goals) {
   ].join('\n');
 }
 
-/** The answer in one table: each driver's cost per request next to its peer's, on the counter route. */
-function summarySection(throughput) {
+/** The answer in one table: each driver's cost per request next to its Nest-hosted peer's, on the counter route. */
+function summarySection({ throughput, costs }) {
   const stats = summarize(throughput.samples, (s) => s.route);
   const cell = (id) => {
     const s = stats.get(`${id}|counter`);
-    const base = stats.get(`${baselineOf(byId.get(id))}|counter`);
     if (!s) return throughput.notes.get(id) ?? '-';
-    return `${int(s.rps)} req/s, ${base ? `+${int(s.serverUsPerReq - base.serverUsPerReq)} µs` : '-'}, p99 ${one(s.p99)} ms`;
+    const c = costs(id, 'counter');
+    return `${int(s.rps)} req/s, ${c.value === undefined ? '-' : `${signedInt(c.value)} µs`}, p99 ${one(s.p99)} ms`;
   };
   const rows = [];
   for (const adapter of ['express', 'fastify']) {
-    for (const v of VARIANTS.filter((x) => x.kind === 'nest' && x.adapter === adapter)) {
+    for (const v of VARIANTS.filter((x) => x.kind === 'nest' && x.adapter === adapter && !x.path)) {
       rows.push([`${v.driver} (${adapter})`, cell(v.id), byId.get(v.peer).label, cell(v.peer)]);
     }
   }
   return [
     '## Summary: the counter route (read and write one key of a reused session)',
     '',
-    'Each cell: req/s, the server CPU the session adds per request over the same app without one, p99.',
+    'Each cell: req/s, the server CPU the session adds per request over bare Nest, p99. The file driver is set',
+    "against the SQLite store (both keep sessions on one machine's disk; no file store is installed for the peers).",
     '',
-    table(['nest-session driver', 'nest-session', 'peer', 'peer figures'], rows),
+    table(['nest-session driver', 'nest-session', 'Nest-hosted peer', 'peer figures'], rows),
   ].join('\n');
 }
 
-function throughputSection({ throughput, ratios }) {
-  const stats = summarize(throughput.samples, (s) => s.route);
-  const out = ['## Throughput'];
+/** Node 20, 22 and 24 side by side: req/s and session CPU on the counter route, from the same rounds. */
+function headlineSection({ throughput, runtimes }) {
+  const perNode = runtimes.map((r) => {
+    const samples = throughput.byNode?.[r.major] ?? [];
+    // The primary Node's notes have no @; the others' carry their major.
+    const own = new Map();
+    for (const [key, note] of throughput.allNotes ?? throughput.notes) {
+      const at = key.indexOf('@');
+      if (at < 0 && r.major === throughput.primaryMajor) own.set(key, note);
+      if (at >= 0 && Number(key.slice(at + 1)) === r.major) own.set(key.slice(0, at), note);
+    }
+    return {
+      runtime: r,
+      stats: summarize(samples, (s) => s.route),
+      costs: costFinder(samples, own, baselineOf, baseRouteOf),
+      notes: own,
+    };
+  });
+  const ids = [];
   for (const adapter of ['express', 'fastify']) {
-    const variants = VARIANTS.filter((v) => v.adapter === adapter || v.adapter === 'node');
+    ids.push(bareNestOf({ adapter }));
+    for (const driver of DRIVERS) {
+      const v = byId.get(`nest-${adapter}-${driver}`);
+      ids.push(v.id, v.peer);
+    }
+  }
+  const unique = ids.filter((id, i) => ids.indexOf(id) === i);
+  const rows = unique.map((id) => {
+    const v = byId.get(id);
+    const cells = perNode.flatMap(({ stats, costs, notes }) => {
+      const s = stats.get(`${id}|counter`);
+      if (!s) return [notes.get(id) ? shortNote(notes.get(id)) : '-', ''];
+      const c = v.kind === 'bare' ? { value: undefined } : costs(id, 'counter');
+      return [int(s.rps), c.value === undefined ? '' : signedInt(c.value)];
+    });
+    const where = v.adapter === 'express' ? 'Express' : 'Fastify';
+    return [v.kind === 'bare' ? v.label : `${v.label} (${where})`, ...cells];
+  });
+  return [
+    '## Headline: the counter route on Node 20, 22 and 24 (same run, interleaved)',
+    '',
+    "req/s, and the session's server CPU per request over bare Nest on the same Node (µs). On Node 20",
+    'AsyncLocalStorage runs on async hooks; from Node 24 on AsyncContextFrame, at about no cost per request.',
+    '',
+    table(['variant', ...perNode.flatMap(({ runtime }) => [`Node ${runtime.major} req/s`, `µs/req`])], rows),
+  ].join('\n');
+}
+
+function shortNote(note) {
+  return note.startsWith('skipped') ? 'skipped' : note.length > 40 ? `${note.slice(0, 40)}…` : note;
+}
+
+function throughputSection({ throughput, ratios, costs, primary }) {
+  const stats = summarize(throughput.samples, (s) => s.route);
+  const out = [`## Throughput (Node ${primary.version})`];
+  for (const adapter of ['express', 'fastify']) {
     const bare = byId.get(bareNestOf({ adapter })).label;
     for (const route of ROUTES) {
+      const variants = VARIANTS.filter(
+        (v) =>
+          (v.adapter === adapter || v.adapter === 'node') && routesOf(v).some((r) => r.name === route.name),
+      );
       const rows = variants.map((v) => {
         const note = throughput.notes.get(v.id);
         const s = stats.get(`${v.id}|${route.name}`);
         if (s === undefined) return [v.label, note ?? 'not run', '', '', '', '', '', '', ''];
-        const base = stats.get(`${baselineOf(v)}|${route.name}`);
-        const cost = base ? s.serverUsPerReq - base.serverUsPerReq : undefined;
+        const cost = baselineOf(v) ? costs(v.id, route.name).value : undefined;
         const vsBare =
           v.id === bareNestOf({ adapter }) ? '1.00x' : times(ratiosFor(ratios, v, route, adapter));
         const vsPeer = v.peer ? `${times(ratios(v.id, route.name, 'peer'))} ${byId.get(v.peer).label}` : '';
@@ -114,7 +193,7 @@ function throughputSection({ throughput, ratios }) {
           one(s.p99),
           int(s.serverCpuPct),
           int(s.serverUsPerReq),
-          cost === undefined ? '' : `${cost >= 0 ? '+' : ''}${int(cost)}`,
+          cost === undefined ? '' : signedInt(cost),
           int(s.loadCpuPct),
           vsBare,
           vsPeer,
@@ -148,6 +227,123 @@ function throughputSection({ throughput, ratios }) {
 function ratiosFor(ratios, variant, route, adapter) {
   if (variant.adapter !== 'node') return ratios(variant.id, route.name, 'bare');
   return ratios.against(variant.id, route.name, bareNestOf({ adapter }));
+}
+
+/** The new paths: the req.session facade and pushFlash/pullFlash, next to the injected-Session counter. */
+function pathsSection({ throughput, costs, ratios, primary }) {
+  const stats = summarize(throughput.samples, (s) => s.route);
+  const out = [
+    `## New paths (Node ${primary.version})`,
+    '',
+    'Each nest-session path runs in a server of its own (memory driver). **vs injected** is the session CPU',
+    'per request minus that of the counter route through the injected Session (same round): what the path',
+    'adds. A path lib/ does not offer yet is skipped (the server checks it at start).',
+  ];
+  for (const route of Object.values(PATH_ROUTES)) {
+    const rows = [];
+    for (const adapter of ['express', 'fastify']) {
+      const mine = VARIANTS.filter((v) => v.adapter === adapter && routesOf(v).includes(route));
+      for (const v of mine) {
+        const s = stats.get(`${v.id}|${route.name}`);
+        const where = adapter === 'express' ? 'Express' : 'Fastify';
+        if (!s) {
+          rows.push([`${v.label} (${where})`, throughput.notes.get(v.id) ?? 'not run', '', '', '', '']);
+          continue;
+        }
+        const c = costs(v.id, route.name);
+        let vsInjected = '';
+        if (v.kind === 'nest') {
+          const injected = costs(`nest-${adapter}-memory`, 'counter');
+          if (c.value !== undefined && injected.value !== undefined)
+            vsInjected = signedInt(c.value - injected.value);
+        }
+        const vsPeer = v.kind === 'nest' && v.peer ? times(ratios(v.id, route.name, 'peer')) : '';
+        rows.push([`${v.label} (${where})`, int(s.rps), one(s.p99), signedInt(c.value), vsInjected, vsPeer]);
+      }
+    }
+    out.push(
+      '',
+      `### ${route.title}`,
+      '',
+      table(['variant', 'req/s', 'p99 ms', 'session µs/req', 'vs injected µs/req', 'req/s × peer'], rows),
+    );
+  }
+  return out.join('\n');
+}
+
+/** lib/'s own CPU per request, from a --cpu-prof profile of each nest-session variant. */
+function ownSection(own) {
+  if (!own?.length) return '';
+  return [
+    "## lib/'s own CPU per request (profile)",
+    '',
+    'Each nest-session server profiled (`--cpu-prof`, 100 µs sampling) under load on its first route; a sample',
+    'counts for lib/ when the nearest package code on its stack is lib/ or a package it brings (its',
+    "dependencies; ioredis, TypeORM, better-sqlite3 for its drivers); Node's internals and native code (crypto,",
+    "AsyncLocalStorage) count for the code that called them, except Node's HTTP and socket code (the response's",
+    'own writing, which runs inside lib/ when it wraps writeHead/end). The profiler slows the process down, so',
+    "**lib/ own µs/req** is lib/'s share of the profile times the server CPU per request measured without the",
+    'profiler (throughput phase, same route); the figures under the profiler are given too.',
+    '',
+    table(
+      [
+        'variant',
+        'route',
+        'lib/ own µs/req',
+        'lib/ share',
+        'lib/ own µs/req, profiled',
+        'busy µs/req, profiled',
+        'req/s, profiled',
+        'top lib/ frames (self µs/req, profiled)',
+      ],
+      own.map((p) => {
+        const v = byId.get(p.variant);
+        const label = `${v.label} (${v.adapter === 'express' ? 'Express' : 'Fastify'})`;
+        if (p.note) return [label, p.route ?? '', p.note, '', '', '', '', ''];
+        return [
+          label,
+          p.route,
+          one(p.scaledUsPerReq),
+          `${((100 * p.libOwnUsPerReq) / Math.max(1e-9, p.busyUsPerReq)).toFixed(1)}%`,
+          one(p.libOwnUsPerReq),
+          one(p.busyUsPerReq),
+          int(p.rps),
+          p.libOwnTop
+            .slice(0, 4)
+            .map((f) => `\`${f.name}\` ${one(f.usPerReq)}`)
+            .join('; '),
+        ];
+      }),
+    ),
+  ].join('\n');
+}
+
+/** Instructions per request (callgrind): with the session, and over bare Nest. */
+export function renderInstructions(rows, primary) {
+  return [
+    `## Instructions per request (valgrind callgrind, Node ${primary.version})`,
+    '',
+    'A fixed number of requests (10 connections) against a server under `valgrind --tool=callgrind`,',
+    'counted after a warm-up (instrumentation off while it starts and warms up); all threads.',
+    'A row repeats within a few percent from run to run, where wall-clock figures on a shared machine do not.',
+    '**session** is the count minus that of bare Nest on the same adapter and route (counter for the new paths).',
+    '',
+    table(
+      ['variant', 'route', 'instructions/request', 'session instructions/request', 'runs'],
+      rows.map((r) => {
+        const v = byId.get(r.variant);
+        const label = `${v.label} (${v.adapter === 'express' ? 'Express' : 'Fastify'})`;
+        if (r.note) return [label, r.route, r.note, '', ''];
+        return [
+          label,
+          r.route,
+          int(r.perRequest),
+          r.sessionPerRequest === undefined ? '' : signedInt(r.sessionPerRequest),
+          r.runs.map((n) => int(n)).join(', '),
+        ];
+      }),
+    ),
+  ].join('\n');
 }
 
 function growthSection(growth) {
@@ -186,7 +382,12 @@ function lostSection(lost) {
       ['variant', 'writes', 'survived', 'share'],
       lost.rows.map((r) =>
         r.note
-          ? [byId.get(r.variant).label, '-', '-', r.note]
+          ? [
+              byId.get(r.variant).label + (byId.get(r.variant).adapter === 'fastify' ? ' (Fastify)' : ''),
+              '-',
+              '-',
+              r.note,
+            ]
           : [
               byId.get(r.variant).label + (byId.get(r.variant).adapter === 'fastify' ? ' (Fastify)' : ''),
               int(r.written),

@@ -14,17 +14,32 @@ export async function launchVariant(variant, ctx, options = {}) {
     if (ctx.redis.unavailable) return { unavailable: ctx.redis.unavailable };
     await ctx.redis.flush();
   }
+  const runtime = options.runtime ?? ctx.primary;
+  if (runtime?.unavailable) return { unavailable: runtime.unavailable };
   const config = { secret: ctx.secret, redisUrl: ctx.redis.url, sqliteFile: 'peer-sessions.sqlite' };
-  const server = await startServer(variant.server, { ...config, ...variant.config }, options);
+  const probe = variant.probe ? { probe: variant.probe } : {};
+  const server = await startServer(
+    variant.server,
+    { ...config, ...variant.config, ...probe },
+    { ...options, runtime },
+  );
   if (server.unavailable) return { unavailable: describe(variant, server.unavailable) };
   return server;
 }
 
 function describe(variant, reason) {
   if (variant.kind === 'nest' && /SESSION_DRIVER_UNKNOWN|no session driver named/.test(reason)) {
-    return `not available: nest-session has no '${variant.driver}' driver yet`;
+    return `skipped: nest-session has no '${variant.driver}' driver yet`;
   }
+  const missing = /SESSION_FEATURE_MISSING ([^:]+)/.exec(reason);
+  if (missing) return `skipped: nest-session does not offer ${missing[1]} yet`;
   return `not available: ${reason}`;
+}
+
+/** One thing the rounds run: a variant on a Node (`key` names both; the primary Node's key is the id). */
+export function entryOf(variant, runtime, primary) {
+  const key = runtime.major === primary ? variant.id : `${variant.id}@${runtime.major}`;
+  return { variant, runtime, key };
 }
 
 /**
@@ -32,15 +47,19 @@ function describe(variant, reason) {
  * the first one's write. Resolves with the jar holding the session cookie(s), or throws saying why.
  */
 export async function openSession(server, variant) {
+  const route = variant.routes?.[0] ?? { path: '/counter', name: 'counter' };
   const jar = new CookieJar();
-  const first = await get(server.port, '/counter', { jar });
-  if (first.status !== 200) throw new Error(`GET /counter answered ${first.status}`);
+  const first = await get(server.port, route.path, { jar });
+  if (first.status !== 200) throw new Error(`GET ${route.path} answered ${first.status}`);
   if (!hasSession(variant)) return jar;
-  if (jar.header() === undefined) throw new Error('GET /counter set no cookie');
-  const second = await get(server.port, '/counter', { jar });
-  if (second.body?.counter !== 2) {
-    throw new Error(`the session did not keep the counter (got ${JSON.stringify(second.body)})`);
-  }
+  if (jar.header() === undefined) throw new Error(`GET ${route.path} set no cookie`);
+  const second = await get(server.port, route.path, { jar });
+  const kept =
+    route.name === 'flash'
+      ? JSON.stringify(second.body?.messages) === '["saved"]'
+      : (second.body?.counter ?? second.body?.views) === 2;
+  if (!kept)
+    throw new Error(`the session did not keep the ${route.name} (got ${JSON.stringify(second.body)})`);
   return jar;
 }
 
@@ -61,25 +80,28 @@ export async function measureRoute(server, load, { path, cookie, duration, conne
 }
 
 /**
- * Interleaved rounds (A B C … A B C …): each round starts every variant's server afresh, in order,
- * and runs `body(server, variant, round)` on it. A variant that cannot start, or whose run throws,
- * gets a note in `notes` and sits out the later rounds.
+ * Interleaved rounds (A B C … A B C …): each round starts every entry's server afresh, in order,
+ * and runs `body(server, variant, round, entry)` on it. Entries are variants (run on the primary
+ * Node) or { variant, runtime, key } (see entryOf). One that cannot start, or whose run throws,
+ * gets a note in `notes` under its key and sits out the later rounds.
  */
-export async function interleave(variants, ctx, { rounds, log }, notes, body) {
+export async function interleave(entries, ctx, { rounds, log }, notes, body) {
+  const list = entries.map((e) => (e.variant ? e : { variant: e, runtime: ctx.primary, key: e.id }));
   for (let round = 1; round <= rounds; round++) {
-    for (const variant of variants) {
-      if (notes.has(variant.id)) continue;
-      const server = await launchVariant(variant, ctx);
+    for (const entry of list) {
+      const { variant, key } = entry;
+      if (notes.has(key)) continue;
+      const server = await launchVariant(variant, ctx, { runtime: entry.runtime });
       if (server.unavailable) {
-        notes.set(variant.id, server.unavailable);
-        log(`  ${variant.id}: ${server.unavailable}`);
+        notes.set(key, server.unavailable);
+        log(`  ${key}: ${server.unavailable}`);
         continue;
       }
       try {
-        await body(server, variant, round);
+        await body(server, variant, round, entry);
       } catch (error) {
-        notes.set(variant.id, `broken: ${error.message}`);
-        log(`  ${variant.id}: broken: ${error.message}`);
+        notes.set(key, `broken: ${error.message}`);
+        log(`  ${key}: broken: ${error.message}`);
       } finally {
         await server.stop();
       }

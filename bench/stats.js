@@ -66,3 +66,29 @@ export function ratioFinder(samples, notes) {
   ratios.against = against;
   return ratios;
 }
+
+/**
+ * costs(variantId, route): the session's CPU per request, taken round by round: the variant's
+ * server CPU µs/request minus that of the same app without a session (baselineOf) on the matching
+ * route (PATH_ROUTES' `base`), in the same round; the median over rounds. { value, rounds } or { note }.
+ */
+export function costFinder(samples, notes, baselineOf, baseRouteOf) {
+  const perReq = new Map(
+    samples.map((s) => [`${s.variant}|${s.route}|${s.round}`, s.serverCpuUs / Math.max(1, s.requests)]),
+  );
+  return (variantId, route) => {
+    const reference = baselineOf(byId.get(variantId));
+    if (reference === undefined) return { note: 'no baseline' };
+    for (const id of [variantId, reference]) {
+      if (notes.has(id)) return { note: `${byId.get(id)?.label ?? id}: ${notes.get(id)}` };
+    }
+    const values = [];
+    for (const s of samples) {
+      if (s.variant !== variantId || s.route !== route) continue;
+      const base = perReq.get(`${reference}|${baseRouteOf(route)}|${s.round}`);
+      if (base !== undefined) values.push(s.serverCpuUs / Math.max(1, s.requests) - base);
+    }
+    const value = median(values);
+    return value === undefined ? { note: 'not measured' } : { value, rounds: values.length };
+  };
+}

@@ -1,8 +1,39 @@
 // Every server the bench runs, by id. `kind`: 'ceiling' | 'bare' | 'nest' (nest-session) | 'peer'.
-// A nest-session variant names its `peer` (the library it is compared with on the same adapter);
-// `needs: 'redis'` rows are skipped with a note when redis-server is missing.
+// A nest-session variant names its `peer`: the library a NestJS team would use instead, hosted in a
+// Nest app the way they host it (`app.use(session(...))` with `@Session()`, or the plugin registered
+// on Nest's Fastify instance). The peers on bare Express/Fastify stay as a second reference.
+// `needs: 'redis'` rows are skipped with a note when redis-server is missing; `probe` names a
+// feature the server checks at start (a nest-session feature not merged yet skips the row).
 
-const nest = (adapter, driver, peer) => ({
+/** The routes of the throughput tables; `cookie`: the generator sends the session cookie it got once. */
+export const ROUTES = [
+  { name: 'counter', path: '/counter', cookie: true, title: 'counter (session reused)' },
+  { name: 'new', path: '/new', cookie: false, title: 'new session per request' },
+  { name: 'untouched', path: '/untouched', cookie: false, title: 'untouched (no cookie)' },
+];
+
+/**
+ * The new paths, each its own variant: `base` is the route of the app without a session that the
+ * session's CPU is taken over (bare Nest's counter: same kind of answer).
+ */
+export const PATH_ROUTES = {
+  facade: {
+    name: 'facade',
+    path: '/facade',
+    cookie: true,
+    base: 'counter',
+    title: '`req.session.views = (req.session.views ?? 0) + 1` through `@Session()`',
+  },
+  flash: {
+    name: 'flash',
+    path: '/flash',
+    cookie: true,
+    base: 'counter',
+    title: 'push a flash message, pull the level (pushFlash/pullFlash; connect-flash for the peer)',
+  },
+};
+
+const nest = (adapter, driver, peer, extra = {}) => ({
   id: `nest-${adapter}-${driver}`,
   label: `nest-session ${driver}`,
   adapter,
@@ -12,6 +43,23 @@ const nest = (adapter, driver, peer) => ({
   server: 'nest',
   config: { adapter, driver },
   needs: driver === 'redis' ? 'redis' : undefined,
+  probe: driver === 'file' ? 'driver' : undefined,
+  ...extra,
+});
+
+/** A nest-session variant for one of the new paths (memory driver). */
+const nestPath = (adapter, path, peer) => ({
+  id: `nest-${adapter}-${path}`,
+  label: `nest-session memory, ${path === 'facade' ? 'req.session facade' : 'pushFlash/pullFlash'}`,
+  adapter,
+  kind: 'nest',
+  driver: 'memory',
+  peer,
+  server: 'nest',
+  config: { adapter, driver: 'memory' },
+  probe: path,
+  routes: [PATH_ROUTES[path]],
+  path,
 });
 
 const bareNest = (adapter, name) => ({
@@ -33,15 +81,67 @@ const peer = (id, label, adapter, server, store) => ({
   needs: store === 'redis' ? 'redis' : undefined,
 });
 
+/** A peer hosted in a Nest app, as NestJS users host it. `library`: see servers/nest-peer.ts. */
+const nestPeer = (id, label, adapter, library, store, extra = {}) => ({
+  id,
+  label: `Nest + ${label}`,
+  adapter,
+  kind: 'peer',
+  nestHosted: true,
+  server: 'nest-peer',
+  config: { adapter, library, ...(store ? { store } : {}) },
+  needs: store === 'redis' ? 'redis' : undefined,
+  ...extra,
+});
+
 export const VARIANTS = [
   { id: 'node-http', label: 'node:http (ceiling)', adapter: 'node', kind: 'ceiling', server: 'node-http' },
 
   { id: 'express', label: 'Express (bare)', adapter: 'express', kind: 'bare', server: 'express-bare' },
   bareNest('express', 'Express'),
-  nest('express', 'memory', 'express-session-memory'),
-  nest('express', 'cookie', 'cookie-session'),
-  nest('express', 'database', 'express-session-sqlite'),
-  nest('express', 'redis', 'express-session-redis'),
+  nest('express', 'memory', 'nest-express-session-memory'),
+  nest('express', 'cookie', 'nest-cookie-session'),
+  nest('express', 'file', 'nest-express-session-sqlite'),
+  nest('express', 'database', 'nest-express-session-sqlite'),
+  nest('express', 'redis', 'nest-express-session-redis'),
+  nestPeer(
+    'nest-express-session-memory',
+    'express-session + MemoryStore',
+    'express',
+    'express-session',
+    'memory',
+    {
+      routes: [...ROUTES, PATH_ROUTES.facade],
+    },
+  ),
+  nestPeer(
+    'nest-express-session-redis',
+    'express-session + connect-redis',
+    'express',
+    'express-session',
+    'redis',
+  ),
+  nestPeer(
+    'nest-express-session-sqlite',
+    'express-session + SQLite store',
+    'express',
+    'express-session',
+    'sqlite',
+  ),
+  nestPeer('nest-cookie-session', 'cookie-session', 'express', 'cookie-session'),
+  nestPeer(
+    'nest-express-session-flash',
+    'express-session + connect-flash',
+    'express',
+    'express-session',
+    'memory',
+    {
+      config: { adapter: 'express', library: 'express-session', store: 'memory', flash: true },
+      routes: [PATH_ROUTES.flash],
+    },
+  ),
+  nestPath('express', 'facade', 'nest-express-session-memory'),
+  nestPath('express', 'flash', 'nest-express-session-flash'),
   peer('express-session-memory', 'express-session + MemoryStore', 'express', 'express-session', 'memory'),
   peer('express-session-redis', 'express-session + connect-redis', 'express', 'express-session', 'redis'),
   peer('express-session-sqlite', 'express-session + SQLite store', 'express', 'express-session', 'sqlite'),
@@ -49,10 +149,38 @@ export const VARIANTS = [
 
   { id: 'fastify', label: 'Fastify (bare)', adapter: 'fastify', kind: 'bare', server: 'fastify-bare' },
   bareNest('fastify', 'Fastify'),
-  nest('fastify', 'memory', 'fastify-session-memory'),
-  nest('fastify', 'cookie', 'fastify-secure-session'),
-  nest('fastify', 'database', 'fastify-session-sqlite'),
-  nest('fastify', 'redis', 'fastify-session-redis'),
+  nest('fastify', 'memory', 'nest-fastify-session-memory'),
+  nest('fastify', 'cookie', 'nest-fastify-secure-session'),
+  nest('fastify', 'file', 'nest-fastify-session-sqlite'),
+  nest('fastify', 'database', 'nest-fastify-session-sqlite'),
+  nest('fastify', 'redis', 'nest-fastify-session-redis'),
+  nestPeer(
+    'nest-fastify-session-memory',
+    '@fastify/session (its MemoryStore)',
+    'fastify',
+    'fastify-session',
+    'memory',
+    {
+      routes: [...ROUTES, PATH_ROUTES.facade],
+    },
+  ),
+  nestPeer(
+    'nest-fastify-session-redis',
+    '@fastify/session + connect-redis',
+    'fastify',
+    'fastify-session',
+    'redis',
+  ),
+  nestPeer(
+    'nest-fastify-session-sqlite',
+    '@fastify/session + SQLite store',
+    'fastify',
+    'fastify-session',
+    'sqlite',
+  ),
+  nestPeer('nest-fastify-secure-session', '@fastify/secure-session', 'fastify', 'fastify-secure-session'),
+  nestPath('fastify', 'facade', 'nest-fastify-session-memory'),
+  nestPath('fastify', 'flash', undefined),
   peer(
     'fastify-session-memory',
     '@fastify/session (its MemoryStore)',
@@ -67,14 +195,22 @@ export const VARIANTS = [
 
 export const byId = new Map(VARIANTS.map((v) => [v.id, v]));
 
+/** The routes a variant is measured on. */
+export function routesOf(variant) {
+  return variant.routes ?? ROUTES;
+}
+
 /** The bare Nest app a variant's ratio is taken against (same adapter); the ceiling uses Express's. */
 export function bareNestOf(variant) {
   return variant.adapter === 'fastify' ? 'nest-fastify' : 'nest-express';
 }
 
-/** The app without a session that a session variant adds its cost to: bare Nest, or the peer's bare framework. */
+/**
+ * The app without a session that a session variant adds its cost to: bare Nest for nest-session and
+ * the Nest-hosted peers, the bare framework for the bare peers.
+ */
 export function baselineOf(variant) {
-  if (variant.kind === 'nest') return bareNestOf(variant);
+  if (variant.kind === 'nest' || variant.nestHosted) return bareNestOf(variant);
   if (variant.kind === 'peer') return variant.adapter;
   return undefined;
 }
@@ -84,35 +220,65 @@ export function hasSession(variant) {
   return variant.kind === 'nest' || variant.kind === 'peer';
 }
 
-/** The routes measured in every variant; `cookie`: the generator sends the session cookie it got once. */
-export const ROUTES = [
-  { name: 'counter', path: '/counter', cookie: true, title: 'counter (session reused)' },
-  { name: 'new', path: '/new', cookie: false, title: 'new session per request' },
-  { name: 'untouched', path: '/untouched', cookie: false, title: 'untouched (no cookie)' },
-];
+/** The nest-session driver variants, per adapter (the rows of the headline and summary tables). */
+export const DRIVERS = ['memory', 'cookie', 'file', 'database', 'redis'];
+
+/**
+ * What runs on Node 20 and 22 too (counter route only): bare Nest, every nest-session driver and its
+ * Nest-hosted peer, on both adapters. Node 24 runs everything.
+ */
+export const HEADLINE = ['express', 'fastify']
+  .flatMap((adapter) => [
+    bareNestOf({ adapter }),
+    ...DRIVERS.flatMap((driver) => [`nest-${adapter}-${driver}`, byId.get(`nest-${adapter}-${driver}`).peer]),
+  ])
+  .filter((id, i, all) => all.indexOf(id) === i);
 
 /** Growth and lost updates run on these (Express, plus @fastify/session and friends for lost updates). */
 export const GROWTH_VARIANTS = [
   'nest-express-memory',
   'nest-express-cookie',
+  'nest-express-file',
   'nest-express-database',
   'nest-express-redis',
-  'express-session-memory',
-  'express-session-redis',
-  'express-session-sqlite',
-  'cookie-session',
+  'nest-express-session-memory',
+  'nest-express-session-redis',
+  'nest-express-session-sqlite',
+  'nest-cookie-session',
 ];
 
+/** Every server-side driver (the goal: 100% of the writes survive), then the peers. */
 export const LOST_UPDATE_VARIANTS = [
   'nest-express-memory',
+  'nest-express-file',
   'nest-express-database',
   'nest-express-redis',
   'nest-express-cookie',
   'nest-fastify-memory',
-  'express-session-memory',
-  'express-session-sqlite',
-  'express-session-redis',
-  'cookie-session',
-  'fastify-session-memory',
-  'fastify-secure-session',
+  'nest-fastify-file',
+  'nest-fastify-database',
+  'nest-fastify-redis',
+  'nest-express-session-memory',
+  'nest-express-session-sqlite',
+  'nest-express-session-redis',
+  'nest-cookie-session',
+  'nest-fastify-session-memory',
+  'nest-fastify-secure-session',
+];
+
+/** The instruction counts (valgrind): a few variants, both adapters. */
+export const INSTRUCTION_VARIANTS = [
+  { id: 'nest-express', route: 'counter' },
+  { id: 'nest-express', route: 'untouched' },
+  { id: 'nest-express-memory', route: 'counter' },
+  { id: 'nest-express-memory', route: 'untouched' },
+  { id: 'nest-express-session-memory', route: 'counter' },
+  { id: 'nest-express-facade', route: 'facade' },
+  { id: 'nest-fastify', route: 'counter' },
+  { id: 'nest-fastify', route: 'untouched' },
+  { id: 'nest-fastify-memory', route: 'counter' },
+  { id: 'nest-fastify-memory', route: 'untouched' },
+  { id: 'nest-fastify-session-memory', route: 'counter' },
+  { id: 'nest-fastify-cookie', route: 'counter' },
+  { id: 'nest-fastify-secure-session', route: 'counter' },
 ];

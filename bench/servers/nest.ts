@@ -1,11 +1,25 @@
 import 'reflect-metadata';
-import { Controller, Get, Module, Param, type DynamicModule, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Module,
+  Param,
+  Session as SessionParam,
+  type DynamicModule,
+  type INestApplication,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import { Session, SessionModule, type SessionModuleOptions } from '../../lib/index.js';
-import { runServer, type ServerConfig, type Started } from './serve.js';
+import { featureMissing, runServer, selfRequests, type ServerConfig, type Started } from './serve.js';
+
+/** What the new paths call that lib/ may not offer yet (checked at start, see probe()). */
+type FlashApi = {
+  pushFlash(level: string, message: string): unknown;
+  pullFlash(level: string): string[];
+};
 
 /** The routes of every session variant, written against the injected Session. */
 @Controller()
@@ -45,6 +59,22 @@ class SessionController {
   seed(@Param('bytes') bytes: string) {
     this.session.set('blob', 'x'.repeat(Number(bytes)));
     return { ok: true };
+  }
+
+  /** express-session's language through Nest's @Session(): the req.session facade. */
+  @Get('facade')
+  facade(@SessionParam() session: Record<string, unknown>) {
+    const views = ((session.views as number | undefined) ?? 0) + 1;
+    session.views = views;
+    return { views };
+  }
+
+  /** A flash message pushed and its level pulled, in one request. */
+  @Get('flash')
+  flash() {
+    const session = this.session as unknown as FlashApi;
+    session.pushFlash('info', 'saved');
+    return { messages: session.pullFlash('info') };
   }
 }
 
@@ -86,5 +116,43 @@ runServer(async (config): Promise<Started> => {
   });
   await app.listen(0, '127.0.0.1');
   const address = (app.getHttpServer() as Server).address();
-  return { port: typeof address === 'object' && address ? address.port : 0, close: () => app.close() };
+  const port = typeof address === 'object' && address ? address.port : 0;
+  if (config.probe) {
+    try {
+      await probe(config, port);
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
+  }
+  return { port, close: () => app.close() };
 });
+
+/**
+ * Checks, end to end, that lib/ offers what the variant measures; throws featureMissing() when it
+ * does not, so the orchestrator skips the variant with a one-line notice (they light up once merged).
+ */
+async function probe(config: ServerConfig, port: number): Promise<void> {
+  if (config.probe === 'flash') {
+    const proto = Session.prototype as unknown as Partial<FlashApi>;
+    if (typeof proto.pushFlash !== 'function' || typeof proto.pullFlash !== 'function') {
+      throw featureMissing('pushFlash/pullFlash', 'Session has no pushFlash/pullFlash');
+    }
+    const answers = await selfRequests(port, '/flash', 2);
+    const last = answers[1].body as { messages?: unknown };
+    if (JSON.stringify(last?.messages) !== '["saved"]') {
+      throw featureMissing(
+        'pushFlash/pullFlash',
+        `second request answered ${answers[1].status} ${JSON.stringify(last)}`,
+      );
+    }
+    return;
+  }
+  const path = config.probe === 'facade' ? '/facade' : '/counter';
+  const answers = await selfRequests(port, path, 2);
+  const body = answers[1].body as Record<string, unknown>;
+  if (answers[1].status !== 200 || body?.[config.probe === 'facade' ? 'views' : 'counter'] !== 2) {
+    const what = config.probe === 'facade' ? 'the req.session facade' : `the '${config.driver}' driver`;
+    throw featureMissing(what, `a second request answered ${answers[1].status} ${JSON.stringify(body)}`);
+  }
+}

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -13,6 +13,12 @@ export interface ServerConfig {
   adapter?: 'express' | 'fastify';
   /** nest: a nest-session driver name; none for the bare Nest app. */
   driver?: string;
+  /** nest: a feature to check at start ('driver', 'facade', 'flash'); one not offered yet skips the variant. */
+  probe?: 'driver' | 'facade' | 'flash';
+  /** nest-peer: the library hosted in the Nest app. */
+  library?: 'express-session' | 'cookie-session' | 'fastify-session' | 'fastify-secure-session';
+  /** nest-peer with express-session: connect-flash too. */
+  flash?: boolean;
   /** express-session and @fastify/session: 'memory' | 'redis' | 'sqlite'. */
   store?: 'memory' | 'redis' | 'sqlite';
   /** redis:// URL of the bench's own redis-server. */
@@ -26,7 +32,7 @@ export interface Started {
   close(): Promise<void>;
 }
 
-type Message = { type: 'cpu'; id: number } | { type: 'stop' };
+type Message = { type: 'cpu'; id: number } | { type: 'gc'; id: number } | { type: 'stop' };
 
 export const FOURTEEN_DAYS = 14 * 24 * 60 * 60 * 1000;
 
@@ -37,6 +43,11 @@ export function runServer(start: (config: ServerConfig) => Promise<Started>): vo
       process.on('message', (message: Message) => {
         if (message.type === 'cpu') {
           process.send?.({ type: 'cpu', id: message.id, usage: process.cpuUsage() });
+        } else if (message.type === 'gc') {
+          // A full GC before a counted window (started with --expose-gc), so the window does not
+          // pay for garbage left by the warm-up or by another route.
+          (globalThis as { gc?: () => void }).gc?.();
+          process.send?.({ type: 'gc', id: message.id });
         } else if (message.type === 'stop') {
           void started
             .close()
@@ -92,4 +103,51 @@ export async function listenFastify(
       await close?.();
     },
   };
+}
+
+/** Thrown at start when nest-session does not offer what a variant needs yet: the variant is skipped. */
+export function featureMissing(what: string, detail: string): Error {
+  return new Error(`SESSION_FEATURE_MISSING ${what}: ${detail}`);
+}
+
+/**
+ * GETs a path `times` times on the server, carrying the cookies it sets as a browser would; resolves
+ * with each answer's status and JSON body (used at start to check a feature works end to end).
+ */
+export async function selfRequests(
+  port: number,
+  path: string,
+  times: number,
+): Promise<{ status: number; body: unknown }[]> {
+  const jar = new Map<string, string>();
+  const answers: { status: number; body: unknown }[] = [];
+  for (let i = 0; i < times; i++) {
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    answers.push(
+      await new Promise((resolve, reject) => {
+        const req = get({ host: '127.0.0.1', port, path, headers: cookie ? { cookie } : {} }, (res) => {
+          for (const line of res.headers['set-cookie'] ?? []) {
+            const pair = line.split(';')[0];
+            const eq = pair.indexOf('=');
+            if (eq > 0) jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+          }
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            let body: unknown = text;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              // not JSON: kept as text
+            }
+            resolve({ status: res.statusCode ?? 0, body });
+          });
+        });
+        req.on('error', reject);
+        req.setTimeout(10_000, () => req.destroy(new Error(`GET ${path} timed out`)));
+      }),
+    );
+  }
+  return answers;
 }
