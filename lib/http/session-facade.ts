@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { SessionState } from '../core/session-state.js';
 import type { Session } from '../session.js';
 
@@ -37,11 +38,24 @@ type Member = (facade: Facade) => unknown;
 /** On a facade's proxy: the request's live `req.session` (the proxy itself unless regenerate(cb) replaced it). */
 export const LIVE_SESSION = Symbol('nest-session:live');
 
+/** On a facade's proxy: its target. */
+const GENERATION = Symbol('nest-session:generation');
+
 /** What a proxy stands for: the live session, or (`before` set) the one regenerate(cb) replaced. */
-interface Generation {
-  readonly facade: Facade;
+class Generation {
   /** The data the session had when regenerate(cb) replaced it. */
   before?: Record<string, unknown>;
+
+  constructor(readonly facade: Facade) {}
+
+  /**
+   * console.log(req.session) shows the data, as with express-session: Node inspects a proxy's
+   * target, calling this with the proxy as `this`.
+   */
+  [inspect.custom](this: Record<symbol, Generation | undefined>): unknown {
+    const generation = this[GENERATION];
+    return generation === undefined ? {} : (generation.before ?? generation.facade.state().all());
+  }
 }
 
 /** Session methods `req.session` forwards, bound to the request's session. */
@@ -127,7 +141,7 @@ export class Facade {
   readonly read = new Map<string, string>();
   /** `req.session`. */
   proxy: Record<string, any>;
-  private live: Generation = { facade: this };
+  private live: Generation = new Generation(this);
   private methods: Map<string, unknown> | undefined;
 
   constructor(
@@ -142,7 +156,7 @@ export class Facade {
   replace(): void {
     this.sync();
     this.live.before = JSON.parse(JSON.stringify(this.state().all())) as Record<string, unknown>;
-    this.live = { facade: this };
+    this.live = new Generation(this);
     this.proxy = new Proxy(this.live, HANDLER) as unknown as Record<string, any>;
   }
 
@@ -182,9 +196,11 @@ export class Facade {
 }
 
 const HANDLER: ProxyHandler<Generation> = {
-  get({ facade: f, before }, prop) {
+  get(generation, prop) {
+    const { facade: f, before } = generation;
     if (typeof prop === 'symbol') {
       if (prop === LIVE_SESSION) return f.proxy;
+      if (prop === GENERATION) return generation;
       return prop === Symbol.toStringTag ? 'Session' : undefined;
     }
     const member = MEMBERS.get(prop);

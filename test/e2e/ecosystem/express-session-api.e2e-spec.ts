@@ -11,6 +11,7 @@ import {
   Session as NestSession,
   type INestApplication,
 } from '@nestjs/common';
+import { inspect } from 'node:util';
 import { agent, Barrier, http, platforms } from '../../support/app.js';
 import { boot, drivers, sessionCookie, sessionModule, type Driver } from '../../support/ecosystem/boot.js';
 
@@ -87,6 +88,8 @@ class ExpressSessionController {
         originalMaxAge: cookie.originalMaxAge > 0,
       },
       touch: req.session.touch() === req.session,
+      // What console.log(req.session) prints: the data.
+      inspect: inspect(req.session),
       nest: typeof req.session.get === 'function' && typeof req.session.pushFlash === 'function',
     };
   }
@@ -205,6 +208,7 @@ describe.each(cases)('req.session speaks express-session (%s, %s driver)', (plat
       idIsString: true,
       cookie: { path: '/', httpOnly: true, maxAge: true, expires: true, originalMaxAge: true },
       touch: true,
+      inspect: "{ theme: 'dark' }",
       nest: true,
     });
   });
