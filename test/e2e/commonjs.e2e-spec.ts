@@ -88,7 +88,7 @@ function run(command: string, args: string[], cwd: string): string {
 function buildAndPack(dir: string): string {
   const stage = join(dir, 'package');
   mkdirSync(stage);
-  run('npm', ['run', 'build', '--', '--outDir', join(stage, 'dist')], root);
+  run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', join(stage, 'dist')], root);
   for (const file of ['package.json', 'README.md', 'LICENSE']) {
     if (existsSync(join(root, file))) cpSync(join(root, file), join(stage, file));
   }
