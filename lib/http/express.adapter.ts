@@ -47,7 +47,13 @@ function defineRequestMembers(proto: object): void {
         const ctx = this.res === undefined ? undefined : committerOf(this.res);
         return ctx instanceof RequestContext ? ctx.session() : undefined;
       },
-      set(this: object, value: unknown) {
+      set(this: { res?: ServerResponse }, value: unknown) {
+        // cookie-session's sign-out idiom, `req.session = null`, ends the session.
+        const ctx = this.res === undefined ? undefined : committerOf(this.res);
+        if (value == null && ctx instanceof RequestContext) {
+          ctx.state(ctx.defaultDriver).destroy();
+          return;
+        }
         Object.defineProperty(this, 'session', {
           value,
           writable: true,

@@ -40,6 +40,12 @@ export function installFastify(adapter: FastifyAdapterLike, lifecycle: SessionLi
         const session = this.raw.session as { [LIVE_SESSION]?: unknown } | undefined;
         return typeof session === 'object' && session !== null ? (session[LIVE_SESSION] ?? session) : session;
       },
+      setter(this: FastifyRequest, value: unknown) {
+        // cookie-session's sign-out idiom, `request.session = null`, ends the session.
+        const session = this.raw.session as { destroy?: () => void } | undefined;
+        if (value == null) session?.destroy?.();
+        else this.raw.session = value;
+      },
     });
   }
   if (!fastify.hasRequestDecorator('sessionID')) {

@@ -128,6 +128,14 @@ class ExpressSessionController {
     return { save, reload, saved: req.session.saved };
   }
 
+  /** cookie-session's sign-out idiom. */
+  @Post('null-out')
+  @HttpCode(200)
+  nullOut(@Req() req: Req) {
+    (req as { session: unknown }).session = null;
+    return 'ok';
+  }
+
   /** Nest-session's own API on the same object. */
   @Post('nest/:key')
   @HttpCode(200)
@@ -228,6 +236,14 @@ describe.each(cases)('req.session speaks express-session (%s, %s driver)', (plat
       // The old id is gone: its cookie starts an empty session.
       await http(app).get('/s/data').set('Cookie', `nest_session=${old}`).expect(200, {});
     }
+  });
+
+  it("req.session = null (cookie-session's sign-out) ends the session", async () => {
+    const a = agent(app);
+    await a.post('/s/set').send({ userId: 7 }).expect(200);
+    await a.get('/s/data').expect(200, { userId: 7 });
+    await a.post('/s/null-out').expect(200);
+    await a.get('/s/data').expect(200, {});
   });
 
   it('destroy(cb), save(cb) and reload(cb) call back, later', async () => {
