@@ -274,6 +274,9 @@ export class RedisStore implements SessionStore {
     const ended = new Promise((resolve) => client.once('end', resolve));
     await client.quit().catch(() => client.disconnect());
     await ended;
+    // A Sentinel client's quit() leaves the failover detector's connections to the Sentinels open,
+    // which would keep the app's process alive: disconnect() closes them.
+    if (this.target?.kind === 'sentinel') client.disconnect();
   }
 
   /** @internal The client sessions go through: the app's, or the one opened from `redis.url`. */
