@@ -1,3 +1,4 @@
+import { Sweeper } from './sweeper.js';
 import { Logger } from '@nestjs/common';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { SessionConfigError } from '../session.errors.js';
@@ -51,8 +52,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   private readonly pruneInterval: number;
   private engine: Promise<Engine> | undefined;
   private opened: DataSource | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private pruning: Promise<number> | undefined;
+  private readonly sweeper: Sweeper;
   private closed = false;
 
   /**
@@ -81,6 +81,11 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
         'database.pruneInterval must be a number of milliseconds (0 turns the sweep off)',
       );
     }
+    this.sweeper = new Sweeper(
+      () => this.sweep(),
+      this.pruneInterval,
+      (error) => this.logger.warn(`Pruning expired sessions failed: ${message(error)}`),
+    );
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
@@ -138,14 +143,12 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
    * large backlog goes first in one pass over the table in key order.
    */
   prune(): Promise<number> {
-    this.pruning ??= this.sweep().finally(() => (this.pruning = undefined));
-    return this.pruning;
+    return this.sweeper.run();
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    await this.pruning?.catch(() => undefined);
+    await this.sweeper.stop();
     await this.engine?.catch(() => undefined);
     const opened = this.opened;
     this.opened = undefined;
@@ -225,14 +228,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   }
 
   private startSweep(): void {
-    if (this.pruneInterval === 0 || this.timer !== undefined || this.closed) return;
-    this.timer = setInterval(() => {
-      if (this.pruning !== undefined || this.closed) return;
-      this.prune().catch((error: unknown) =>
-        this.logger.warn(`Pruning expired sessions failed: ${message(error)}`),
-      );
-    }, this.pruneInterval);
-    this.timer.unref();
+    this.sweeper.start(() => this.prune());
   }
 }
 

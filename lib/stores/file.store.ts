@@ -1,3 +1,4 @@
+import { Sweeper } from './sweeper.js';
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { mkdir, opendir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
@@ -74,8 +75,7 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   /** Per id, the change sets waiting for its lock, to be applied together. */
   private readonly batches = new Map<string, Pending[]>();
   private started: Promise<Lock> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private pruning: Promise<number> | undefined;
+  private readonly sweeper: Sweeper;
   private closed = false;
 
   constructor(
@@ -86,6 +86,11 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     this.directory = resolve(options.directory ?? SESSION_DEFAULTS.file.directory);
     this.pruneInterval = options.pruneInterval ?? SESSION_DEFAULTS.file.pruneInterval;
     this.maxSize = options.maxSize ?? Infinity;
+    this.sweeper = new Sweeper(
+      () => this.sweep(),
+      this.pruneInterval,
+      (error) => this.logger.warn(`Pruning expired session files failed: ${errorMessage(error)}`),
+    );
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
@@ -145,16 +150,13 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
 
   /** Deletes expired session files (and tombstones), and the temp files and locks a dead process left. */
   prune(): Promise<number> {
-    this.pruning ??= this.sweep().finally(() => (this.pruning = undefined));
-    return this.pruning;
+    return this.sweeper.run();
   }
 
   /** Stops the sweep and waits for the work under way; the store refuses work afterwards. */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.pruning?.catch(() => undefined);
+    await this.sweeper.stop();
     await Promise.all([...this.queues.values()]);
   }
 
@@ -276,14 +278,7 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   }
 
   private startSweep(): void {
-    if (this.pruneInterval === 0 || this.timer !== undefined || this.closed) return;
-    this.timer = setInterval(() => {
-      if (this.pruning !== undefined) return;
-      this.prune().catch((error: unknown) =>
-        this.logger.warn(`Pruning expired session files failed: ${errorMessage(error)}`),
-      );
-    }, this.pruneInterval);
-    this.timer.unref();
+    this.sweeper.start(() => this.prune());
   }
 
   /** The live content of a session file: undefined when missing, expired or unreadable as a session. */

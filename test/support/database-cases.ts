@@ -164,7 +164,7 @@ export function databaseCases(db: TestDatabase): void {
         jest.spyOn(store, 'prune').mockImplementation(() => prune().then((n) => (resolve(n), n)));
       });
       asRecord(await store.get('first use starts the timer'));
-      expect((store as unknown as { timer: NodeJS.Timeout }).timer.hasRef()).toBe(false);
+      expect((store as unknown as { sweeper: { timer: NodeJS.Timeout } }).sweeper.timer.hasRef()).toBe(false);
       expect(await swept).toBe(3);
       await store.close();
       expect(await countRows(place)).toBe(0);

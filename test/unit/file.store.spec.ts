@@ -277,13 +277,13 @@ describe('FileStore', () => {
         jest.spyOn(store, 'prune').mockImplementation(() => prune().then((n) => (resolve(n), n)));
       });
       expect(await store.get(idOf('first use starts the timer'))).toBeUndefined();
-      expect((store as unknown as { timer?: NodeJS.Timeout }).timer).toBeUndefined();
+      expect((store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer).toBeUndefined();
       await store.apply(ID, changes(), meta(c.now()));
-      const timer = (store as unknown as { timer?: NodeJS.Timeout }).timer!;
+      const timer = (store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer!;
       expect(timer.hasRef()).toBe(false);
       expect(await swept).toBe(3);
       await store.close();
-      expect((store as unknown as { timer?: NodeJS.Timeout }).timer).toBeUndefined();
+      expect((store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer).toBeUndefined();
       await expect(store.apply(ID, changes(), meta(c.now()))).rejects.toThrow(/closed/);
       expect(statSync(join(directory, `${ID}.json`)).isFile()).toBe(true);
     });

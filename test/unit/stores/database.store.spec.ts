@@ -40,7 +40,7 @@ describe('DatabaseStore', () => {
   it('runs no sweep with pruneInterval 0, and refuses work once closed', async () => {
     const store = new DatabaseStore({ dataSource: sqlite('closed.sqlite'), pruneInterval: 0 });
     asRecord(await store.get('x'));
-    expect((store as unknown as { timer?: NodeJS.Timeout }).timer).toBeUndefined();
+    expect((store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer).toBeUndefined();
     await store.close();
     await store.close();
     await expect(store.get('x')).rejects.toThrow('closed');
