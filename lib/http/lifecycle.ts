@@ -28,7 +28,7 @@ import { Session } from '../session.js';
 import { SessionOutsideRequestError, SessionStoreUnavailableError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
-import { Facade } from './session-facade.js';
+import { Facade, type CookieView, type FacadeHost } from './session-facade.js';
 import { gateResponse, type CommitResult, type Committer } from './response-gate.js';
 
 /** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
@@ -112,7 +112,7 @@ export class SessionLifecycle {
 }
 
 /** Everything one request knows about its sessions, one state per driver it used. */
-export class RequestContext implements Committer {
+export class RequestContext implements Committer, FacadeHost {
   readonly states = new Map<string, SessionState>();
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
@@ -131,30 +131,35 @@ export class RequestContext implements Committer {
 
   /** `req.session` (session-facade.ts): the default driver's session bound to this request, made when first asked for. */
   session(): Record<string, any> {
-    return (this.facade ??= this.makeFacade()).proxy;
+    return (this.facade ??= new Facade(this)).proxy;
   }
 
-  private makeFacade(): Facade {
-    const driver = this.lifecycle.defaultDriver;
+  /** @internal FacadeHost */
+  defaultState(): SessionState {
+    const state = this.state(this.lifecycle.defaultDriver);
+    if (state.failure) throw state.failure;
+    return state;
+  }
+
+  /** @internal FacadeHost */
+  defaultSession(): Session {
+    return new Session(this.lifecycle.defaultDriver, this);
+  }
+
+  /** @internal FacadeHost: `req.session.cookie`. */
+  cookieView(): CookieView {
     const { cookie, lifetime } = this.lifecycle.options;
-    const state = () => {
-      const current = this.state(driver);
-      if (current.failure) throw current.failure;
-      return current;
+    const expires = (this.defaultState().createdAt ?? this.now) + lifetime;
+    return {
+      path: cookie.path,
+      domain: cookie.domain,
+      httpOnly: cookie.httpOnly,
+      secure: cookie.secure,
+      sameSite: cookie.sameSite,
+      expires: new Date(expires),
+      maxAge: expires - Date.now(),
+      originalMaxAge: lifetime,
     };
-    return new Facade(new Session(driver, this), state, () => {
-      const expires = (state().createdAt ?? this.now) + lifetime;
-      return {
-        path: cookie.path,
-        domain: cookie.domain,
-        httpOnly: cookie.httpOnly,
-        secure: cookie.secure,
-        sameSite: cookie.sameSite,
-        expires: new Date(expires),
-        maxAge: expires - Date.now(),
-        originalMaxAge: lifetime,
-      };
-    });
   }
 
   /** The state kept by a driver; a driver whose cookie the request did not bring starts empty. */

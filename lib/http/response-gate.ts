@@ -33,7 +33,8 @@ type GateState = 'open' | 'holding' | 'passed' | 'refused' | 'failed';
 
 class Gate {
   state: GateState = 'open';
-  held: Array<[Method, unknown[]]> = [];
+  /** What was called while holding, in order (made when first needed). */
+  held: Array<[Method, unknown[]]> | undefined;
   /** A write was refused while holding: the writer waits for 'drain'. */
   drain = false;
   failure: unknown;
@@ -56,7 +57,7 @@ class Gate {
     }
     switch (this.state) {
       case 'holding':
-        this.held.push([method, args]);
+        (this.held ??= []).push([method, args]);
         if (method !== 'write') return res;
         this.drain = true;
         return false;
@@ -93,8 +94,8 @@ class Gate {
   }
 
   private release(res: ServerResponse): void {
-    const held = this.held;
-    this.held = [];
+    const held = this.held ?? [];
+    this.held = undefined;
     this.state = 'passed';
     // A writer refused while holding waits for 'drain': sent here, unless the socket is full after
     // the replay, in which case Node sends it when the socket empties.
@@ -110,7 +111,7 @@ class Gate {
   private fail(res: ServerResponse, error: unknown): void {
     this.state = 'failed';
     this.failure = undefined;
-    this.held = [];
+    this.held = undefined;
     if (res.headersSent) {
       res.destroy(error instanceof Error ? error : new Error(String(error)));
       return;

@@ -136,20 +136,43 @@ const MEMBERS = new Map<string, Member>([
   ['toJSON', (f) => f.method('toJSON', () => f.state().all())],
 ]);
 
+/** What a facade asks of its request (RequestContext). */
+export interface FacadeHost {
+  /** The default driver's state; throws the failure of a session that could not be loaded. */
+  defaultState(): SessionState;
+  cookieView(): CookieView;
+  /** A `Session` over the default driver, bound to this request. */
+  defaultSession(): Session;
+}
+
+/**
+ * Made for every request on Fastify (the raw request gets `req.session` as it arrives), so it
+ * allocates only itself, its first generation and the proxy; the rest comes when first used.
+ */
 export class Facade {
-  /** Keys whose object value was read: the JSON it had then, compared at commit. */
-  readonly read = new Map<string, string>();
   /** `req.session`. */
   proxy: Record<string, any>;
-  private live: Generation = new Generation(this);
+  private live: Generation;
+  private reads: Map<string, string> | undefined;
   private methods: Map<string, unknown> | undefined;
+  private bound: Session | undefined;
 
-  constructor(
-    readonly session: Session,
-    readonly state: () => SessionState,
-    private readonly cookieView: () => CookieView,
-  ) {
+  constructor(private readonly host: FacadeHost) {
+    this.live = new Generation(this);
     this.proxy = new Proxy(this.live, HANDLER) as unknown as Record<string, any>;
+  }
+
+  /** Keys whose object value was read: the JSON it had then, compared at commit. */
+  get read(): Map<string, string> {
+    return (this.reads ??= new Map());
+  }
+
+  get session(): Session {
+    return (this.bound ??= this.host.defaultSession());
+  }
+
+  state(): SessionState {
+    return this.host.defaultState();
   }
 
   /** regenerate(cb): the proxy handed out so far keeps (a copy of) the data it had; req.session is a new one. */
@@ -168,19 +191,19 @@ export class Facade {
   }
 
   cookie(): CookieView {
-    return this.cookieView();
+    return this.host.cookieView();
   }
 
   /** Keeps the nested changes made to values read through the facade. */
   sync(): void {
-    if (this.read.size === 0) return;
+    if (this.reads === undefined || this.reads.size === 0) return;
     let state: SessionState;
     try {
       state = this.state();
     } catch {
       return; // a session that failed to load has nothing to keep
     }
-    for (const [key, json] of this.read) {
+    for (const [key, json] of this.reads) {
       if (!state.hasData(key)) continue;
       let now: string | undefined;
       try {
@@ -190,7 +213,7 @@ export class Facade {
       }
       if (now === undefined || now === json) continue;
       state.set(key, JSON.parse(now));
-      this.read.set(key, now);
+      this.reads.set(key, now);
     }
   }
 }
