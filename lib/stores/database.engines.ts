@@ -1,7 +1,14 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { SessionTooLargeError } from '../session.errors.js';
-import { BACKLOG_BATCH, BACKLOG_MIN, type BacklogSql, type SessionSql } from './database.schema.js';
+import {
+  BACKLOG_BATCH,
+  BACKLOG_DELETE,
+  BACKLOG_MIN,
+  BACKLOG_SLICES,
+  type BacklogSql,
+  type SessionSql,
+} from './database.schema.js';
 import {
   applyChanges,
   emptyRecord,
@@ -37,6 +44,14 @@ export interface Engine {
 }
 /** Above every session id (base64url), for the end of a key range. */
 const LAST_KEY = '\u007f';
+/** The characters of base64url in ASCII order: session ids start with one of them. */
+const ID_CHARS = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+
+/** [from, to) of a slice of the key space: together the slices cover every id from '' to LAST_KEY. */
+function sliceBounds(slice: number): [string, string] {
+  const at = (k: number) => ID_CHARS[Math.floor((k * ID_CHARS.length) / BACKLOG_SLICES)];
+  return [slice === 0 ? '' : at(slice), slice === BACKLOG_SLICES - 1 ? LAST_KEY : at(slice + 1)];
+}
 
 /** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
 export class ServerEngine implements Engine {
@@ -115,33 +130,81 @@ export class ServerEngine implements Engine {
 
   /**
    * MySQL/MariaDB: when at least BACKLOG_MIN rows and an eighth of the table have expired, one pass
-   * over the table in key order, from a random key round to it, BACKLOG_BATCH rows a step: each step
-   * reads the next expired ids (no locks) and deletes those still expired by primary key. Pruners in
-   * other processes start elsewhere, so they rarely meet, and never wait long on each other when they do.
+   * over the BACKLOG_SLICES slices of the key space, from a random one round: a slice whose named lock
+   * another pruner holds is skipped, and waited for once the others are done (it is then cheap: the
+   * expiry index shows what is left). Pruners in other processes thus work on other slices, and never
+   * on the same rows at once.
    */
   async pruneBacklog(now: number, stopped: () => boolean): Promise<number> {
     const backlog = this.sql.backlog;
     if (backlog === undefined || !(await this.hasBacklog(backlog, now))) return 0;
-    const start = randomBytes(6).toString('base64url');
+    const first = randomInt(BACKLOG_SLICES);
+    const slices = Array.from({ length: BACKLOG_SLICES }, (_, i) => (first + i) % BACKLOG_SLICES);
+    const held: number[] = [];
     let total = 0;
     const runner = this.dataSource.createQueryRunner();
     try {
-      for (const [from, to] of [
-        [start, LAST_KEY],
-        ['', start],
-      ]) {
-        for (let after = from; !stopped();) {
-          const rows: { id: string }[] = await runner.query(backlog.scan, [after, to, now]);
-          if (rows.length === 0) break;
-          const ids = rows.map((row) => row.id);
-          total += await this.pruneStatement(runner, backlog.deleteIds(ids.length), [now, ...ids]);
-          if (rows.length < BACKLOG_BATCH) break;
-          after = ids[ids.length - 1];
-          await new Promise((resolve) => setImmediate(resolve));
+      const take = async (slice: number, wait: number): Promise<boolean> => {
+        const [row] = (await runner.query(backlog.lockSlice, [slice, wait])) as { got: unknown }[];
+        if (Number(row?.got) !== 1) return false;
+        try {
+          total += await this.pruneSlice(runner, backlog, slice, now, stopped);
+        } finally {
+          await runner.query(backlog.unlockSlice, [slice]);
         }
+        return true;
+      };
+      for (const slice of slices) {
+        if (stopped()) return total;
+        if (!(await take(slice, 0))) held.push(slice);
+      }
+      // The slices other pruners had: each once it is free (a second's wait at a time, in turn).
+      while (held.length > 0 && !stopped()) {
+        const slice = held.shift()!;
+        if (!(await take(slice, 1))) held.push(slice);
       }
     } finally {
       await runner.release();
+    }
+    return total;
+  }
+
+  /**
+   * The expired rows of one slice, BACKLOG_BATCH a step in expiry order from the expiry index (no
+   * locks), deleted by primary key in key order, BACKLOG_DELETE to a transaction.
+   */
+  private async pruneSlice(
+    runner: QueryRunner,
+    backlog: BacklogSql,
+    slice: number,
+    now: number,
+    stopped: () => boolean,
+  ): Promise<number> {
+    const [from, to] = sliceBounds(slice);
+    let total = 0;
+    let after: [number | string, string] = [-1, ''];
+    while (!stopped()) {
+      // READ UNCOMMITTED: InnoDB then takes the expiry index's entries as they are. Under a snapshot, an
+      // entry on a page changed since (by the deletes before) costs a read of its row to check that
+      // the snapshot sees it, which on a large backlog means reading most rows from disk. A dirty
+      // id is harmless: the DELETE checks expires_at again, on the committed row.
+      await runner.startTransaction('READ UNCOMMITTED');
+      let rows: { id: string; expires_at: number | string }[];
+      try {
+        rows = await runner.query(backlog.scan, [now, from, to, after[0], after[0], after[1]]);
+      } finally {
+        await runner.commitTransaction();
+      }
+      if (rows.length === 0) break;
+      const ids = rows.map((row) => row.id).sort();
+      for (let i = 0; i < ids.length; i += BACKLOG_DELETE) {
+        const chunk = ids.slice(i, i + BACKLOG_DELETE);
+        total += await this.pruneStatement(runner, backlog.deleteIds(chunk.length), [now, ...chunk]);
+      }
+      if (rows.length < BACKLOG_BATCH) break;
+      const last = rows[rows.length - 1];
+      after = [last.expires_at, last.id];
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return total;
   }

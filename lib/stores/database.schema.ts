@@ -32,23 +32,39 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export const PRUNE_BATCH = 1000;
 /** Expired rows below which a backlog is never worth a pass over the whole table (MySQL/MariaDB). */
 export const BACKLOG_MIN = 10_000;
-/** Rows one step of a backlog pass reads in key order, and deletes. */
+/** Expired ids one step of a backlog pass reads from the expiry index (MySQL/MariaDB). */
 export const BACKLOG_BATCH = 10_000;
+/** Ids one DELETE of a backlog pass names: a short transaction. */
+export const BACKLOG_DELETE = 2000;
+/**
+ * Slices of the key space a backlog pass works through, one at a time (MySQL/MariaDB). A slice's
+ * rows are about 1/16 of the table, so its pages stay in the buffer pool while they are deleted.
+ */
+export const BACKLOG_SLICES = 16;
 
 /**
- * A pass over the table in primary-key order (MySQL/MariaDB), for a large backlog: InnoDB keeps rows
- * in key order, so it reads each page once, in order, where deleting by expiry order touches a random
- * page per row.
+ * A pass over a large backlog (MySQL/MariaDB), one slice of the key space at a time. Each step reads
+ * the next expired ids of the slice from the expiry index, which holds (expires_at, id) and so
+ * answers without reading the rows, then deletes by primary key, in key order, those still expired.
+ * A slice is worked on by one pruner at a time, under a named lock (GET_LOCK), so pruners in several
+ * processes take different slices and never wait on each other's rows.
  */
 export interface BacklogSql {
   /** (now, cap): how many expired rows there are, counting no further than cap (index only). */
   count: string;
   /** (): the engine's estimate of the table's rows, or nothing. */
   tableRows: string;
-  /** (after, before, now): up to BACKLOG_BATCH expired ids after `after` and before `before`, in key order. */
+  /**
+   * (now, from, to, afterExpiresAt, afterExpiresAt, afterId): up to BACKLOG_BATCH expired rows
+   * (id, expires_at) with from <= id < to, after (afterExpiresAt, afterId) in expiry order.
+   */
   scan: string;
   /** (now, ...ids): deletes those of the ids that are still expired. */
   deleteIds(count: number): string;
+  /** (slice, seconds): 1 when this connection got the slice's named lock within `seconds`. */
+  lockSlice: string;
+  /** (slice): gives the slice's named lock back. */
+  unlockSlice: string;
 }
 
 /** Every statement the store runs, for one table in one dialect. Parameters are positional. */
@@ -127,12 +143,15 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
           tableRows:
             'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE ' +
             `TABLE_SCHEMA = ${parts.length === 2 ? `'${parts[0]}'` : 'DATABASE()'} AND TABLE_NAME = '${parts[parts.length - 1]}'`,
-          // FORCE INDEX: the key order is the point (an expiry-index plan would sort every expired row).
+          // FORCE INDEX: the expiry index is covering (InnoDB keeps the primary key in it): no row is read.
           scan:
-            `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id > ? AND id < ? AND expires_at <= ? ` +
-            `ORDER BY id LIMIT ${BACKLOG_BATCH}`,
+            `SELECT id, expires_at FROM ${t} FORCE INDEX (${q(index)}) WHERE expires_at <= ? AND id >= ? AND id < ? ` +
+            `AND (expires_at > ? OR (expires_at = ? AND id > ?)) ORDER BY expires_at, id LIMIT ${BACKLOG_BATCH}`,
           deleteIds: (count) =>
             `DELETE FROM ${t} WHERE expires_at <= ? AND id IN (${Array(count).fill('?').join(', ')})`,
+          // Named locks are server-wide: the name says which database and table (at most 64 characters).
+          lockSlice: `SELECT GET_LOCK(CONCAT('nest-session:', SHA1(CONCAT(DATABASE(), '/', '${table}', '#', ?))), ?) AS got`,
+          unlockSlice: `SELECT RELEASE_LOCK(CONCAT('nest-session:', SHA1(CONCAT(DATABASE(), '/', '${table}', '#', ?)))) AS released`,
         },
       };
     case 'sqlite': {

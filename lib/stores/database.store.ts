@@ -140,7 +140,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
 
   /**
    * Deletes expired rows in batches of 1000, yielding to requests between batches; on MySQL/MariaDB, a
-   * large backlog goes first in one pass over the table in key order.
+   * large backlog goes first, one slice of the key space at a time (see ServerEngine.pruneBacklog).
    */
   prune(): Promise<number> {
     return this.sweeper.run();

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { DatabaseStore } from '../../lib/stores/database.store.js';
 import { seedSessions, idsIn } from '../support/seed-sessions.js';
 import { serverDatabase } from '../support/services.js';
@@ -23,6 +24,32 @@ describe.each(databases)('pruning a backlog on $name', (db) => {
 
     // Each row was counted by the store that deleted it: together, exactly the expired ones.
     expect(pruned[0] + pruned[1]).toBe(50_000);
+    expect((await idsIn(place)).sort()).toEqual(live.sort());
+  }, 120_000);
+});
+
+/** The characters of base64url, which session ids are made of. */
+const ID_CHARS = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+/** An id like the library's (32 random bytes, base64url), starting with the i-th character round. */
+const idStartingAt = (i: number) =>
+  ID_CHARS[i % ID_CHARS.length] + randomBytes(32).toString('base64url').slice(1);
+
+describe.each(databases)('pruning a backlog across the whole key space on $name', (db) => {
+  it('with three stores at once: expired and live ids interleaved, every first character', async () => {
+    const place = db.fresh();
+    const creator = new DatabaseStore({ ...place, pruneInterval: 0 });
+    await creator.get('creates the table');
+    await creator.close();
+    const now = Date.now();
+    await seedSessions(place, 'expired', 30_000, now - 1000, idStartingAt);
+    const live = await seedSessions(place, 'live', 3000, now + 3_600_000, (i) => idStartingAt(i + 7));
+
+    const stores = [0, 1, 2].map(() => new DatabaseStore({ ...place, pruneInterval: 0 }));
+    await Promise.all(stores.map((store) => store.get('warm')));
+    const pruned = await Promise.all(stores.map((store) => store.prune()));
+    await Promise.all(stores.map((store) => store.close()));
+
+    expect(pruned[0] + pruned[1] + pruned[2]).toBe(30_000);
     expect((await idsIn(place)).sort()).toEqual(live.sort());
   }, 120_000);
 });

@@ -2,15 +2,16 @@ import { DataSource } from 'typeorm';
 import type { TestPlace } from './services.js';
 
 /**
- * Writes `count` rows named `${prefix}-0`, `${prefix}-1`, ... straight into the table, 1000 to a
- * multi-row INSERT, with expiry times spread over the second before `expiresBy` (expired when that is
- * in the past). Resolves to their ids.
+ * Writes `count` rows named `${prefix}-0`, `${prefix}-1`, ... (or `name(i)`) straight into the table,
+ * 1000 to a multi-row INSERT, with expiry times spread over the second before `expiresBy` (expired
+ * when that is in the past). Resolves to their ids.
  */
 export async function seedSessions(
   place: TestPlace,
   prefix: string,
   count: number,
   expiresBy: number,
+  name: (i: number) => string = (i) => `${prefix}-${i}`,
 ): Promise<string[]> {
   const dataSource = await new DataSource(place.dataSource).initialize();
   const postgres = place.dataSource.type === 'postgres';
@@ -21,7 +22,7 @@ export async function seedSessions(
       const rows: string[] = [];
       for (let i = start; i < Math.min(start + 1000, count); i++) {
         const expiresAt = expiresBy - ((i * 7919) % 1000);
-        ids.push(`${prefix}-${i}`);
+        ids.push(name(i));
         params.push(ids[i], `{"data":{"n":${i}},"flash":{}}`, expiresAt, expiresAt - 1000, expiresAt - 2000);
         const at = (k: number) => (postgres ? `$${params.length - 4 + k}` : '?');
         rows.push(`(${at(0)}, ${at(1)}, ${at(2)}, ${at(3)}, ${at(4)})`);
