@@ -37,7 +37,7 @@ async function nestStore(count, { SessionManager }) {
   const manager = new SessionManager({ driver: 'memory', secret: SECRET, memory: { max: count } });
   const store = manager.store('memory');
   const now = Date.now();
-  const meta = { createdAt: now, lastActivity: now, expiresAt: now + 2 * 60 * 60 * 1000 };
+  const meta = { createdAt: now, lastActivity: now, expiresAt: now + 2 * 60 * 60 * 1000, create: true };
   const add = async () => {
     const changes = {
       clearData: true,

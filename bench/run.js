@@ -4,7 +4,8 @@
 // headline variants alongside.
 // Options: --quick; --instructions (only the valgrind instruction counts); --only=id,id (variants,
 // see variants.js); --skip=throughput,growth,lost,heap,own,profile,instructions; --nodes=24 (which
-// Nodes, default 20,22,24); --repeats=N (instruction counts: runs per row).
+// Nodes, default 20,22,24); --repeats=N (instruction counts: runs per row); --rounds=N (throughput
+// and growth rounds of a full run, default 3: still a full run, which writes RESULTS.md).
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,7 +68,10 @@ function parseArgs(argv) {
     skip: new Set(list('skip') ?? []),
     nodes: (list('nodes') ?? MAJORS.map(String)).map(Number),
     repeats: value('repeats') === undefined ? undefined : Number(value('repeats')),
+    rounds: value('rounds') === undefined ? undefined : Number(value('rounds')),
   };
+  if (args.rounds !== undefined && !(Number.isInteger(args.rounds) && args.rounds >= 1))
+    throw new Error('--rounds takes a whole number from 1');
   const unknown = (args.only ?? []).filter((id) => !byId.has(id));
   if (unknown.length) throw new Error(`unknown variant(s) ${unknown.join(', ')}; see bench/variants.js`);
   if (args.nodes.some((n) => !MAJORS.includes(n))) throw new Error(`--nodes takes ${MAJORS.join(', ')}`);
@@ -76,7 +80,15 @@ function parseArgs(argv) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const settings = args.quick ? QUICK : FULL;
+  const base = args.quick ? QUICK : FULL;
+  const settings =
+    args.rounds === undefined
+      ? base
+      : {
+          ...base,
+          throughput: { ...base.throughput, rounds: args.rounds },
+          growth: { ...base.growth, rounds: args.rounds },
+        };
   const pick = (ids) => ids.filter((id) => !args.only || args.only.includes(id)).map((id) => byId.get(id));
   const started = Date.now();
   const loadBefore = os.loadavg()[0];
@@ -159,7 +171,12 @@ async function main() {
           continue;
         }
         const route = routesOf(variant)[0];
-        const p = await profileRun(variant, route, ctx, settings.own);
+        // A variant that fails here gets a note; the run and the phases before it are kept.
+        const p = await profileRun(variant, route, ctx, settings.own).catch((error) => ({
+          variant: variant.id,
+          route: route.name,
+          note: `failed: ${error instanceof Error ? error.message : String(error)}`,
+        }));
         // The profiler slows everything down: its share for lib/ applied to the server CPU per
         // request measured without it (throughput phase, same route) gives the figure to read.
         const plain = summarize(throughput.samples, (x) => x.route).get(`${variant.id}|${route.name}`);
@@ -187,7 +204,13 @@ async function main() {
         done.add(`${variantId}|${routeName}`);
         log(`profiling ${variantId} ${routeName}${why}`);
         const route = routesOf(byId.get(variantId)).find((r) => r.name === routeName) ?? ROUTES[0];
-        profiles.push(await profileRun(byId.get(variantId), route, ctx, settings.profile));
+        profiles.push(
+          await profileRun(byId.get(variantId), route, ctx, settings.profile).catch((error) => ({
+            variant: variantId,
+            route: route.name,
+            note: `failed: ${error instanceof Error ? error.message : String(error)}`,
+          })),
+        );
       };
       for (const goal of goals.filter(
         (g) => g.status === 'missed' && (g.kind === 'ratio' || g.kind === 'cost-ratio'),
