@@ -9,7 +9,10 @@ import {
   type SynchronousSessionStore,
 } from './session-store.js';
 
-/** A record as it is kept: a JSON array is the smallest string that holds it (heap per session). */
+/**
+ * A record as it is kept: a JSON array is the smallest string that holds it (heap per session), and
+ * the last activity is kept as milliseconds after creation (0 for a new session, not 13 digits).
+ */
 type Packed = [SessionRecord['data'], SessionRecord['flash'], number, number];
 /** What a retired id holds until its tombstone expires. */
 const TOMBSTONE = 'R';
@@ -84,15 +87,20 @@ export class MemoryStore implements SynchronousSessionStore {
     const json = this.cache.get(id);
     if (json === undefined) return undefined;
     if (json === TOMBSTONE) return 'retired';
-    const [data, flash, createdAt, lastActivity] = JSON.parse(json) as Packed;
-    return { data, flash, createdAt, lastActivity };
+    const [data, flash, createdAt, activeFor] = JSON.parse(json) as Packed;
+    return { data, flash, createdAt, lastActivity: createdAt + activeFor };
   }
 
   applyNow(id: string, changes: SessionChanges, meta: SessionMeta): boolean {
     const current = this.getNow(id);
     if (current === 'retired' || (current === undefined && !meta.create)) return false;
     const record = applyChanges(current ?? emptyRecord(meta), changes, meta);
-    const packed: Packed = [record.data, record.flash, record.createdAt, record.lastActivity];
+    const packed: Packed = [
+      record.data,
+      record.flash,
+      record.createdAt,
+      record.lastActivity - record.createdAt,
+    ];
     const json = JSON.stringify(packed);
     // Bytes of UTF-8, as every store counts maxSize (a string's length counts UTF-16 units).
     const bytes = Buffer.byteLength(json);

@@ -23,6 +23,24 @@ describe('MemoryStore', () => {
     expect(asRecord(await store.get('a'))?.data.y).toEqual({ deep: 1 });
   });
 
+  it('keeps the last activity as time after creation, so a new small session is a short string', async () => {
+    const c = clock(1_764_403_200_000);
+    const store = new MemoryStore({ max: 10, maxBytes: 1 << 20 }, c.now);
+    const created = c.now();
+    const meta = { createdAt: created, lastActivity: created, expiresAt: created + 60_000, create: true };
+    await store.apply('a', change({ set: { counter: 1 } }), meta);
+    // '[{"counter":1},{},1764403200000,0]' and the id: 34 + 1 bytes, not 47.
+    expect(store.bytes).toBe(35);
+    c.advance(5000);
+    const later = { ...meta, lastActivity: c.now(), expiresAt: c.now() + 60_000, create: false };
+    await store.apply('a', change({ set: { counter: 2 } }), later);
+    expect(asRecord(await store.get('a'))).toMatchObject({
+      data: { counter: 2 },
+      createdAt: created,
+      lastActivity: created + 5000,
+    });
+  });
+
   it('clears a flash only when it still holds the value the request saw', async () => {
     const c = clock();
     const store = new MemoryStore({ max: 10 }, c.now);
