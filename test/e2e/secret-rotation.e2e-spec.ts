@@ -1,39 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { AppProcess } from '../support/app-process.js';
 
 const OLD = 'the-old-secret-that-everyone-signs-with-today';
 const NEW = 'the-new-secret-that-replaces-it-after-rotation';
 
-const APP = fileURLToPath(new URL('../support/rotation-app.ts', import.meta.url));
-const REGISTER = fileURLToPath(new URL('../support/ts-register.js', import.meta.url));
-
-/** One app process: the test app with these secrets, on the shared SQLite file. */
-class AppProcess {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
-
-  static async start(secret: string[], database: string): Promise<AppProcess> {
-    const child = fork(APP, [JSON.stringify({ secret, database })], {
-      execArgv: ['--import', REGISTER],
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    const [message] = (await once(child, 'message')) as [{ port: number }];
-    return new AppProcess(child, `http://127.0.0.1:${message.port}`);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.send('stop');
-    await exited;
-  }
+/** One app process: the test app with these secrets, the database driver on the shared SQLite file. */
+function startApp(secret: string[], database: string): Promise<AppProcess> {
+  return AppProcess.start({
+    driver: 'database',
+    secret,
+    database: { dataSource: { type: 'better-sqlite3', database, enableWAL: true }, pruneInterval: 0 },
+  });
 }
 
 /** A browser's cookies for one site, kept across requests to any of its processes. */
@@ -133,10 +113,10 @@ describe('rotating the secret during a rolling deploy (two processes, one SQLite
   beforeAll(async () => {
     const database = join(dir, 'sessions.sqlite');
     // The first start creates the table; the others then start side by side.
-    apps.old = await AppProcess.start([OLD], database);
+    apps.old = await startApp([OLD], database);
     [apps.oldThenNew, apps.newThenOld] = await Promise.all([
-      AppProcess.start([OLD, NEW], database),
-      AppProcess.start([NEW, OLD], database),
+      startApp([OLD, NEW], database),
+      startApp([NEW, OLD], database),
     ]);
   }, 180_000);
 

@@ -1,43 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { SessionModuleOptions } from 'nest-session';
+import { AppProcess } from '../support/app-process.js';
 import { serverDatabase, serviceUrl } from '../support/services.js';
 import { SECRET } from '../support/session-app.js';
-
-const APP = fileURLToPath(new URL('../support/multi-app.ts', import.meta.url));
-const REGISTER = fileURLToPath(new URL('../support/ts-register.js', import.meta.url));
-
-/** One app process with these options. */
-class AppProcess {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
-
-  static async start(options: SessionModuleOptions): Promise<AppProcess> {
-    const child = fork(APP, [JSON.stringify(options)], {
-      execArgv: ['--import', REGISTER],
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    const [message] = (await Promise.race([
-      once(child, 'message'),
-      once(child, 'exit').then(([code]) => {
-        throw new Error(`the app process exited with ${String(code)} before it listened`);
-      }),
-    ])) as [{ port: number }];
-    return new AppProcess(child, `http://127.0.0.1:${message.port}`);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.send('stop');
-    await exited;
-  }
-}
 
 /** A browser's session cookie, kept across requests to any of the processes. */
 class Browser {

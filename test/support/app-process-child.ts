@@ -1,6 +1,6 @@
-// The test app in a process of its own, for tests that run several app processes on one store:
-// sessionApp's routes plus sign-in, on Express. argv[2]: JSON SessionModuleOptions. Sends { port } once
-// it listens on 127.0.0.1, and closes on 'stop'.
+// The test app in a process of its own (app-process.ts starts it), for tests that run several app
+// processes on one store: sessionApp's routes plus sign-in, on Express. argv[2]: JSON
+// SessionModuleOptions. Sends { port } once it listens on 127.0.0.1, and closes on 'stop'.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
