@@ -69,10 +69,9 @@ export const GOALS = [
   },
   ...ADAPTERS.map((adapter) => ({
     id: `facade-${adapter}`,
-    text: `req.session property read + write, ${title(adapter)} (facade route minus injected-Session counter)`,
+    text: `req.session property read + write, ${title(adapter)} (facade route minus the counter through the injected Session, both with a route parameter, same server)`,
     kind: 'facade',
     variant: `nest-${adapter}-facade`,
-    reference: `nest-${adapter}-memory`,
     max: 1,
   })),
   ...ADAPTERS.map((adapter) => ({
@@ -142,10 +141,10 @@ export function evaluateGoals({ ratios, costs, own = [], heap, lost, instruction
     if (goal.kind === 'facade') {
       const target = `<= ${goal.max} µs`;
       const facade = costs(goal.variant, 'facade');
-      const injected = costs(goal.reference, 'counter');
+      const injected = costs(goal.variant, 'counter-req');
       if (facade.value === undefined) return na(goal, target, facade.note);
       if (injected.value === undefined) return na(goal, target, injected.note);
-      const counted = instructionDelta(instructions, goal.variant, 'facade', goal.reference, 'counter');
+      const counted = instructionDelta(instructions, goal.variant, 'facade', goal.variant, 'counter-req');
       const value = facade.value - injected.value;
       return {
         ...goal,

@@ -24,6 +24,16 @@ export const PATH_ROUTES = {
     base: 'counter',
     title: '`req.session.views = (req.session.views ?? 0) + 1` through `@Session()`',
   },
+  // The facade route's reference: the counter through the injected Session, with a route parameter
+  // (`@Req()`) as the facade route has `@Session()`, so Nest's parameter handling is in both.
+  'counter-req': {
+    name: 'counter-req',
+    path: '/counter-req',
+    cookie: true,
+    base: 'counter',
+    title:
+      "the counter through the injected `Session`, in a handler with `@Req()` (the facade route's reference)",
+  },
   flash: {
     name: 'flash',
     path: '/flash',
@@ -58,7 +68,7 @@ const nestPath = (adapter, path, peer) => ({
   server: 'nest',
   config: { adapter, driver: 'memory' },
   probe: path,
-  routes: [PATH_ROUTES[path]],
+  routes: path === 'facade' ? [PATH_ROUTES.facade, PATH_ROUTES['counter-req']] : [PATH_ROUTES[path]],
   path,
 });
 
@@ -274,11 +284,14 @@ export const INSTRUCTION_VARIANTS = [
   { id: 'nest-express-memory', route: 'untouched' },
   { id: 'nest-express-session-memory', route: 'counter' },
   { id: 'nest-express-facade', route: 'facade' },
+  { id: 'nest-express-facade', route: 'counter-req' },
   { id: 'nest-fastify', route: 'counter' },
   { id: 'nest-fastify', route: 'untouched' },
   { id: 'nest-fastify-memory', route: 'counter' },
   { id: 'nest-fastify-memory', route: 'untouched' },
   { id: 'nest-fastify-session-memory', route: 'counter' },
+  { id: 'nest-fastify-facade', route: 'facade' },
+  { id: 'nest-fastify-facade', route: 'counter-req' },
   { id: 'nest-fastify-cookie', route: 'counter' },
   { id: 'nest-fastify-secure-session', route: 'counter' },
 ];

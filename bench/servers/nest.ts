@@ -4,6 +4,7 @@ import {
   Get,
   Module,
   Param,
+  Req,
   Session as SessionParam,
   type DynamicModule,
   type INestApplication,
@@ -28,6 +29,14 @@ class SessionController {
 
   @Get('counter')
   counter() {
+    const counter = ((this.session.get('counter') as number | undefined) ?? 0) + 1;
+    this.session.set('counter', counter);
+    return { counter };
+  }
+
+  /** The counter again, with a route parameter as the facade route has (its reference). */
+  @Get('counter-req')
+  counterReq(@Req() _req: unknown) {
     const counter = ((this.session.get('counter') as number | undefined) ?? 0) + 1;
     this.session.set('counter', counter);
     return { counter };

@@ -167,6 +167,11 @@ export class Facade {
     return (this.reads ??= new Map());
   }
 
+  /** A key written or deleted as a whole: nothing read of it is left to compare. */
+  forget(key: string): void {
+    this.reads?.delete(key);
+  }
+
   get session(): Session {
     return (this.bound ??= this.host.defaultSession());
   }
@@ -245,7 +250,7 @@ const HANDLER: ProxyHandler<Generation> = {
     const state = f.state();
     if (value === undefined) state.delete(prop);
     else state.set(prop, value);
-    f.read.delete(prop);
+    f.forget(prop);
     if (before !== undefined) {
       if (value === undefined) delete before[prop];
       else before[prop] = value;
@@ -255,7 +260,7 @@ const HANDLER: ProxyHandler<Generation> = {
   deleteProperty({ facade: f, before }, prop) {
     if (typeof prop === 'symbol' || MEMBERS.has(prop)) return false;
     f.state().delete(prop);
-    f.read.delete(prop);
+    f.forget(prop);
     if (before !== undefined) delete before[prop];
     return true;
   },
