@@ -1,14 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { randomInt } from 'node:crypto';
 import { SessionTooLargeError } from '../session.errors.js';
-import {
-  BACKLOG_BATCH,
-  BACKLOG_DELETE,
-  BACKLOG_MIN,
-  BACKLOG_SLICES,
-  type BacklogSql,
-  type SessionSql,
-} from './database.schema.js';
+import { BACKLOG_MIN, BACKLOG_SLICES, type BacklogSql, type SessionSql } from './database.schema.js';
 import {
   applyChanges,
   emptyRecord,
@@ -170,8 +163,9 @@ export class ServerEngine implements Engine {
   }
 
   /**
-   * The expired rows of one slice, BACKLOG_BATCH a step in expiry order from the expiry index (no
-   * locks), deleted by primary key in key order, BACKLOG_DELETE to a transaction.
+   * The expired rows of one slice, in key order: each step finds the id BACKLOG_DELETE rows on and
+   * deletes, in one short transaction, the expired rows up to it (the DELETE checks expires_at on the
+   * latest row, so a session made live meanwhile stays).
    */
   private async pruneSlice(
     runner: QueryRunner,
@@ -182,28 +176,21 @@ export class ServerEngine implements Engine {
   ): Promise<number> {
     const [from, to] = sliceBounds(slice);
     let total = 0;
-    let after: [number | string, string] = [-1, ''];
+    let after: string | undefined;
     while (!stopped()) {
-      // READ UNCOMMITTED: InnoDB then takes the expiry index's entries as they are. Under a snapshot, an
-      // entry on a page changed since (by the deletes before) costs a read of its row to check that
-      // the snapshot sees it, which on a large backlog means reading most rows from disk. A dirty
-      // id is harmless: the DELETE checks expires_at again, on the committed row.
-      await runner.startTransaction('READ UNCOMMITTED');
-      let rows: { id: string; expires_at: number | string }[];
-      try {
-        rows = await runner.query(backlog.scan, [now, from, to, after[0], after[0], after[1]]);
-      } finally {
-        await runner.commitTransaction();
+      const lower = after ?? from;
+      const [row] = (await runner.query(after === undefined ? backlog.step : backlog.stepAfter, [
+        lower,
+        to,
+      ])) as { id: string }[];
+      if (row === undefined) {
+        const sql = after === undefined ? backlog.deleteBelow : backlog.deleteAfterBelow;
+        total += await this.pruneStatement(runner, sql, [lower, to, now]);
+        break;
       }
-      if (rows.length === 0) break;
-      const ids = rows.map((row) => row.id).sort();
-      for (let i = 0; i < ids.length; i += BACKLOG_DELETE) {
-        const chunk = ids.slice(i, i + BACKLOG_DELETE);
-        total += await this.pruneStatement(runner, backlog.deleteIds(chunk.length), [now, ...chunk]);
-      }
-      if (rows.length < BACKLOG_BATCH) break;
-      const last = rows[rows.length - 1];
-      after = [last.expires_at, last.id];
+      const sql = after === undefined ? backlog.deleteTo : backlog.deleteAfter;
+      total += await this.pruneStatement(runner, sql, [lower, row.id, now]);
+      after = row.id;
       await new Promise((resolve) => setImmediate(resolve));
     }
     return total;
