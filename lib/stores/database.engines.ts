@@ -115,6 +115,16 @@ export class ServerEngine implements Engine {
   async pruneBatch(now: number): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
     try {
+      if (this.sql.pruneProbe !== undefined) {
+        await runner.startTransaction('READ UNCOMMITTED');
+        let rows: unknown[];
+        try {
+          rows = await runner.query(this.sql.pruneProbe, [now]);
+        } finally {
+          await runner.commitTransaction();
+        }
+        if (rows.length === 0) return 0;
+      }
       return await this.pruneStatement(runner, this.sql.prune, [now]);
     } finally {
       await runner.release();
