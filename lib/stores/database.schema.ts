@@ -35,10 +35,15 @@ export const BACKLOG_MIN = 10_000;
 /** Rows (expired or not) one DELETE of a backlog pass covers, in key order: a short transaction. */
 export const BACKLOG_DELETE = 2000;
 /**
- * Slices of the key space a backlog pass works through, one at a time (MySQL/MariaDB). A slice's
+ * Slices of the key space a backlog pass works through, each by one worker at a time (MySQL/MariaDB). A slice's
  * rows are about 1/16 of the table, so its pages stay in the buffer pool while they are deleted.
  */
 export const BACKLOG_SLICES = 16;
+/**
+ * Slices one store works on at once, each on a connection of its own (MySQL/MariaDB): a pass waits
+ * mostly on page reads, and a few at once keep the disk busy. The pool's other connections serve requests.
+ */
+export const BACKLOG_WORKERS = 3;
 
 /**
  * A pass over a large backlog (MySQL/MariaDB), one slice of the key space at a time, walked in key
@@ -53,6 +58,8 @@ export interface BacklogSql {
   count: string;
   /** (): the engine's estimate of the table's rows, or nothing. */
   tableRows: string;
+  /** (now, from, to): a row when the slice from <= id < to has an expired row (index only). */
+  pending: string;
   /**
    * (from, to): the id of the BACKLOG_DELETE-th row with from <= id < to (nothing when there are
    * fewer); `stepAfter` the same with from < id.
@@ -155,6 +162,7 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
           tableRows:
             'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE ' +
             `TABLE_SCHEMA = ${parts.length === 2 ? `'${parts[0]}'` : 'DATABASE()'} AND TABLE_NAME = '${parts[parts.length - 1]}'`,
+          pending: `SELECT id FROM ${t} FORCE INDEX (${q(index)}) WHERE expires_at <= ? AND id >= ? AND id < ? LIMIT 1`,
           // Reads the rows the next DELETE will visit, in key order: their pages are then in the pool.
           step: `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id >= ? AND id < ? ORDER BY id LIMIT 1 OFFSET ${BACKLOG_DELETE - 1}`,
           stepAfter: `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id > ? AND id < ? ORDER BY id LIMIT 1 OFFSET ${BACKLOG_DELETE - 1}`,
