@@ -2,10 +2,9 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { randomInt } from 'node:crypto';
 import { SessionTooLargeError } from '../session.errors.js';
 import {
-  BACKLOG_BATCH,
-  BACKLOG_DELETE,
   BACKLOG_MIN,
   BACKLOG_SLICES,
+  BACKLOG_WORKERS,
   type BacklogSql,
   type SessionSql,
 } from './database.schema.js';
@@ -122,6 +121,10 @@ export class ServerEngine implements Engine {
   async pruneBatch(now: number): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
     try {
+      if (this.sql.pruneProbe !== undefined) {
+        const rows = await uncommitted(runner, this.sql.pruneProbe, [now]);
+        if (rows.length === 0) return 0;
+      }
       return await this.pruneStatement(runner, this.sql.prune, [now]);
     } finally {
       await runner.release();
@@ -130,48 +133,52 @@ export class ServerEngine implements Engine {
 
   /**
    * MySQL/MariaDB: when at least BACKLOG_MIN rows and an eighth of the table have expired, one pass
-   * over the BACKLOG_SLICES slices of the key space, from a random one round: a slice whose named lock
-   * another pruner holds is skipped, and waited for once the others are done (it is then cheap: the
-   * expiry index shows what is left). Pruners in other processes thus work on other slices, and never
-   * on the same rows at once.
+   * over the BACKLOG_SLICES slices of the key space, from a random one round, by BACKLOG_WORKERS
+   * workers at once (a connection each): a slice whose named lock another pruner holds is skipped,
+   * and waited for once the others are done (it is then cheap: the expiry index shows what is left).
+   * Pruners in other processes thus work on other slices, and never on the same rows at once.
    */
   async pruneBacklog(now: number, stopped: () => boolean): Promise<number> {
     const backlog = this.sql.backlog;
     if (backlog === undefined || !(await this.hasBacklog(backlog, now))) return 0;
     const first = randomInt(BACKLOG_SLICES);
-    const slices = Array.from({ length: BACKLOG_SLICES }, (_, i) => (first + i) % BACKLOG_SLICES);
+    const free = Array.from({ length: BACKLOG_SLICES }, (_, i) => (first + i) % BACKLOG_SLICES);
     const held: number[] = [];
     let total = 0;
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      const take = async (slice: number, wait: number): Promise<boolean> => {
-        const [row] = (await runner.query(backlog.lockSlice, [slice, wait])) as { got: unknown }[];
-        if (Number(row?.got) !== 1) return false;
-        try {
-          total += await this.pruneSlice(runner, backlog, slice, now, stopped);
-        } finally {
-          await runner.query(backlog.unlockSlice, [slice]);
+    const worker = async (): Promise<void> => {
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        const take = async (slice: number, wait: number): Promise<boolean> => {
+          const [row] = (await runner.query(backlog.lockSlice, [slice, wait])) as { got: unknown }[];
+          if (Number(row?.got) !== 1) return false;
+          try {
+            // Read total only once the slice is done: the workers add to it concurrently.
+            const pruned = await this.pruneSlice(runner, backlog, slice, now, stopped);
+            total += pruned;
+          } finally {
+            await runner.query(backlog.unlockSlice, [slice]);
+          }
+          return true;
+        };
+        for (let slice = free.shift(); slice !== undefined && !stopped(); slice = free.shift()) {
+          if (!(await take(slice, 0))) held.push(slice);
         }
-        return true;
-      };
-      for (const slice of slices) {
-        if (stopped()) return total;
-        if (!(await take(slice, 0))) held.push(slice);
+        // The slices other pruners had: each once it is free (a second's wait at a time, in turn).
+        for (let slice = held.shift(); slice !== undefined && !stopped(); slice = held.shift()) {
+          if (!(await take(slice, 1))) held.push(slice);
+        }
+      } finally {
+        await runner.release();
       }
-      // The slices other pruners had: each once it is free (a second's wait at a time, in turn).
-      while (held.length > 0 && !stopped()) {
-        const slice = held.shift()!;
-        if (!(await take(slice, 1))) held.push(slice);
-      }
-    } finally {
-      await runner.release();
-    }
+    };
+    await Promise.all(Array.from({ length: BACKLOG_WORKERS }, worker));
     return total;
   }
 
   /**
-   * The expired rows of one slice, BACKLOG_BATCH a step in expiry order from the expiry index (no
-   * locks), deleted by primary key in key order, BACKLOG_DELETE to a transaction.
+   * The expired rows of one slice, in key order: each step finds the id BACKLOG_DELETE rows on and
+   * deletes, in one short transaction, the expired rows up to it (the DELETE checks expires_at on the
+   * latest row, so a session made live meanwhile stays).
    */
   private async pruneSlice(
     runner: QueryRunner,
@@ -181,29 +188,24 @@ export class ServerEngine implements Engine {
     stopped: () => boolean,
   ): Promise<number> {
     const [from, to] = sliceBounds(slice);
+    // A slice another pruner has done since (or that had nothing expired) is not walked again.
+    if ((await uncommitted(runner, backlog.pending, [now, from, to])).length === 0) return 0;
     let total = 0;
-    let after: [number | string, string] = [-1, ''];
+    let after: string | undefined;
     while (!stopped()) {
-      // READ UNCOMMITTED: InnoDB then takes the expiry index's entries as they are. Under a snapshot, an
-      // entry on a page changed since (by the deletes before) costs a read of its row to check that
-      // the snapshot sees it, which on a large backlog means reading most rows from disk. A dirty
-      // id is harmless: the DELETE checks expires_at again, on the committed row.
-      await runner.startTransaction('READ UNCOMMITTED');
-      let rows: { id: string; expires_at: number | string }[];
-      try {
-        rows = await runner.query(backlog.scan, [now, from, to, after[0], after[0], after[1]]);
-      } finally {
-        await runner.commitTransaction();
+      const lower = after ?? from;
+      const [row] = (await runner.query(after === undefined ? backlog.step : backlog.stepAfter, [
+        lower,
+        to,
+      ])) as { id: string }[];
+      if (row === undefined) {
+        const sql = after === undefined ? backlog.deleteBelow : backlog.deleteAfterBelow;
+        total += await this.pruneStatement(runner, sql, [lower, to, now]);
+        break;
       }
-      if (rows.length === 0) break;
-      const ids = rows.map((row) => row.id).sort();
-      for (let i = 0; i < ids.length; i += BACKLOG_DELETE) {
-        const chunk = ids.slice(i, i + BACKLOG_DELETE);
-        total += await this.pruneStatement(runner, backlog.deleteIds(chunk.length), [now, ...chunk]);
-      }
-      if (rows.length < BACKLOG_BATCH) break;
-      const last = rows[rows.length - 1];
-      after = [last.expires_at, last.id];
+      const sql = after === undefined ? backlog.deleteTo : backlog.deleteAfter;
+      total += await this.pruneStatement(runner, sql, [lower, row.id, now]);
+      after = row.id;
       await new Promise((resolve) => setImmediate(resolve));
     }
     return total;
@@ -236,8 +238,13 @@ export class ServerEngine implements Engine {
       return false; // no estimate: batches in expiry order are never wrong
     }
     const cap = Math.max(BACKLOG_MIN, Math.ceil(tableRows / 8));
-    const [row] = (await this.dataSource.query(backlog.count, [now, cap])) as { n: unknown }[];
-    return Number(row.n) >= cap;
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const [row] = (await uncommitted(runner, backlog.count, [now, cap])) as { n: unknown }[];
+      return Number(row.n) >= cap;
+    } finally {
+      await runner.release();
+    }
   }
 
   /**
@@ -524,4 +531,19 @@ function isTransient(error: unknown): boolean {
 
 export function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A read of the expiry index at READ UNCOMMITTED (MySQL/MariaDB). Right after a large delete, InnoDB's
+ * purge has not yet removed the deleted rows' entries from the index; a consistent or locking read
+ * checks each against its row (reading most of the table from disk), while this one skips them. A
+ * dirty answer is harmless: every DELETE checks expires_at again on the committed row.
+ */
+async function uncommitted(runner: QueryRunner, sql: string, params: unknown[]): Promise<unknown[]> {
+  await runner.startTransaction('READ UNCOMMITTED');
+  try {
+    return (await runner.query(sql, params)) as unknown[];
+  } finally {
+    await runner.commitTransaction();
+  }
 }

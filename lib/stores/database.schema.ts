@@ -32,35 +32,46 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export const PRUNE_BATCH = 1000;
 /** Expired rows below which a backlog is never worth a pass over the whole table (MySQL/MariaDB). */
 export const BACKLOG_MIN = 10_000;
-/** Expired ids one step of a backlog pass reads from the expiry index (MySQL/MariaDB). */
-export const BACKLOG_BATCH = 10_000;
-/** Ids one DELETE of a backlog pass names: a short transaction. */
+/** Rows (expired or not) one DELETE of a backlog pass covers, in key order: a short transaction. */
 export const BACKLOG_DELETE = 2000;
 /**
- * Slices of the key space a backlog pass works through, one at a time (MySQL/MariaDB). A slice's
+ * Slices of the key space a backlog pass works through, each by one worker at a time (MySQL/MariaDB). A slice's
  * rows are about 1/16 of the table, so its pages stay in the buffer pool while they are deleted.
  */
 export const BACKLOG_SLICES = 16;
+/**
+ * Slices one store works on at once, each on a connection of its own (MySQL/MariaDB): a pass waits
+ * mostly on page reads, and a few at once keep the disk busy. The pool's other connections serve requests.
+ */
+export const BACKLOG_WORKERS = 3;
 
 /**
- * A pass over a large backlog (MySQL/MariaDB), one slice of the key space at a time. Each step reads
- * the next expired ids of the slice from the expiry index, which holds (expires_at, id) and so
- * answers without reading the rows, then deletes by primary key, in key order, those still expired.
- * A slice is worked on by one pruner at a time, under a named lock (GET_LOCK), so pruners in several
- * processes take different slices and never wait on each other's rows.
+ * A pass over a large backlog (MySQL/MariaDB), one slice of the key space at a time, walked in key
+ * order: each step finds where the next BACKLOG_DELETE rows end and deletes the expired ones of that
+ * range of the primary key. Each page of the table is thus read and changed once, and InnoDB's purge
+ * follows on pages still in the buffer pool. A slice is worked on by one pruner at a time, under a
+ * named lock (GET_LOCK), so pruners in several processes take different slices and never wait on
+ * each other's rows.
  */
 export interface BacklogSql {
   /** (now, cap): how many expired rows there are, counting no further than cap (index only). */
   count: string;
   /** (): the engine's estimate of the table's rows, or nothing. */
   tableRows: string;
+  /** (now, from, to): a row when the slice from <= id < to has an expired row (index only). */
+  pending: string;
   /**
-   * (now, from, to, afterExpiresAt, afterExpiresAt, afterId): up to BACKLOG_BATCH expired rows
-   * (id, expires_at) with from <= id < to, after (afterExpiresAt, afterId) in expiry order.
+   * (from, to): the id of the BACKLOG_DELETE-th row with from <= id < to (nothing when there are
+   * fewer); `stepAfter` the same with from < id.
    */
-  scan: string;
-  /** (now, ...ids): deletes those of the ids that are still expired. */
-  deleteIds(count: number): string;
+  step: string;
+  stepAfter: string;
+  /** (from, last, now): deletes the expired rows with from <= id <= last; `deleteAfter` with from < id. */
+  deleteTo: string;
+  deleteAfter: string;
+  /** (from, to, now): deletes the expired rows with from <= id < to; `deleteAfterBelow` with from < id. */
+  deleteBelow: string;
+  deleteAfterBelow: string;
   /** (slice, seconds): 1 when this connection got the slice's named lock within `seconds`. */
   lockSlice: string;
   /** (slice): gives the slice's named lock back. */
@@ -82,6 +93,13 @@ export interface SessionSql {
   delete: string;
   /** (now): deletes at most PRUNE_BATCH expired rows. */
   prune: string;
+  /**
+   * MySQL/MariaDB, (now): a row when an expired row is left, read at READ UNCOMMITTED before `prune`.
+   * Right after a large delete, InnoDB's purge has not yet removed the deleted rows' entries from the
+   * expiry index: the locking scan of `prune` checks each against its row (reading most of the table
+   * from disk, some 20 s for 300 000 rows of 1 KB), while this read skips them.
+   */
+  pruneProbe?: string;
   /** Selects nothing; fails when the table is missing. */
   probe: string;
   /** MySQL/MariaDB: the backlog pass. */
@@ -138,17 +156,20 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         // An existing row is locked exclusively (a no-op update), never shared: no lock upgrade to deadlock on.
         insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON DUPLICATE KEY UPDATE id = id`,
         prune: `DELETE FROM ${t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ${PRUNE_BATCH}`,
+        pruneProbe: `SELECT expires_at FROM ${t} FORCE INDEX (${q(index)}) WHERE expires_at <= ? LIMIT 1`,
         backlog: {
           count: `SELECT COUNT(*) AS n FROM (SELECT id FROM ${t} WHERE expires_at <= ? LIMIT ?) expired`,
           tableRows:
             'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE ' +
             `TABLE_SCHEMA = ${parts.length === 2 ? `'${parts[0]}'` : 'DATABASE()'} AND TABLE_NAME = '${parts[parts.length - 1]}'`,
-          // FORCE INDEX: the expiry index is covering (InnoDB keeps the primary key in it): no row is read.
-          scan:
-            `SELECT id, expires_at FROM ${t} FORCE INDEX (${q(index)}) WHERE expires_at <= ? AND id >= ? AND id < ? ` +
-            `AND (expires_at > ? OR (expires_at = ? AND id > ?)) ORDER BY expires_at, id LIMIT ${BACKLOG_BATCH}`,
-          deleteIds: (count) =>
-            `DELETE FROM ${t} WHERE expires_at <= ? AND id IN (${Array(count).fill('?').join(', ')})`,
+          pending: `SELECT id FROM ${t} FORCE INDEX (${q(index)}) WHERE expires_at <= ? AND id >= ? AND id < ? LIMIT 1`,
+          // Reads the rows the next DELETE will visit, in key order: their pages are then in the pool.
+          step: `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id >= ? AND id < ? ORDER BY id LIMIT 1 OFFSET ${BACKLOG_DELETE - 1}`,
+          stepAfter: `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id > ? AND id < ? ORDER BY id LIMIT 1 OFFSET ${BACKLOG_DELETE - 1}`,
+          deleteTo: `DELETE FROM ${t} WHERE id >= ? AND id <= ? AND expires_at <= ?`,
+          deleteAfter: `DELETE FROM ${t} WHERE id > ? AND id <= ? AND expires_at <= ?`,
+          deleteBelow: `DELETE FROM ${t} WHERE id >= ? AND id < ? AND expires_at <= ?`,
+          deleteAfterBelow: `DELETE FROM ${t} WHERE id > ? AND id < ? AND expires_at <= ?`,
           // Named locks are server-wide: the name says which database and table (at most 64 characters).
           lockSlice: `SELECT GET_LOCK(CONCAT('nest-session:', SHA1(CONCAT(DATABASE(), '/', '${table}', '#', ?))), ?) AS got`,
           unlockSlice: `SELECT RELEASE_LOCK(CONCAT('nest-session:', SHA1(CONCAT(DATABASE(), '/', '${table}', '#', ?)))) AS released`,
