@@ -177,8 +177,8 @@ export class ServerEngine implements Engine {
 
   /**
    * The expired rows of one slice, in key order: each step finds the id BACKLOG_DELETE rows on and
-   * deletes, in one short transaction, the expired rows up to it (the DELETE checks expires_at on the
-   * latest row, so a session made live meanwhile stays).
+   * deletes, in one short transaction, the expired rows before it (the DELETE checks expires_at on
+   * the latest row, so a session made live meanwhile stays); the next step starts at that id.
    */
   private async pruneSlice(
     runner: QueryRunner,
@@ -191,21 +191,12 @@ export class ServerEngine implements Engine {
     // A slice another pruner has done since (or that had nothing expired) is not walked again.
     if ((await uncommitted(runner, backlog.pending, [now, from, to])).length === 0) return 0;
     let total = 0;
-    let after: string | undefined;
-    while (!stopped()) {
-      const lower = after ?? from;
-      const [row] = (await runner.query(after === undefined ? backlog.step : backlog.stepAfter, [
-        lower,
-        to,
-      ])) as { id: string }[];
-      if (row === undefined) {
-        const sql = after === undefined ? backlog.deleteBelow : backlog.deleteAfterBelow;
-        total += await this.pruneStatement(runner, sql, [lower, to, now]);
-        break;
-      }
-      const sql = after === undefined ? backlog.deleteTo : backlog.deleteAfter;
-      total += await this.pruneStatement(runner, sql, [lower, row.id, now]);
-      after = row.id;
+    for (let lower = from; !stopped();) {
+      const [row] = (await runner.query(backlog.step, [lower, to])) as { id: string }[];
+      const upper = row === undefined ? to : row.id;
+      total += await this.pruneStatement(runner, backlog.deleteRange, [lower, upper, now]);
+      if (row === undefined) break;
+      lower = upper;
       await new Promise((resolve) => setImmediate(resolve));
     }
     return total;

@@ -60,18 +60,10 @@ export interface BacklogSql {
   tableRows: string;
   /** (now, from, to): a row when the slice from <= id < to has an expired row (index only). */
   pending: string;
-  /**
-   * (from, to): the id of the BACKLOG_DELETE-th row with from <= id < to (nothing when there are
-   * fewer); `stepAfter` the same with from < id.
-   */
+  /** (from, to): the id BACKLOG_DELETE rows after from, with from <= id < to (nothing when there are fewer). */
   step: string;
-  stepAfter: string;
-  /** (from, last, now): deletes the expired rows with from <= id <= last; `deleteAfter` with from < id. */
-  deleteTo: string;
-  deleteAfter: string;
-  /** (from, to, now): deletes the expired rows with from <= id < to; `deleteAfterBelow` with from < id. */
-  deleteBelow: string;
-  deleteAfterBelow: string;
+  /** (from, upper, now): deletes the expired rows with from <= id < upper. */
+  deleteRange: string;
   /** (slice, seconds): 1 when this connection got the slice's named lock within `seconds`. */
   lockSlice: string;
   /** (slice): gives the slice's named lock back. */
@@ -164,12 +156,8 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
             `TABLE_SCHEMA = ${parts.length === 2 ? `'${parts[0]}'` : 'DATABASE()'} AND TABLE_NAME = '${parts[parts.length - 1]}'`,
           pending: `SELECT id FROM ${t} FORCE INDEX (${q(index)}) WHERE expires_at <= ? AND id >= ? AND id < ? LIMIT 1`,
           // Reads the rows the next DELETE will visit, in key order: their pages are then in the pool.
-          step: `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id >= ? AND id < ? ORDER BY id LIMIT 1 OFFSET ${BACKLOG_DELETE - 1}`,
-          stepAfter: `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id > ? AND id < ? ORDER BY id LIMIT 1 OFFSET ${BACKLOG_DELETE - 1}`,
-          deleteTo: `DELETE FROM ${t} WHERE id >= ? AND id <= ? AND expires_at <= ?`,
-          deleteAfter: `DELETE FROM ${t} WHERE id > ? AND id <= ? AND expires_at <= ?`,
-          deleteBelow: `DELETE FROM ${t} WHERE id >= ? AND id < ? AND expires_at <= ?`,
-          deleteAfterBelow: `DELETE FROM ${t} WHERE id > ? AND id < ? AND expires_at <= ?`,
+          step: `SELECT id FROM ${t} FORCE INDEX (PRIMARY) WHERE id >= ? AND id < ? ORDER BY id LIMIT 1 OFFSET ${BACKLOG_DELETE}`,
+          deleteRange: `DELETE FROM ${t} WHERE id >= ? AND id < ? AND expires_at <= ?`,
           // Named locks are server-wide: the name says which database and table (at most 64 characters).
           lockSlice: `SELECT GET_LOCK(CONCAT('nest-session:', SHA1(CONCAT(DATABASE(), '/', '${table}', '#', ?))), ?) AS got`,
           unlockSlice: `SELECT RELEASE_LOCK(CONCAT('nest-session:', SHA1(CONCAT(DATABASE(), '/', '${table}', '#', ?)))) AS released`,
