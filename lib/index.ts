@@ -6,9 +6,13 @@ export { KeepFlash } from './flash/keep-flash.decorator.js';
 export { FlashInterceptor } from './flash/flash.interceptor.js';
 export {
   applyChanges,
+  emptyRecord,
   type SessionStore,
   type PrunableSessionStore,
   type ClosableSessionStore,
+  type SynchronousSessionStore,
+  type StartupCheckedSessionStore,
+  type DiagnosingSessionStore,
   type SessionRecord,
   type SessionChanges,
   type SessionMeta,
@@ -23,6 +27,7 @@ export {
   SessionConfigError,
   SessionOutsideRequestError,
   SessionStoreUnavailableError,
+  SessionStoreMisconfiguredError,
   SessionTooLargeError,
   SessionConflictError,
   type SessionErrorCode,

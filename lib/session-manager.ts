@@ -4,7 +4,8 @@ import { CookieDriver } from './drivers/cookie.driver.js';
 import { DriverRegistry, type DriverFactory } from './drivers/driver-registry.js';
 import { StoreDriver } from './drivers/store.driver.js';
 import { CookieWriter } from './http/cookies.js';
-import { SessionLifecycle, currentContext } from './http/lifecycle.js';
+import { currentScope } from './core/request-scope.js';
+import { SessionLifecycle } from './http/lifecycle.js';
 import { Session } from './session.js';
 import { SessionConfigError, SessionStoreUnavailableError } from './session.errors.js';
 import { MODULE_OPTIONS_TOKEN } from './session.module-definition.js';
@@ -13,13 +14,8 @@ import {
   type ResolvedSessionOptions,
   type SessionModuleOptions,
 } from './session.options.js';
-import { DatabaseStore } from './stores/database.store.js';
-import { FileStore } from './stores/file.store.js';
-import { MemoryStore } from './stores/memory.store.js';
-import { RedisStore } from './stores/redis.store.js';
-import type { SessionStore } from './stores/session-store.js';
-
-const BUILT_IN_STORES = ['file', 'database', 'redis'] as const;
+import { BUILT_IN_STORE_NAMES, createBuiltInStore } from './stores/built-in.js';
+import { isStartupChecked, type SessionStore } from './stores/session-store.js';
 
 export type SessionStoreFactory = (options: ResolvedSessionOptions) => SessionStore;
 
@@ -44,30 +40,24 @@ export class SessionManager implements OnApplicationShutdown {
     const cookies = new CookieWriter(this.options.cookie);
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
     this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies);
-    this.extend('memory', (options) => new MemoryStore({ ...options.memory, maxSize: options.maxSize }));
-    this.extend(
-      'file',
-      (options) => new FileStore({ ...options.file, maxSize: options.maxSize }, this.logger),
-    );
-    this.extend(
-      'database',
-      (options) => new DatabaseStore(options.database, this.logger, { maxSize: options.maxSize }),
-    );
-    this.extend('redis', (options) => new RedisStore(options.redis, undefined, options.maxSize));
+    const context = { maxSize: this.options.maxSize, logger: this.logger, now: this.options.clock };
+    for (const name of BUILT_IN_STORE_NAMES) {
+      this.extend(name, (options) => createBuiltInStore(name, options, context));
+    }
     this.register(
       'cookie',
       (name, cookieName) =>
         new CookieDriver(name, cookieName, this.keyring, cookies, this.options, this.logger),
     );
     this.configured =
-      typeof input === 'object' ? BUILT_IN_STORES.filter((name) => input[name] !== undefined) : [];
+      typeof input === 'object' ? BUILT_IN_STORE_NAMES.filter((name) => input[name] !== undefined) : [];
     this.session = new Session(this.options.driver);
     this.sessions.set(this.options.driver, this.session);
   }
 
   /** The current request's session kept by a driver (the default one when no name is given). */
   driver(name: string = this.options.driver): Session {
-    currentContext();
+    currentScope();
     try {
       this.registry.resolve(name);
     } catch (error) {
@@ -120,9 +110,7 @@ export class SessionManager implements OnApplicationShutdown {
   async checkDrivers(): Promise<void> {
     for (const name of new Set([this.options.driver, ...this.configured])) {
       const { store } = this.registry.resolve(name);
-      // Built-in stores check that their optional peer dependency is installed.
-      const check = (store as { ensureInstalled?: () => Promise<void> } | undefined)?.ensureInstalled;
-      if (typeof check === 'function') await check.call(store);
+      if (store !== undefined && isStartupChecked(store)) await store.checkAtStartup();
     }
   }
 

@@ -4,48 +4,50 @@ import { HttpException, HttpStatus } from '@nestjs/common';
  * Every code a SessionError can carry, in one place (the README's "Errors" section lists the same).
  * Start-up codes say what to set; request codes become the response's status.
  */
-export const SESSION_ERROR_CODES = {
+export const SESSION_ERROR_CODES = [
   /** No secret in production: set forRoot({ secret }) or SESSION_SECRET. */
-  SESSION_SECRET_MISSING: 'start-up',
+  'SESSION_SECRET_MISSING',
   /** A secret shorter than 32 characters. */
-  SESSION_SECRET_TOO_SHORT: 'start-up',
+  'SESSION_SECRET_TOO_SHORT',
   /** A cookie option browsers would reject or drop (name, sameSite, secure, prefixes). */
-  SESSION_COOKIE_INVALID: 'start-up',
+  'SESSION_COOKIE_INVALID',
   /** `driver` is not a name. */
-  SESSION_DRIVER_INVALID: 'start-up',
+  'SESSION_DRIVER_INVALID',
   /** No driver of that name: a built-in one or one registered with SessionManager.extend(). */
-  SESSION_DRIVER_UNKNOWN: 'start-up',
+  'SESSION_DRIVER_UNKNOWN',
   /** extend() of a driver that has already served a request. */
-  SESSION_DRIVER_IN_USE: 'start-up',
+  'SESSION_DRIVER_IN_USE',
   /** SessionManager.store() of a driver that keeps sessions in cookies. */
-  SESSION_NO_STORE: 'start-up',
+  'SESSION_NO_STORE',
   /** A number or option out of range (timeouts, sizes, intervals). */
-  SESSION_OPTION_INVALID: 'start-up',
+  'SESSION_OPTION_INVALID',
   /** database.dataSource of a type the database driver does not speak. */
-  SESSION_DATABASE_UNSUPPORTED: 'start-up',
+  'SESSION_DATABASE_UNSUPPORTED',
   /** database.table is not a plain (schema.)table name. */
-  SESSION_DATABASE_TABLE_INVALID: 'start-up',
+  'SESSION_DATABASE_TABLE_INVALID',
   /** The database driver is used without typeorm (or the database's client) installed. */
-  SESSION_DATABASE_TYPEORM_MISSING: 'start-up',
+  'SESSION_DATABASE_TYPEORM_MISSING',
   /** database.dataSource was given before initialize(). */
-  SESSION_DATABASE_NOT_INITIALIZED: 'start-up',
+  'SESSION_DATABASE_NOT_INITIALIZED',
   /** redis options that cannot work together or are malformed. */
-  SESSION_REDIS_INVALID: 'start-up',
+  'SESSION_REDIS_INVALID',
   /** The redis driver is used without ioredis installed. */
-  SESSION_REDIS_MISSING: 'start-up',
+  'SESSION_REDIS_MISSING',
   /** Session or SessionManager.driver() used while no request is handled. */
-  SESSION_OUTSIDE_REQUEST: 'programming',
+  'SESSION_OUTSIDE_REQUEST',
+  /** req.flash() (or another session API) where no SessionModule.forRoot() was imported. */
+  'SESSION_MODULE_NOT_CONFIGURED',
   /** 500: the store answered, but is set up wrongly (a Cluster node given as one server, a wrong password); the message names the fix. */
-  SESSION_STORE_MISCONFIGURED: 'request',
+  'SESSION_STORE_MISCONFIGURED',
   /** 503: the store could not be reached for this request. */
-  SESSION_STORE_UNAVAILABLE: 'request',
+  'SESSION_STORE_UNAVAILABLE',
   /** 500: the session is over its size limit; nothing of it was kept. */
-  SESSION_TOO_LARGE: 'request',
+  'SESSION_TOO_LARGE',
   /** 409: the session was retired (regenerated or destroyed) under this request; nothing of it was kept. */
-  SESSION_CONFLICT: 'request',
-} as const;
+  'SESSION_CONFLICT',
+] as const;
 
-export type SessionErrorCode = keyof typeof SESSION_ERROR_CODES;
+export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];
 
 /**
  * The one base of nest-session's errors: a stable `code`, a message that says how to fix it, and an
@@ -67,10 +69,30 @@ export class SessionError extends HttpException {
   }
 }
 
-/** A configuration mistake found at start-up. The message says what to set. */
+/** A configuration mistake, found at start-up wherever it can be. The message says what to set. */
 export class SessionConfigError extends SessionError {
-  constructor(code: SessionErrorCode, message: string) {
-    super(code, message);
+  constructor(
+    code: SessionErrorCode,
+    message: string,
+    status: number = HttpStatus.INTERNAL_SERVER_ERROR,
+    cause?: unknown,
+  ) {
+    super(code, message, status, cause);
+  }
+}
+
+/**
+ * A store answered a request's call, but is set up wrongly (a wrong password, a Cluster node given as
+ * one server): a 500 for that request, logged once, whose message names the fix.
+ */
+export class SessionStoreMisconfiguredError extends SessionConfigError {
+  constructor(driver: string, fix: string, cause?: unknown) {
+    super(
+      'SESSION_STORE_MISCONFIGURED',
+      `the '${driver}' session store is misconfigured: ${fix}`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      cause,
+    );
   }
 }
 

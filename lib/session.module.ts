@@ -10,7 +10,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
 import { installExpress, reserveGateSlots, type ExpressApp } from './http/express.adapter.js';
 import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './http/fastify.adapter.js';
-import { SessionMiddleware } from './http/session.middleware.js';
+import { SessionLifecycle } from './http/lifecycle.js';
+import { SessionMiddleware } from './http/nest-middleware.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './session.module-definition.js';
@@ -24,6 +25,11 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './ses
   providers: [
     SessionManager,
     { provide: Session, useFactory: (manager: SessionManager) => manager.session, inject: [SessionManager] },
+    {
+      provide: SessionLifecycle,
+      useFactory: (manager: SessionManager) => manager.lifecycle,
+      inject: [SessionManager],
+    },
     FlashInterceptor,
     SessionMiddleware,
   ],

@@ -1,5 +1,9 @@
-import type { DataSource, DataSourceOptions } from 'typeorm';
-import { SessionConfigError } from './session.errors.js';
+import { invalid, positive } from './core/option-checks.js';
+import {
+  resolveStoreOptions,
+  type BuiltInStoreOptions,
+  type ResolvedStoreOptions,
+} from './stores/built-in.js';
 
 export type SameSite = 'lax' | 'strict' | 'none';
 
@@ -20,47 +24,8 @@ export interface SessionCookieOptions {
   partitioned?: boolean;
 }
 
-export interface DatabaseDriverOptions {
-  /**
-   * The app's own initialized TypeORM DataSource (never closed by the driver), or options for one the
-   * driver opens on first use and closes on shutdown. PostgreSQL, MySQL/MariaDB or better-sqlite3.
-   * Default { type: 'better-sqlite3', database: 'sessions.sqlite', enableWAL: true }.
-   */
-  dataSource?: DataSource | DataSourceOptions;
-  /** The table, created on first use when missing ('schema.table' works). Default 'sessions'. */
-  table?: string;
-  /** How often expired rows are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
-  pruneInterval?: number;
-}
-
-export interface FileDriverOptions {
-  /** Where the session files are kept (one `<id>.json` per session), created on first use. Default './sessions'. */
-  directory?: string;
-  /** How often expired files are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
-  pruneInterval?: number;
-}
-
-export interface RedisDriverOptions {
-  /** The app's own ioredis client, `new Redis(...)` or `new Cluster(...)` (never closed by the driver). */
-  client?: unknown;
-  /**
-   * For a client the driver opens and closes: 'redis://host:port' (rediss:// for TLS); several of
-   * them (an array, or joined with commas) for a Redis Cluster's seed nodes;
-   * 'redis+sentinel://[user:password@]host1:port,host2:port/masterName[/db]' for a Sentinel group.
-   */
-  url?: string | string[];
-  /** Default 'sess:'. */
-  prefix?: string;
-  /**
-   * Replicas a regenerate() or destroy() must reach (Redis WAIT) before its response leaves, so a
-   * failover cannot bring the retired id back. Default 1 with a Sentinel URL, else 0.
-   */
-  waitForReplicas?: number;
-  /** How long that wait may take, in ms; past it the request answers 503. Default 1000. */
-  waitTimeout?: number;
-}
-
-export interface SessionModuleOptions {
+/** `forRoot(options)`. Each built-in store's options go under its name (stores/built-in.ts). */
+export interface SessionModuleOptions extends BuiltInStoreOptions {
   /** 'memory' | 'cookie' | 'file' | 'database' | 'redis' | a name registered with SessionManager.extend(). Default 'memory'. */
   driver?: string;
   /** At least 32 characters; [current, ...older] rotates keys. Default process.env.SESSION_SECRET. */
@@ -72,24 +37,18 @@ export interface SessionModuleOptions {
   lifetime?: number;
   /** Bytes of one session's JSON on a server-side driver; past it a change is refused (500 SESSION_TOO_LARGE). Default 512 KiB. */
   maxSize?: number;
-  /** Memory driver: how many sessions and how many bytes of JSON it keeps (least recently used go first). Default 10 000 and 64 MiB. */
-  memory?: { max?: number; maxBytes?: number };
-  file?: FileDriverOptions;
-  database?: DatabaseDriverOptions;
-  redis?: RedisDriverOptions;
+  /** The clock every expiry is read from, in ms since the epoch (the testing kit's clock). Default Date.now. */
+  clock?: () => number;
 }
 
-export interface ResolvedSessionOptions {
+export interface ResolvedSessionOptions extends ResolvedStoreOptions {
   driver: string;
   secrets: string[];
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
   idleTimeout: number;
   lifetime: number;
   maxSize: number;
-  memory: { max: number; maxBytes: number };
-  file: Required<FileDriverOptions>;
-  database: DatabaseDriverOptions;
-  redis: RedisDriverOptions;
+  clock: () => number;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -106,8 +65,6 @@ export const SESSION_DEFAULTS = {
   idleTimeout: 2 * HOUR,
   lifetime: 14 * 24 * HOUR,
   maxSize: 512 * 1024,
-  memory: { max: 10_000, maxBytes: 64 * 1024 * 1024 },
-  file: { directory: './sessions', pruneInterval: 15 * 60 * 1000 },
 } as const;
 
 export const MIN_SECRET_LENGTH = 32;
@@ -127,16 +84,8 @@ export function resolveSessionOptions(
     idleTimeout: options.idleTimeout ?? SESSION_DEFAULTS.idleTimeout,
     lifetime: options.lifetime ?? SESSION_DEFAULTS.lifetime,
     maxSize: options.maxSize ?? SESSION_DEFAULTS.maxSize,
-    memory: {
-      max: options.memory?.max ?? SESSION_DEFAULTS.memory.max,
-      maxBytes: options.memory?.maxBytes ?? SESSION_DEFAULTS.memory.maxBytes,
-    },
-    file: {
-      directory: options.file?.directory ?? SESSION_DEFAULTS.file.directory,
-      pruneInterval: options.file?.pruneInterval ?? SESSION_DEFAULTS.file.pruneInterval,
-    },
-    database: options.database ?? {},
-    redis: options.redis ?? {},
+    clock: options.clock ?? (() => Date.now()),
+    ...resolveStoreOptions(options),
   };
   validate(resolved);
   return resolved;
@@ -150,9 +99,9 @@ function resolveSecrets(
   const given = secret ?? env.SESSION_SECRET;
   if (given === undefined || given === '' || (Array.isArray(given) && given.length === 0)) {
     if (env.NODE_ENV === 'production') {
-      throw new SessionConfigError(
-        'SESSION_SECRET_MISSING',
+      invalid(
         `set SessionModule.forRoot({ secret }) or SESSION_SECRET (${MIN_SECRET_LENGTH}+ characters)`,
+        'SESSION_SECRET_MISSING',
       );
     }
     warn(
@@ -164,9 +113,9 @@ function resolveSecrets(
   const list = Array.isArray(given) ? given : [given];
   list.forEach((s, i) => {
     if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {
-      throw new SessionConfigError(
-        'SESSION_SECRET_TOO_SHORT',
+      invalid(
         `secret${list.length > 1 ? `[${i}]` : ''} must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+        'SESSION_SECRET_TOO_SHORT',
       );
     }
   });
@@ -179,62 +128,34 @@ function randomSecret(): string {
 
 function validate(o: ResolvedSessionOptions): void {
   if (typeof o.driver !== 'string' || o.driver === '') {
-    throw new SessionConfigError('SESSION_DRIVER_INVALID', `driver must be a driver name such as 'memory'`);
+    invalid(`driver must be a driver name such as 'memory'`, 'SESSION_DRIVER_INVALID');
   }
   positive('idleTimeout', o.idleTimeout);
   positive('lifetime', o.lifetime);
-  positive('memory.max', o.memory.max, 'a positive number');
-  positive('memory.maxBytes', o.memory.maxBytes, 'a positive number of bytes');
   positive('maxSize', o.maxSize, 'a positive number of bytes');
-  if (typeof o.file.directory !== 'string' || o.file.directory.trim() === '') {
-    throw new SessionConfigError(
-      'SESSION_OPTION_INVALID',
-      `file.directory must be a directory path such as './sessions'`,
-    );
-  }
-  const prune = o.file.pruneInterval;
-  if (typeof prune !== 'number' || !Number.isFinite(prune) || prune < 0) {
-    throw new SessionConfigError(
-      'SESSION_OPTION_INVALID',
-      'file.pruneInterval must be a number of milliseconds (0 turns the sweep off)',
-    );
-  }
+  if (typeof o.clock !== 'function') invalid('clock must be a function returning ms since the epoch');
   const { cookie } = o;
   if (typeof cookie.name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name)) {
-    throw new SessionConfigError(
-      'SESSION_COOKIE_INVALID',
-      `cookie.name must be a cookie token such as 'nest_session'`,
-    );
+    invalid(`cookie.name must be a cookie token such as 'nest_session'`, 'SESSION_COOKIE_INVALID');
   }
   if (!['lax', 'strict', 'none'].includes(cookie.sameSite)) {
-    throw new SessionConfigError(
-      'SESSION_COOKIE_INVALID',
-      `cookie.sameSite must be 'lax', 'strict' or 'none'`,
-    );
+    invalid(`cookie.sameSite must be 'lax', 'strict' or 'none'`, 'SESSION_COOKIE_INVALID');
   }
   if (cookie.sameSite === 'none' && cookie.secure === false) {
-    throw new SessionConfigError(
-      'SESSION_COOKIE_INVALID',
+    invalid(
       `cookie.sameSite 'none' needs cookie.secure true or 'auto' (browsers drop it otherwise)`,
+      'SESSION_COOKIE_INVALID',
     );
   }
   if (![true, false, 'auto'].includes(cookie.secure)) {
-    throw new SessionConfigError('SESSION_COOKIE_INVALID', `cookie.secure must be true, false or 'auto'`);
+    invalid(`cookie.secure must be true, false or 'auto'`, 'SESSION_COOKIE_INVALID');
   }
   checkCookieRules(cookie);
 }
 
-function positive(name: string, value: number, what = 'a positive number of milliseconds'): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new SessionConfigError('SESSION_OPTION_INVALID', `${name} must be ${what}`);
-  }
-}
-
 /** Rules browsers apply to cookies they would otherwise drop: each is a start-up error saying what to set. */
 function checkCookieRules(cookie: ResolvedSessionOptions['cookie']): void {
-  const fail = (message: string) => {
-    throw new SessionConfigError('SESSION_COOKIE_INVALID', message);
-  };
+  const fail = (message: string) => invalid(message, 'SESSION_COOKIE_INVALID');
   if (cookie.name.startsWith('__Host-')) {
     if (cookie.secure !== true) fail(`a '__Host-' cookie name needs cookie.secure: true`);
     if (cookie.path !== '/') fail(`a '__Host-' cookie name needs cookie.path '/' (it is '${cookie.path}')`);

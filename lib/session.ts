@@ -1,5 +1,5 @@
+import { usableState, type RequestScope } from './core/request-scope.js';
 import type { SessionState } from './core/session-state.js';
-import { currentContext, type RequestContext } from './http/lifecycle.js';
 
 /**
  * Augment it to type your keys:
@@ -20,13 +20,11 @@ export class Session {
   /** @internal */
   constructor(
     private readonly driverName: string,
-    private readonly bound?: RequestContext,
+    private readonly bound?: RequestScope,
   ) {}
 
   private get state(): SessionState {
-    const state = (this.bound ?? currentContext()).state(this.driverName);
-    if (state.failure) throw state.failure;
-    return state;
+    return usableState(this.driverName, this.bound);
   }
 
   /** The session id (the new one after regenerate()). */

@@ -36,8 +36,6 @@ function check(value: unknown, seen: Set<object>, depth: number): string | undef
   if (obj instanceof Map || obj instanceof Set || obj instanceof WeakMap || obj instanceof WeakSet) {
     return `a ${obj.constructor.name} would be stored as {}`;
   }
-  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer)
-    return 'binary data cannot be stored (encode it first)';
   seen.add(obj);
   for (const k of Object.keys(obj)) {
     const problem = check((obj as Record<string, unknown>)[k], seen, depth + 1);
@@ -70,4 +68,15 @@ export function putKey(bag: Record<string, unknown>, key: string, value: unknown
   } else {
     bag[key] = value;
   }
+}
+
+/** A bag of keys: an object that is not null and not an array. */
+export function isBag(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether a bag has no own enumerable key (one with no prototype included). */
+export function isEmptyBag(bag: object): boolean {
+  for (const _ in bag) return false;
+  return true;
 }

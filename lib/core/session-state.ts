@@ -1,6 +1,6 @@
-import type { SessionChanges, SessionRecord } from '../stores/session-store.js';
-import { assertJsonValue, keyBag } from './json-value.js';
-import { SessionStoreUnavailableError } from '../session.errors.js';
+import { SessionError, SessionStoreUnavailableError } from '../session.errors.js';
+import type { SessionChanges, SessionRecord } from './change-set.js';
+import { assertJsonValue, isEmptyBag, keyBag } from './json-value.js';
 
 type Bag = Record<string, unknown>;
 const has = Object.hasOwn;
@@ -27,14 +27,10 @@ export class SessionState {
   private keepAll = false;
   private kept = new Set<string>();
   private touched = false;
-
-  /** The store could not be read: every use of this session throws it (a 503), the rest of the app works. */
-  failure: Error | undefined;
-  /** Set by regenerate(): the id the store must drop at commit. */
-  previousId: string | undefined;
-  destroyed = false;
-  /** The request brought an id that was retired (regenerated or destroyed): nothing may be written under it. */
-  retired = false;
+  private failedWith: Error | undefined;
+  private previous: string | undefined;
+  private ended = false;
+  private broughtRetired = false;
   /** The session was not found in the store (or the cookie did not verify): nothing to update, only to create. */
   readonly isNew: boolean;
   readonly createdAt: number | undefined;
@@ -52,19 +48,42 @@ export class SessionState {
     this.lastActivity = record?.lastActivity;
   }
 
-  /** A session whose store could not be read: every use throws a 503. */
+  /**
+   * A session whose store could not be read: every use throws the error, a 503 unless it is already
+   * a SessionError that answers for itself (a misconfigured store's 500).
+   */
   static failed(driver: string, error: unknown): SessionState {
     const state = new SessionState(undefined, undefined, () => '');
-    state.failure =
-      error instanceof SessionStoreUnavailableError ? error : new SessionStoreUnavailableError(driver, error);
+    state.failedWith =
+      error instanceof SessionError ? error : new SessionStoreUnavailableError(driver, error);
     return state;
   }
 
   /** An empty session for a request that brought a retired id. */
   static retired(newId: () => string): SessionState {
     const state = new SessionState(undefined, undefined, newId);
-    state.retired = true;
+    state.broughtRetired = true;
     return state;
+  }
+
+  /** The store could not be read: every use of this session throws it (a 503), the rest of the app works. */
+  get failure(): Error | undefined {
+    return this.failedWith;
+  }
+
+  /** Set by regenerate() and destroy(): the id the store must retire at commit. */
+  get previousId(): string | undefined {
+    return this.previous;
+  }
+
+  /** destroy() was called: the record goes and the cookie is cleared at commit. */
+  get destroyed(): boolean {
+    return this.ended;
+  }
+
+  /** The request brought an id that was retired (regenerated or destroyed): nothing may be written under it. */
+  get retired(): boolean {
+    return this.broughtRetired;
   }
 
   /** The session id; a new session gets its id on first use. */
@@ -194,7 +213,7 @@ export class SessionState {
   }
 
   regenerate(): void {
-    if (!this.isNew && this.previousId === undefined) this.previousId = this.currentId;
+    if (!this.isNew && this.previous === undefined) this.previous = this.currentId;
     this.currentId = this.newId();
     this.touched = true;
   }
@@ -205,14 +224,14 @@ export class SessionState {
    */
   destroy(): void {
     this.reset(false);
-    if (!this.isNew && this.previousId === undefined) this.previousId = this.currentId;
+    if (!this.isNew && this.previous === undefined) this.previous = this.currentId;
     this.currentId = undefined;
-    this.destroyed = true;
+    this.ended = true;
   }
 
   /** Whether the store holds a record under an id this request must keep writing to. */
   get hasStoredRecord(): boolean {
-    return !this.isNew && this.previousId === undefined;
+    return !this.isNew && this.previous === undefined;
   }
 
   /**
@@ -225,7 +244,8 @@ export class SessionState {
     const flash: Bag = keyBag();
     for (const key in this.flashOut) if (keep(key)) flash[key] = this.flashOut[key];
     // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
-    const pulledAll = isEmptyBag(flash[MESSAGES]);
+    const messages = flash[MESSAGES];
+    const pulledAll = typeof messages === 'object' && messages !== null && isEmptyBag(messages);
     if (pulledAll) delete flash[MESSAGES];
     const flashCleared = keyBag() as Record<string, string>;
     if (full) {
@@ -254,18 +274,4 @@ export class SessionState {
     const c = this.changes(consume, true);
     return { data: c.set, flash: c.flash };
   }
-}
-
-function isEmptyBag(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  for (const _ in value) return false;
-  return true;
-}
-
-export function isEmptyChanges(c: SessionChanges): boolean {
-  if (c.clearData || c.clearFlash || c.deleted.length > 0) return false;
-  for (const _ in c.set) return false;
-  for (const _ in c.flash) return false;
-  for (const _ in c.flashCleared) return false;
-  return true;
 }

@@ -1,10 +1,11 @@
 import type { Logger } from '@nestjs/common';
 import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
-import { SessionState, isEmptyChanges } from '../core/session-state.js';
+import { isEmptyChanges } from '../core/change-set.js';
+import { isBag, isEmptyBag } from '../core/json-value.js';
+import { SessionState } from '../core/session-state.js';
 import { newSessionId, type Keyring } from '../crypto/keyring.js';
-import type { CookieWriter } from '../http/cookies.js';
 import { SessionTooLargeError } from '../session.errors.js';
-import type { CommitInput, DriverCommit, SessionDriver } from './session-driver.js';
+import type { CommitInput, CookieSizer, DriverCommit, SessionDriver } from './session-driver.js';
 
 /** Browsers keep a cookie only while its whole Set-Cookie value (name, value, attributes) fits. */
 export const COOKIE_SIZE_LIMIT = 4096;
@@ -36,7 +37,7 @@ export class CookieDriver implements SessionDriver {
     readonly name: string,
     readonly cookieName: string,
     private readonly keyring: Keyring,
-    private readonly cookies: CookieWriter,
+    private readonly cookies: CookieSizer,
     private readonly timeouts: Timeouts,
     private readonly logger: Logger,
   ) {}
@@ -87,7 +88,7 @@ export class CookieDriver implements SessionDriver {
       return undefined;
     }
     const { data, flash } = state.snapshot(consume);
-    if (fresh && isEmpty(data) && isEmpty(flash)) return undefined;
+    if (fresh && isEmptyBag(data) && isEmptyBag(flash)) return undefined;
     const createdAt = fresh ? now : (state.createdAt ?? now);
     const sealed: Sealed = { i: state.id, d: data, f: flash, c: createdAt, a: now };
     return {
@@ -108,15 +109,6 @@ export class CookieDriver implements SessionDriver {
       return undefined;
     }
   }
-}
-
-function isEmpty(bag: Bag): boolean {
-  for (const _ in bag) return false;
-  return true;
-}
-
-function isBag(value: unknown): value is Bag {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isSealed(value: unknown): value is Sealed {

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { SessionConfigError, errorMessage } from '../session.errors.js';
+import { BUILT_IN_DRIVERS } from '../stores/built-in.js';
 import type { SessionDriver } from './session-driver.js';
 
 /** Builds a driver under a name, with the cookie it keeps its session in. */
@@ -35,10 +36,6 @@ export class DriverRegistry {
     this.cookieNames.set(this.cookieNameOf(name), name);
   }
 
-  has(name: string): boolean {
-    return this.factories.has(name);
-  }
-
   /** The driver a cookie belongs to, if any. */
   driverOfCookie(cookieName: string): string | undefined {
     return this.cookieNames.get(cookieName);
@@ -60,7 +57,7 @@ export class DriverRegistry {
     if (factory === undefined) {
       throw new SessionConfigError(
         'SESSION_DRIVER_UNKNOWN',
-        `no session driver named '${name}'; use 'memory', 'cookie', 'file', 'database', 'redis' or register it with SessionManager.extend('${name}', factory)`,
+        `no session driver named '${name}'; use ${BUILT_IN_DRIVERS.map((d) => `'${d}'`).join(', ')} or register it with SessionManager.extend('${name}', factory)`,
       );
     }
     let driver: SessionDriver;

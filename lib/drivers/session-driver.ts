@@ -16,6 +16,11 @@ import type { SessionStore } from '../stores/session-store.js';
 /** What the driver's cookie should become: a value with its expiry (ms since the epoch), or cleared. */
 export type SessionCookie = { value: string; expires: number } | 'clear';
 
+/** How long the Set-Cookie header for a value would be, with the configured attributes (http/cookies.ts). */
+export interface CookieSizer {
+  size(name: string, value: string, secureRequest: boolean): number;
+}
+
 /** What a driver contributes to one commit. */
 export interface DriverCommit {
   cookie?: SessionCookie;

@@ -1,5 +1,9 @@
 import type { Logger } from '@nestjs/common';
-import { SessionConfigError, SessionStoreUnavailableError, errorMessage } from '../session.errors.js';
+import {
+  SessionStoreMisconfiguredError,
+  SessionStoreUnavailableError,
+  errorMessage,
+} from '../session.errors.js';
 
 /** How long a store must answer with no failure before it counts as available again, in ms. */
 export const RECOVERY_QUIET = 5_000;
@@ -34,10 +38,7 @@ export class StoreHealth {
           `The '${this.name}' session store is misconfigured: ${fix} (${errorMessage(error)})`,
         );
       }
-      return new SessionConfigError(
-        'SESSION_STORE_MISCONFIGURED',
-        `the '${this.name}' session store is misconfigured: ${fix}`,
-      );
+      return new SessionStoreMisconfiguredError(this.name, fix, error);
     }
     this.lastFailure = this.now();
     if (!this.down) {

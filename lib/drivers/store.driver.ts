@@ -1,11 +1,12 @@
 import type { Logger } from '@nestjs/common';
 import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
-import { SessionState, isEmptyChanges } from '../core/session-state.js';
+import { applyChanges, isEmptyChanges } from '../core/change-set.js';
+import { SessionState } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
 import { SessionConflictError, SessionTooLargeError } from '../session.errors.js';
 import {
-  applyChanges,
   isClosable,
+  isDiagnosing,
   isSynchronous,
   type SessionChanges,
   type SessionMeta,
@@ -34,8 +35,11 @@ export class StoreDriver implements SessionDriver {
     private readonly logger: Logger,
   ) {
     this.sync = isSynchronous(store) ? store : undefined;
-    const explain = (store as { misconfiguration?: (error: unknown) => string | undefined }).misconfiguration;
-    this.health = new StoreHealth(name, logger, explain?.bind(store));
+    this.health = new StoreHealth(
+      name,
+      logger,
+      isDiagnosing(store) ? (error) => store.misconfiguration(error) : undefined,
+    );
   }
 
   load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState {
@@ -51,9 +55,7 @@ export class StoreDriver implements SessionDriver {
       record = await this.store.get(id);
       this.up();
     } catch (error) {
-      const state = new SessionState(undefined, undefined, newSessionId);
-      state.failure = this.unavailable(error);
-      return state;
+      return SessionState.failed(this.name, this.unavailable(error));
     }
     return this.loaded(id, record, now);
   }

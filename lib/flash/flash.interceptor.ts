@@ -1,6 +1,6 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { requestContext } from '../http/lifecycle.js';
+import { requestScope } from '../core/request-scope.js';
 
 /**
  * Marks the request so its response never clears flash. @KeepFlash() applies it to its routes; it
@@ -9,8 +9,8 @@ import { requestContext } from '../http/lifecycle.js';
 @Injectable()
 export class FlashInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const ctx = requestContext.getStore();
-    if (ctx !== undefined && context.getType() === 'http') ctx.keepsFlash = true;
+    const scope = requestScope.getStore();
+    if (scope !== undefined && context.getType() === 'http') scope.keepsFlash = true;
     return next.handle();
   }
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestContext, SESSION_ACCESSOR, type SessionLifecycle } from './lifecycle.js';
 import { committerOf, installOnPrototype, reserveGateSlot } from './response-gate.js';
-import { connectFlash } from './flash.js';
+import { connectFlash } from './connect-flash.js';
 
 /** What the glue needs of an express app. */
 export interface ExpressApp {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connectFlash } from './flash.js';
+import { connectFlash } from './connect-flash.js';
 import type { SessionLifecycle } from './lifecycle.js';
 import { LIVE_SESSION } from './session-facade.js';
 

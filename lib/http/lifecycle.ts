@@ -2,14 +2,14 @@
  * THE request lifecycle, top to bottom:
  *
  *  1. Entry: the adapter's glue calls `handle()` as the request arrives, before the app's
- *     middleware (express.adapter.ts, fastify.adapter.ts; session.middleware.ts for other adapters).
+ *     middleware (express.adapter.ts, fastify.adapter.ts; nest-middleware.ts for other adapters).
  *  2. Read the cookies.
  *  3. Load each driver whose cookie came (cookie name -> driver: driver-registry.ts). A synchronous
  *     load (memory store, cookie driver) is adopted at once; the others are awaited together. A load
  *     that fails becomes a failed state: the routes that use that session answer 503, the rest work.
  *  4. Gate the response (response-gate.ts): nothing of it leaves before the commit is decided.
- *  5. Run the rest of the request (middleware, guards, handler, filters) in the AsyncLocalStorage
- *     context, where `Session`, `@Flash()` and `req.session` find this request's sessions.
+ *  5. Run the rest of the request (middleware, guards, handler, filters) in the request scope
+ *     (core/request-scope.ts), where `Session`, `@Flash()` and `req.session` find its sessions.
  *  6. Commit, once, at the first head or body write, with the status the response is sent with:
  *     the flash rule (`clearsFlash`) decides whether the flash this request saw is consumed; each
  *     driver turns its state into a cookie decision and store work (drivers that may refuse go
@@ -18,14 +18,14 @@
  *     replaces the response with the error's body (503 store unavailable, 500 too large, 409 conflict).
  */
 import { HttpException } from '@nestjs/common';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { requestScope, usableState, type RequestScope } from '../core/request-scope.js';
 import { SessionState } from '../core/session-state.js';
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
 import { Session } from '../session.js';
-import { SessionOutsideRequestError, SessionStoreUnavailableError } from '../session.errors.js';
+import { SessionStoreUnavailableError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
 import { Facade, type CookieView, type FacadeHost } from './session-facade.js';
@@ -33,15 +33,6 @@ import { gateResponse, type CommitResult, type Committer } from './response-gate
 
 /** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
 export const SESSION_ACCESSOR = Symbol('nest-session:request');
-
-export const requestContext = new AsyncLocalStorage<RequestContext>();
-
-/** The current request's context; outside a request, SessionOutsideRequestError. */
-export function currentContext(): RequestContext {
-  const ctx = requestContext.getStore();
-  if (ctx === undefined) throw new SessionOutsideRequestError();
-  return ctx;
-}
 
 /** The flash rule: a response consumes the flash its request saw when its final status is 2xx, unless the route keeps flash. */
 export function clearsFlash(status: number, keepsFlash: boolean): boolean {
@@ -68,7 +59,7 @@ export class SessionLifecycle {
   ): void {
     // 2. Cookies.
     const cookies = readCookies(req.headers.cookie);
-    const ctx = new RequestContext(this, cookies, secure, Date.now());
+    const ctx = new RequestContext(this, cookies, secure, this.options.clock());
     if (!(SESSION_ACCESSOR in req)) req.session = ctx.session();
     // 4. The gate, before anything can write.
     gateResponse(res, ctx, errorResponse);
@@ -93,7 +84,7 @@ export class SessionLifecycle {
       }
     }
     // 5. The rest of the request, in the context.
-    const run = () => requestContext.run(ctx, next);
+    const run = () => requestScope.run(ctx, next);
     if (loading === undefined) run();
     else (loading.length === 1 ? loading[0] : Promise.all(loading)).then(run);
   }
@@ -111,8 +102,8 @@ export class SessionLifecycle {
   }
 }
 
-/** Everything one request knows about its sessions, one state per driver it used. */
-export class RequestContext implements Committer, FacadeHost {
+/** Everything one request knows about its sessions, one state per driver it used: its request scope. */
+export class RequestContext implements RequestScope, Committer, FacadeHost {
   readonly states = new Map<string, SessionState>();
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
@@ -136,9 +127,7 @@ export class RequestContext implements Committer, FacadeHost {
 
   /** @internal FacadeHost */
   defaultState(): SessionState {
-    const state = this.state(this.lifecycle.defaultDriver);
-    if (state.failure) throw state.failure;
-    return state;
+    return usableState(this.lifecycle.defaultDriver, this);
   }
 
   /** @internal FacadeHost */
@@ -157,7 +146,7 @@ export class RequestContext implements Committer, FacadeHost {
       secure: cookie.secure,
       sameSite: cookie.sameSite,
       expires: new Date(expires),
-      maxAge: expires - Date.now(),
+      maxAge: expires - this.lifecycle.options.clock(),
       originalMaxAge: lifetime,
     };
   }

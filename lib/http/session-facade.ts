@@ -2,23 +2,7 @@ import { inspect } from 'node:util';
 import type { SessionState } from '../core/session-state.js';
 import type { Session } from '../session.js';
 
-/**
- * What `req.session` is: the request's default-driver session with nest-session's methods and
- * express-session's language, so passport, csrf-sync, connect-flash users and the NestJS docs'
- * `@Session()` examples work unchanged:
- * - data as properties: `req.session.userId = 1`, `delete req.session.userId`, and nested changes
- *   (`req.session.cart.items.push(x)`), kept by comparing at commit what was read with what is there;
- * - `id`, `cookie`, and the callback methods `regenerate(cb)` (new id, empty session), `destroy(cb)`,
- *   `save(cb)`, `reload(cb)`, `touch()`; callbacks are always called, asynchronously;
- * - `regenerate(keys)` (what @fastify/passport calls) keeps only those keys; `regenerate()` keeps
- *   the data, as `Session.regenerate()`.
- * A data key with a method's name is reached through `get(key)` / `set(key, value)`. Every facade
- * belongs to one request: nothing reachable from it is shared between requests.
- *
- * `regenerate(cb)` replaces `req.session`, as express-session does: a reference kept from before
- * (passport's `prevSession`, merged back with `keepSessionInfo`) still reads the data it had; what
- * is written through it goes to the new session too, so nothing written is lost.
- */
+/** `req.session.cookie`: express-session's view of the session cookie. */
 export interface CookieView {
   path: string;
   domain: string | undefined;
@@ -146,6 +130,22 @@ export interface FacadeHost {
 }
 
 /**
+ * What `req.session` is: the request's default-driver session with nest-session's methods and
+ * express-session's language, so passport, csrf-sync, connect-flash users and the NestJS docs'
+ * `@Session()` examples work unchanged:
+ * - data as properties: `req.session.userId = 1`, `delete req.session.userId`, and nested changes
+ *   (`req.session.cart.items.push(x)`), kept by comparing at commit what was read with what is there;
+ * - `id`, `cookie`, and the callback methods `regenerate(cb)` (new id, empty session), `destroy(cb)`,
+ *   `save(cb)`, `reload(cb)`, `touch()`; callbacks are always called, asynchronously;
+ * - `regenerate(keys)` (what @fastify/passport calls) keeps only those keys; `regenerate()` keeps
+ *   the data, as `Session.regenerate()`.
+ * A data key with a method's name is reached through `get(key)` / `set(key, value)`. Every facade
+ * belongs to one request: nothing reachable from it is shared between requests.
+ *
+ * `regenerate(cb)` replaces `req.session`, as express-session does: a reference kept from before
+ * (passport's `prevSession`, merged back with `keepSessionInfo`) still reads the data it had; what
+ * is written through it goes to the new session too, so nothing written is lost.
+ *
  * Made for every request on Fastify (the raw request gets `req.session` as it arrives), so it
  * allocates only itself, its first generation and the proxy; the rest comes when first used.
  */

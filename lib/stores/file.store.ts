@@ -1,43 +1,62 @@
-import { Sweeper } from './sweeper.js';
 import { Logger } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import { mkdir, opendir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { applyChanges, emptyRecord } from '../core/change-set.js';
+import { interval, invalid } from '../core/option-checks.js';
 import { SessionTooLargeError, errorMessage } from '../session.errors.js';
-import { SESSION_DEFAULTS, type FileDriverOptions } from '../session.options.js';
 import {
-  applyChanges,
-  emptyRecord,
-  type ClosableSessionStore,
-  type PrunableSessionStore,
-  type SessionChanges,
-  type SessionMeta,
-  type SessionRecord,
+  LOCK_DIR,
+  SESSION_FILE,
+  SESSION_ID,
+  TEMP_FILE,
+  checkId,
+  isMissing,
+  readStored,
+  recordOf,
+  removeFile,
+  writeStored,
+  type Stored,
+} from './file.format.js';
+import type {
+  ClosableSessionStore,
+  PrunableSessionStore,
+  SessionChanges,
+  SessionMeta,
+  SessionRecord,
 } from './session-store.js';
+import { SessionLocks } from './file.locks.js';
+import { Sweeper } from './sweeper.js';
+
+/** `forRoot({ file })`. */
+export interface FileDriverOptions {
+  /** Where the session files are kept (one `<id>.json` per session), created on first use. Default './sessions'. */
+  directory?: string;
+  /** How often expired files are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
+  pruneInterval?: number;
+}
+
+export const FILE_DEFAULTS = { directory: './sessions', pruneInterval: 15 * 60 * 1000 } as const;
+
+/** The file driver's options with their defaults; one that cannot work is a start-up error. */
+export function resolveFileOptions(input: FileDriverOptions = {}): Required<FileDriverOptions> {
+  const resolved = {
+    directory: input.directory ?? FILE_DEFAULTS.directory,
+    pruneInterval: input.pruneInterval ?? FILE_DEFAULTS.pruneInterval,
+  };
+  if (typeof resolved.directory !== 'string' || resolved.directory.trim() === '') {
+    invalid(`file.directory must be a directory path such as './sessions'`);
+  }
+  interval('file.pruneInterval', resolved.pruneInterval);
+  return resolved;
+}
 
 export interface FileStoreOptions extends FileDriverOptions {
   /** Bytes of one session's JSON past which a change is refused (SESSION_TOO_LARGE). */
   maxSize?: number;
 }
 
-/** The only ids that become file names: base64url, as the driver makes them (256 random bits). */
-const SESSION_ID = /^[A-Za-z0-9_-]{20,128}$/;
-/** `<id>.json`, the only files prune() reads. */
-const SESSION_FILE = /^([A-Za-z0-9_-]{20,128})\.json$/;
-/** What a write leaves behind when its process dies between writing and renaming. */
-const TEMP_FILE = /^[A-Za-z0-9_-]{20,128}\.json\.[0-9a-f]+\.tmp$/;
-/** A lock directory, `<id>.lock`. */
-const LOCK_DIR = /^[A-Za-z0-9_-]{20,128}\.lock$/;
 /** A temp file or lock this old belongs to no work still under way (locks are refreshed every 5 s): prune() removes it. */
 const LEFTOVER_STALE_MS = 60_000;
-
-/** A lock not refreshed for this long belongs to a process that died: the next writer takes it over. */
-const LOCK_STALE_MS = 10_000;
-/** How a writer waits for another process's lock: short, growing, jittered tries, ~25 s in all. */
-const LOCK_RETRIES = { retries: 1000, minTimeout: 2, maxTimeout: 25, factor: 1.3, randomize: true };
-
-/** What a session file holds: a record and when it may be dropped, or a retired id's tombstone. */
-type Stored = (SessionRecord & { expiresAt: number }) | { retired: true; expiresAt: number };
 
 /** A change set waiting for its session's lock. */
 interface Pending {
@@ -49,8 +68,6 @@ interface Pending {
 
 /** What one queued change set gets: applied, refused (not live), or an error. */
 type Outcome = boolean | { error: unknown };
-
-type Lock = typeof import('proper-lockfile').lock;
 
 /**
  * One JSON file per session in a directory, as Laravel's, AdonisJS's and Lucid's file drivers keep
@@ -70,12 +87,12 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   readonly directory: string;
   private readonly pruneInterval: number;
   private readonly maxSize: number;
-  /** Per id, the tail of the queue of work holding its lock in this process. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly locks: SessionLocks;
   /** Per id, the change sets waiting for its lock, to be applied together. */
   private readonly batches = new Map<string, Pending[]>();
-  private started: Promise<Lock> | undefined;
-  private readonly sweeper: Sweeper;
+  private started: Promise<void> | undefined;
+  /** @internal */
+  readonly sweeper: Sweeper;
   private closed = false;
 
   constructor(
@@ -83,9 +100,11 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     private readonly logger: Logger = new Logger('Session'),
     private readonly now: () => number = () => Date.now(),
   ) {
-    this.directory = resolve(options.directory ?? SESSION_DEFAULTS.file.directory);
-    this.pruneInterval = options.pruneInterval ?? SESSION_DEFAULTS.file.pruneInterval;
+    const resolved = resolveFileOptions(options);
+    this.directory = resolve(resolved.directory);
+    this.pruneInterval = resolved.pruneInterval;
     this.maxSize = options.maxSize ?? Infinity;
+    this.locks = new SessionLocks(this.directory, logger);
     this.sweeper = new Sweeper(
       () => this.sweep(),
       this.pruneInterval,
@@ -157,7 +176,7 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   async close(): Promise<void> {
     this.closed = true;
     await this.sweeper.stop();
-    await Promise.all([...this.queues.values()]);
+    await this.locks.idle();
   }
 
   /**
@@ -228,41 +247,14 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     if (info && info.mtimeMs < this.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
   }
 
-  /** Runs `work` holding the id's lock: first in this process's queue, then across processes. */
+  /** Runs `work` holding the id's lock (file.locks.ts), once the directory is there. */
   private exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
     this.checkOpen();
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    const run = previous.then(() => this.locked(id, work));
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(id, tail);
-    void tail.then(() => {
-      if (this.queues.get(id) === tail) this.queues.delete(id);
-    });
-    return run;
+    return this.locks.run(id, () => this.ready(), work);
   }
 
-  private async locked<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const lock = await this.ready();
-    const release = await lock(this.fileOf(id), {
-      realpath: false,
-      lockfilePath: join(this.directory, `${id}.lock`),
-      stale: LOCK_STALE_MS,
-      retries: LOCK_RETRIES,
-      onCompromised: (error) =>
-        this.logger.warn(`The lock of a session file was taken over: ${errorMessage(error)}`),
-    });
-    try {
-      return await work();
-    } finally {
-      await release().catch(() => undefined);
-    }
-  }
-
-  /** The directory and the lock library, on first use; a failure (unwritable directory) is tried again next time. */
-  private ready(): Promise<Lock> {
+  /** The directory, on first use; a failure (unwritable directory) is tried again next time. */
+  private ready(): Promise<void> {
     this.started ??= this.start().catch((error: unknown) => {
       this.started = undefined;
       throw error;
@@ -270,41 +262,19 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     return this.started;
   }
 
-  private async start(): Promise<Lock> {
+  private async start(): Promise<void> {
     await mkdir(this.directory, { recursive: true, mode: 0o700 });
-    const { lock } = (await import('proper-lockfile')).default;
-    this.startSweep();
-    return lock;
-  }
-
-  private startSweep(): void {
-    this.sweeper.start(() => this.prune());
+    this.sweeper.start();
   }
 
   /** The live content of a session file: undefined when missing, expired or unreadable as a session. */
   private async read(id: string): Promise<Stored | undefined> {
-    let json: string;
-    try {
-      json = await readFile(this.fileOf(id), 'utf8');
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
-    const stored = parse(json);
+    const stored = await readStored(this.fileOf(id));
     return stored === undefined || stored.expiresAt <= this.now() ? undefined : stored;
   }
 
-  /** Writes the whole file under a temp name, then renames it over the session's file. */
-  private async write(id: string, stored: Stored): Promise<void> {
-    const file = this.fileOf(id);
-    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temp, JSON.stringify(stored), { mode: 0o600 });
-      await rename(temp, file);
-    } catch (error) {
-      await removeFile(temp);
-      throw error;
-    }
+  private write(id: string, stored: Stored): Promise<void> {
+    return writeStored(this.fileOf(id), stored);
   }
 
   private fileOf(id: string): string {
@@ -314,51 +284,4 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   private checkOpen(): void {
     if (this.closed) throw new Error('the file session store is closed');
   }
-}
-
-function checkId(id: string): void {
-  if (!SESSION_ID.test(id)) {
-    throw new TypeError('a session id must be base64url of 20 to 128 characters: refusing it as a file name');
-  }
-}
-
-function recordOf(stored: SessionRecord): SessionRecord {
-  return {
-    data: stored.data,
-    flash: stored.flash,
-    createdAt: stored.createdAt,
-    lastActivity: stored.lastActivity,
-  };
-}
-
-function parse(json: string): Stored | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  if (typeof v.expiresAt !== 'number') return undefined;
-  if (v.retired === true) return { retired: true, expiresAt: v.expiresAt };
-  const isObject = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (!isObject(v.data) || !isObject(v.flash)) return undefined;
-  if (typeof v.createdAt !== 'number' || typeof v.lastActivity !== 'number') return undefined;
-  return v as Stored;
-}
-
-/** Deletes a file; resolves whether it was there. */
-async function removeFile(path: string): Promise<boolean> {
-  try {
-    await unlink(path);
-    return true;
-  } catch (error) {
-    if (isMissing(error)) return false;
-    throw error;
-  }
-}
-
-function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }

@@ -1,13 +1,8 @@
 import { LRUCache } from 'lru-cache';
+import { applyChanges, emptyRecord } from '../core/change-set.js';
+import { positive } from '../core/option-checks.js';
 import { SessionTooLargeError } from '../session.errors.js';
-import {
-  applyChanges,
-  emptyRecord,
-  type SessionChanges,
-  type SessionMeta,
-  type SessionRecord,
-  type SynchronousSessionStore,
-} from './session-store.js';
+import type { SessionChanges, SessionMeta, SessionRecord, SynchronousSessionStore } from './session-store.js';
 
 /**
  * A record as it is kept: a JSON array is the smallest string that holds it (heap per session), and
@@ -16,6 +11,27 @@ import {
 type Packed = [SessionRecord['data'], SessionRecord['flash'], number, number];
 /** What a retired id holds until its tombstone expires. */
 const TOMBSTONE = 'R';
+
+/** `forRoot({ memory })`. */
+export interface MemoryDriverOptions {
+  /** How many sessions (and tombstones) it keeps; least recently used go first. Default 10 000. */
+  max?: number;
+  /** How many bytes of JSON it keeps at most, ids included; least recently used go first. Default 64 MiB. */
+  maxBytes?: number;
+}
+
+export const MEMORY_DEFAULTS = { max: 10_000, maxBytes: 64 * 1024 * 1024 } as const;
+
+/** The memory driver's options with their defaults; a bound that cannot work is a start-up error. */
+export function resolveMemoryOptions(input: MemoryDriverOptions = {}): Required<MemoryDriverOptions> {
+  const resolved = {
+    max: input.max ?? MEMORY_DEFAULTS.max,
+    maxBytes: input.maxBytes ?? MEMORY_DEFAULTS.maxBytes,
+  };
+  positive('memory.max', resolved.max, 'a positive number');
+  positive('memory.maxBytes', resolved.maxBytes, 'a positive number of bytes');
+  return resolved;
+}
 
 export interface MemoryStoreOptions {
   /** How many sessions (and tombstones) it keeps; least recently used go first. */

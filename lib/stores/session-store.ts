@@ -1,48 +1,14 @@
-import { keyBag, putKey } from '../core/json-value.js';
-
-/** What a server-side store keeps for one session id. Values are JSON-safe (checked at `set()`). */
-export interface SessionRecord {
-  data: Record<string, unknown>;
-  flash: Record<string, unknown>;
-  /** ms since the epoch */
-  createdAt: number;
-  /** ms since the epoch */
-  lastActivity: number;
-}
-
-/** What a store writes with a change set: timestamps (`expiresAt`: when the record may be dropped) and whether to create. */
-export interface SessionMeta {
-  createdAt: number;
-  lastActivity: number;
-  expiresAt: number;
-  /**
-   * true: the id is new (256 random bits no client has seen yet): create the record. false: the
-   * request loaded this id as a live record; if the store no longer holds it live (retired,
-   * destroyed, expired), change nothing and resolve false: never bring it back.
-   */
-  create: boolean;
-}
-
 /**
- * What one request changed. A store applies it atomically to the record it holds, in this order: clear, delete, set; clear flash, drop cleared flash, add flash.
+ * The store contract: what a server-side driver's store is (`SessionStore`), and every optional power
+ * a store may have, each a separate interface with its run-time guard. The library finds a power only
+ * through its guard here, never by reading a store's class: a store written by a user gets the same
+ * treatment as a built-in one. A new power is declared in this file, with its guard, before any store
+ * implements it (docs/ARCHITECTURE.md, "Adding a store power").
  */
-export interface SessionChanges {
-  /** reset(): drop all session data first. */
-  clearData: boolean;
-  /** reset() or reset({ flashOnly: true }): drop all flash data first. */
-  clearFlash: boolean;
-  /** Keys set, with their values. */
-  set: Record<string, unknown>;
-  /** Keys deleted. */
-  deleted: string[];
-  /** Flash data added. */
-  flash: Record<string, unknown>;
-  /**
-   * Flash this request saw and consumed: key -> JSON of the value it saw. Drop the key only if the
-   * record still holds that value, so a message flashed meanwhile by another request survives.
-   */
-  flashCleared: Record<string, string>;
-}
+import type { SessionChanges, SessionMeta, SessionRecord } from '../core/change-set.js';
+
+export { applyChanges, emptyRecord } from '../core/change-set.js';
+export type { SessionChanges, SessionMeta, SessionRecord } from '../core/change-set.js';
 
 /**
  * A server-side driver's store. It sees ids, records and change sets, never HTTP. "Missing, expired
@@ -76,7 +42,7 @@ export interface PrunableSessionStore extends SessionStore {
   prune(): Promise<number>;
 }
 
-/** Optional power: release connections on application shutdown. */
+/** Optional power: release connections and timers on application shutdown. */
 export interface ClosableSessionStore extends SessionStore {
   close(): Promise<void>;
 }
@@ -84,7 +50,7 @@ export interface ClosableSessionStore extends SessionStore {
 /**
  * Optional power: the same operations done at once, for a store that keeps records in the process
  * (the memory store). The store driver then calls these, so a request on it awaits no promise and its
- * response is never held.
+ * response is never held. A store has this power only with all four.
  */
 export interface SynchronousSessionStore extends SessionStore {
   getNow(id: string): SessionRecord | 'retired' | undefined;
@@ -93,40 +59,44 @@ export interface SynchronousSessionStore extends SessionStore {
   destroyNow(id: string): void;
 }
 
+/**
+ * Optional power: checks run once at start-up (after every module's onModuleInit), before the first
+ * request: a missing client package, say. A rejection stops the app with the error's message, so it
+ * should be a SessionConfigError that names the fix.
+ */
+export interface StartupCheckedSessionStore extends SessionStore {
+  checkAtStartup(): Promise<void>;
+}
+
+/**
+ * Optional power: tells a misconfiguration from an outage. Given an error a store call failed with,
+ * it answers what to fix when the store answered but is set up wrongly (a wrong password, a Cluster
+ * node given as one server), or undefined for an outage. A misconfiguration is answered with a 500
+ * SESSION_STORE_MISCONFIGURED naming the fix and logged once; an outage with a 503.
+ */
+export interface DiagnosingSessionStore extends SessionStore {
+  misconfiguration(error: unknown): string | undefined;
+}
+
+const hasMethods = (store: object, ...names: string[]): boolean =>
+  names.every((name) => typeof (store as Record<string, unknown>)[name] === 'function');
+
 export function isPrunable(store: SessionStore): store is PrunableSessionStore {
-  return typeof (store as Partial<PrunableSessionStore>).prune === 'function';
+  return hasMethods(store, 'prune');
 }
 
 export function isClosable(store: SessionStore): store is ClosableSessionStore {
-  return typeof (store as Partial<ClosableSessionStore>).close === 'function';
+  return hasMethods(store, 'close');
 }
 
 export function isSynchronous(store: SessionStore): store is SynchronousSessionStore {
-  const s = store as Partial<SynchronousSessionStore>;
-  return (
-    typeof s.getNow === 'function' && typeof s.applyNow === 'function' && typeof s.destroyNow === 'function'
-  );
+  return hasMethods(store, 'getNow', 'applyNow', 'retireNow', 'destroyNow');
 }
 
-/** Applies a change set to a record in memory: the one merge every store that holds JSON can share. */
-export function applyChanges(
-  record: SessionRecord,
-  changes: SessionChanges,
-  meta: SessionMeta,
-): SessionRecord {
-  // putKey: a '__proto__' key stays an ordinary key of the record (assigning it would set its prototype).
-  const data = changes.clearData ? keyBag() : record.data;
-  const flash = changes.clearFlash ? keyBag() : record.flash;
-  for (const key of changes.deleted) delete data[key];
-  for (const key in changes.set) putKey(data, key, changes.set[key]);
-  for (const key in changes.flashCleared) {
-    if (Object.hasOwn(flash, key) && JSON.stringify(flash[key]) === changes.flashCleared[key])
-      delete flash[key];
-  }
-  for (const key in changes.flash) putKey(flash, key, changes.flash[key]);
-  return { data, flash, createdAt: record.createdAt || meta.createdAt, lastActivity: meta.lastActivity };
+export function isStartupChecked(store: SessionStore): store is StartupCheckedSessionStore {
+  return hasMethods(store, 'checkAtStartup');
 }
 
-export function emptyRecord(meta: SessionMeta): SessionRecord {
-  return { data: {}, flash: {}, createdAt: meta.createdAt, lastActivity: meta.lastActivity };
+export function isDiagnosing(store: SessionStore): store is DiagnosingSessionStore {
+  return hasMethods(store, 'misconfiguration');
 }

@@ -4,7 +4,7 @@
  * skips a tick while a prune runs.
  */
 export class Sweeper {
-  timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;
 
@@ -14,18 +14,28 @@ export class Sweeper {
     private readonly failed: (error: unknown) => void,
   ) {}
 
+  /** Whether the interval is running. */
+  get scheduled(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Whether the interval keeps the process alive (it never should). */
+  get keepsProcessAlive(): boolean {
+    return this.timer?.hasRef() ?? false;
+  }
+
   /** Prunes now, or joins the prune under way. */
   run(): Promise<number> {
     this.running ??= this.sweep().finally(() => (this.running = undefined));
     return this.running;
   }
 
-  /** Starts the interval (none when it is 0, or once stopped); each tick calls `tick`. */
-  start(tick: () => Promise<number>): void {
+  /** Starts the interval (none when it is 0, or once stopped); a tick while a prune runs is skipped. */
+  start(): void {
     if (this.interval === 0 || this.timer !== undefined || this.stopped) return;
     this.timer = setInterval(() => {
       if (this.running !== undefined || this.stopped) return;
-      tick().catch(this.failed);
+      this.run().catch(this.failed);
     }, this.interval);
     this.timer.unref();
   }

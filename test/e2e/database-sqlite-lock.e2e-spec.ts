@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { setImmediate as turn } from 'node:timers/promises';
-import { DatabaseStore } from '../../lib/stores/database.store.js';
+import { DatabaseStore } from '../../lib/stores/database/database.store.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../../lib/stores/session-store.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { changes, meta } from '../support/fixtures.js';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { DatabaseStore } from '../../lib/stores/database.store.js';
+import { DatabaseStore } from '../../lib/stores/database/database.store.js';
 import { seedSessions, idsIn } from '../support/seed-sessions.js';
 import { serverDatabase } from '../support/services.js';
 

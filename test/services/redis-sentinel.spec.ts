@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { once } from 'node:events';
 import { SessionManager } from 'nest-session';
-import type { RedisStore } from '../../lib/stores/redis.store.js';
+import type { RedisStore } from '../../lib/stores/redis/redis.store.js';
 import { cookiePair, createApp, http } from '../support/app.js';
 import { serviceUrl } from '../support/services.js';
 import { SECRET, sessionApp } from '../support/session-app.js';

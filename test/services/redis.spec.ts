@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SessionManager } from 'nest-session';
-import { RedisStore } from '../../lib/stores/redis.store.js';
+import { RedisStore } from '../../lib/stores/redis/redis.store.js';
 import {
   applyChanges,
   emptyRecord,
@@ -229,17 +229,22 @@ function redisSuite(url: string): void {
 
     it('opens its own client only when first used, and says how to install ioredis when it is missing', async () => {
       let imports = 0;
-      const missing = new RedisStore({ url }, async () => {
-        imports++;
-        throw new Error("Cannot find package 'ioredis'");
-      });
+      const missing = new RedisStore(
+        { url },
+        {
+          importer: async () => {
+            imports++;
+            throw new Error("Cannot find package 'ioredis'");
+          },
+        },
+      );
       expect(imports).toBe(0);
       await expect(missing.get(newId())).rejects.toThrow(/SESSION_REDIS_MISSING: .*npm install ioredis/);
       expect(imports).toBe(1);
     });
 
     it('never imports ioredis as a value (it is an optional peer)', () => {
-      const source = readFileSync(new URL('../../lib/stores/redis.store.ts', import.meta.url), 'utf8');
+      const source = readFileSync(new URL('../../lib/stores/redis/redis.store.ts', import.meta.url), 'utf8');
       const imports = source.match(/^import .*from 'ioredis';$/gm) ?? [];
       expect(imports.every((line) => line.startsWith('import type '))).toBe(true);
       expect(source).toContain("import('ioredis')");

@@ -4,7 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { existsSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { Session, SessionManager, SessionModule } from 'nest-session';
-import { DatabaseStore } from '../../lib/stores/database.store.js';
+import { DatabaseStore } from '../../lib/stores/database/database.store.js';
 import { cookiePair, createApp, http, platforms } from './app.js';
 import { asRecord, changes, meta } from './fixtures.js';
 import type { TestDatabase, TestPlace } from './services.js';
@@ -159,12 +159,13 @@ export function databaseCases(db: TestDatabase): void {
       await creator.close();
       await seedRows(place, 3, Date.now() - 1000);
       const store = new DatabaseStore({ ...place, pruneInterval: 20 });
-      const prune = store.prune.bind(store);
+      const run = store.sweeper.run.bind(store.sweeper);
       const swept = new Promise<number>((resolve) => {
-        jest.spyOn(store, 'prune').mockImplementation(() => prune().then((n) => (resolve(n), n)));
+        jest.spyOn(store.sweeper, 'run').mockImplementation(() => run().then((n) => (resolve(n), n)));
       });
       asRecord(await store.get('first use starts the timer'));
-      expect((store as unknown as { sweeper: { timer: NodeJS.Timeout } }).sweeper.timer.hasRef()).toBe(false);
+      expect(store.sweeper.scheduled).toBe(true);
+      expect(store.sweeper.keepsProcessAlive).toBe(false);
       expect(await swept).toBe(3);
       await store.close();
       expect(await countRows(place)).toBe(0);

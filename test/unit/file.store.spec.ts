@@ -272,18 +272,18 @@ describe('FileStore', () => {
       for (const n of [1, 2, 3]) await writer.apply(idOf(n), changes(), meta(c.now(), 1000));
       c.advance(2000);
       const store = new FileStore({ directory, pruneInterval: 20 }, undefined, c.now);
-      const prune = store.prune.bind(store);
+      const run = store.sweeper.run.bind(store.sweeper);
       const swept = new Promise<number>((resolve) => {
-        jest.spyOn(store, 'prune').mockImplementation(() => prune().then((n) => (resolve(n), n)));
+        jest.spyOn(store.sweeper, 'run').mockImplementation(() => run().then((n) => (resolve(n), n)));
       });
       expect(await store.get(idOf('first use starts the timer'))).toBeUndefined();
-      expect((store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer).toBeUndefined();
+      expect(store.sweeper.scheduled).toBe(false);
       await store.apply(ID, changes(), meta(c.now()));
-      const timer = (store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer!;
-      expect(timer.hasRef()).toBe(false);
+      expect(store.sweeper.scheduled).toBe(true);
+      expect(store.sweeper.keepsProcessAlive).toBe(false);
       expect(await swept).toBe(3);
       await store.close();
-      expect((store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer).toBeUndefined();
+      expect(store.sweeper.scheduled).toBe(false);
       await expect(store.apply(ID, changes(), meta(c.now()))).rejects.toThrow(/closed/);
       expect(statSync(join(directory, `${ID}.json`)).isFile()).toBe(true);
     });

@@ -20,10 +20,14 @@ const PUBLIC = [
   'SessionStore',
   'PrunableSessionStore',
   'ClosableSessionStore',
+  'SynchronousSessionStore',
+  'StartupCheckedSessionStore',
+  'DiagnosingSessionStore',
   'SessionRecord',
   'SessionChanges',
   'SessionMeta',
   'applyChanges',
+  'emptyRecord',
   // options
   'SessionModuleOptions',
   'SessionCookieOptions',
@@ -34,6 +38,7 @@ const PUBLIC = [
   'SessionConfigError',
   'SessionOutsideRequestError',
   'SessionStoreUnavailableError',
+  'SessionStoreMisconfiguredError',
   'SessionTooLargeError',
   'SessionConflictError',
 ].sort();

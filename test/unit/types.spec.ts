@@ -32,12 +32,28 @@ describe('README', () => {
     }
   }, 60_000);
 
-  it('quotes the store interface verbatim from lib/stores/session-store.ts', () => {
+  it('quotes the store interface verbatim from lib/core/change-set.ts and lib/stores/session-store.ts', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const source = readFileSync(join(root, 'lib', 'stores', 'session-store.ts'), 'utf8');
-    const start = source.indexOf('/** What a server-side store keeps');
-    const end = source.indexOf('}', source.indexOf('export interface ClosableSessionStore')) + 1;
-    expect(start).toBeGreaterThanOrEqual(0);
-    expect(readme).toContain(source.slice(start, end));
+    const quote = (file: string[], from: string, last: string) => {
+      const source = readFileSync(join(root, 'lib', ...file), 'utf8');
+      const start = source.indexOf(from);
+      const end = source.indexOf('\n}', source.indexOf(last)) + 2;
+      expect(start).toBeGreaterThanOrEqual(0);
+      return source.slice(start, end);
+    };
+    expect(readme).toContain(
+      quote(
+        ['core', 'change-set.ts'],
+        '/** What a server-side store keeps',
+        'export interface SessionChanges',
+      ),
+    );
+    const contract = quote(
+      ['stores', 'session-store.ts'],
+      "/**\n * A server-side driver's store.",
+      'export interface DiagnosingSessionStore',
+    );
+    expect(contract).toContain('export interface ClosableSessionStore');
+    expect(readme).toContain(contract);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { SessionState, isEmptyChanges } from '../../../lib/core/session-state.js';
+import { isEmptyChanges } from '../../../lib/core/change-set.js';
+import { SessionState } from '../../../lib/core/session-state.js';
 
 let n = 0;
 const ids = () => `id-${++n}`;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { RECOVERY_QUIET, StoreHealth } from '../../../lib/drivers/store-health.js';
 import { SessionConfigError, SessionStoreUnavailableError } from '../../../lib/session.errors.js';
-import { RedisStore } from '../../../lib/stores/redis.store.js';
-import { DatabaseStore } from '../../../lib/stores/database.store.js';
+import { RedisStore } from '../../../lib/stores/redis/redis.store.js';
+import { DatabaseStore } from '../../../lib/stores/database/database.store.js';
 import { RecordingLogger } from '../../support/logger.js';
 
 function health(explain?: (error: unknown) => string | undefined) {

@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { sessionSql } from '../../../lib/stores/database.schema.js';
-import { DatabaseStore } from '../../../lib/stores/database.store.js';
+import { sessionSql } from '../../../lib/stores/database/database.sql.js';
+import { DatabaseStore } from '../../../lib/stores/database/database.store.js';
 import { asRecord } from '../../support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nest-session-unit-'));
@@ -40,7 +40,7 @@ describe('DatabaseStore', () => {
   it('runs no sweep with pruneInterval 0, and refuses work once closed', async () => {
     const store = new DatabaseStore({ dataSource: sqlite('closed.sqlite'), pruneInterval: 0 });
     asRecord(await store.get('x'));
-    expect((store as unknown as { sweeper: { timer?: NodeJS.Timeout } }).sweeper.timer).toBeUndefined();
+    expect(store.sweeper.scheduled).toBe(false);
     await store.close();
     await store.close();
     await expect(store.get('x')).rejects.toThrow('closed');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseRedisUrl } from '../../../lib/stores/redis.connection.js';
-import { RedisStore } from '../../../lib/stores/redis.store.js';
+import { parseRedisUrl } from '../../../lib/stores/redis/redis.connection.js';
+import { RedisStore } from '../../../lib/stores/redis/redis.store.js';
 
 describe('redis.url', () => {
   it('reads one server, a Cluster (an array or commas) and a Sentinel group', () => {

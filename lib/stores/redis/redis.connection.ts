@@ -1,5 +1,5 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { SessionConfigError } from '../session.errors.js';
+import { SessionConfigError } from '../../session.errors.js';
 
 /** What the driver takes from `await import('ioredis')`: ioredis stays an optional peer. */
 export type IORedis = { Redis: typeof Redis; Cluster: typeof Cluster };

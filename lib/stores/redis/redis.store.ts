@@ -1,14 +1,27 @@
 import type { Cluster, Redis } from 'ioredis';
-import { SessionConfigError, SessionTooLargeError } from '../session.errors.js';
-import {
-  openRedis,
-  parseRedisUrl,
-  REDIS_CLIENT_DEFAULTS,
-  type IORedis,
-  type RedisTarget,
-} from './redis.connection.js';
-import type { RedisDriverOptions } from '../session.options.js';
-import type { SessionChanges, SessionMeta, SessionRecord, SessionStore } from './session-store.js';
+import { putKey } from '../../core/json-value.js';
+import { SessionConfigError, SessionTooLargeError, errorMessage } from '../../session.errors.js';
+import type {
+  ClosableSessionStore,
+  DiagnosingSessionStore,
+  SessionChanges,
+  SessionMeta,
+  SessionRecord,
+  StartupCheckedSessionStore,
+} from '../session-store.js';
+import { openRedis, REDIS_CLIENT_DEFAULTS, type IORedis, type RedisTarget } from './redis.connection.js';
+import { resolveRedisOptions, type RedisDriverOptions } from './redis.options.js';
+import { ACTIVE, APPLY_SCRIPT, CREATED, DATA, FLASH, RETIRED, RETIRE_SCRIPT } from './redis.scripts.js';
+
+/** What the driver gives a store beyond the user's options (tests give more). */
+export interface RedisStoreInternals {
+  /** How ioredis is imported (for the start-up check). */
+  importer?: () => Promise<IORedis>;
+  /** Bytes of one session's JSON past which a change is refused. Default: no limit. */
+  maxSize?: number;
+  /** The clock (ms since the epoch). Default Date.now. */
+  now?: () => number;
+}
 
 /** A pipeline with the retire script, as defineCommand adds it. */
 type RetirePipeline = {
@@ -22,93 +35,8 @@ type RedisClient = (Redis | Cluster) & {
   nestSessionRetire(key: string, ttl: number): Promise<string[] | null>;
 };
 
-const DATA = 'd:';
-const FLASH = 'f:';
-const CREATED = 'm:c';
-const ACTIVE = 'm:a';
-/** Bytes of the data and flash fields (names and JSON values). */
-const SIZE = 'm:s';
-/** The one field of a retired id's tombstone. */
-const RETIRED = 'm:r';
 /** ioredis states in which a connection attempt is under way (bounded by connectTimeout). */
 const CONNECTING = new Set(['connecting', 'connect']);
-
-/**
- * Applies a change set to the session hash in one step. ARGV: createdAt, lastActivity, ttl (ms),
- * clearData, clearFlash, create, maxSize, then four lists, each a count followed by its items:
- * deleted data fields; data field/JSON pairs; cleared flash field/JSON-the-request-saw pairs; flash
- * field/JSON pairs. Returns 1 when applied, 0 when refused (not live and not to be created), or
- * {-1, size} when the session would pass maxSize: nothing is written in either case.
- *
- * The first pass only reads: the size the session would have (bytes of fields and values, kept in
- * the hash as SIZE and updated by each write, so its cost grows with the change, not the session).
- */
-const APPLY_SCRIPT = `
-local key = KEYS[1]
-if redis.call('HEXISTS', key, '${RETIRED}') == 1 then return 0 end
-if ARGV[6] ~= '1' and redis.call('HEXISTS', key, '${ACTIVE}') == 0 then return 0 end
-local clearData, clearFlash = ARGV[4] == '1', ARGV[5] == '1'
--- field -> its value after the change set (false: deleted), and the fields in the order touched
-local after, order = {}, {}
-local function put(field, value)
-  if after[field] == nil then table.insert(order, field) end
-  after[field] = value
-end
-local size = tonumber(redis.call('HGET', key, '${SIZE}') or '-1')
-if clearData or clearFlash or size < 0 then
-  local sum = 0
-  for _, field in ipairs(redis.call('HKEYS', key)) do
-    local kind = string.sub(field, 1, 2)
-    if kind == '${DATA}' or kind == '${FLASH}' then
-      sum = sum + #field + redis.call('HSTRLEN', key, field)
-      if (clearData and kind == '${DATA}') or (clearFlash and kind == '${FLASH}') then put(field, false) end
-    end
-  end
-  size = sum
-end
-local i = 8
-local n = tonumber(ARGV[i])
-for j = i + 1, i + n do put(ARGV[j], false) end
-i = i + n + 1
-n = tonumber(ARGV[i])
-for j = i + 1, i + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
-i = i + 2 * n + 1
-n = tonumber(ARGV[i])
-for j = i + 1, i + 2 * n, 2 do
-  local value = after[ARGV[j]]
-  if value == nil then value = redis.call('HGET', key, ARGV[j]) end
-  if value == ARGV[j + 1] then put(ARGV[j], false) end
-end
-i = i + 2 * n + 1
-n = tonumber(ARGV[i])
-for j = i + 1, i + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
-for _, field in ipairs(order) do
-  if redis.call('HEXISTS', key, field) == 1 then size = size - #field - redis.call('HSTRLEN', key, field) end
-  if after[field] then size = size + #field + #after[field] end
-end
-if size > tonumber(ARGV[7]) then return {-1, size} end
-for _, field in ipairs(order) do
-  if after[field] then redis.call('HSET', key, field, after[field]) else redis.call('HDEL', key, field) end
-end
-redis.call('HSET', key, '${SIZE}', size)
-redis.call('HSETNX', key, '${CREATED}', ARGV[1])
-redis.call('HSET', key, '${ACTIVE}', ARGV[2])
-redis.call('PEXPIRE', key, ARGV[3])
-return 1
-`;
-
-/** Retires a live session: returns its fields and leaves a tombstone for ARGV[1] ms; nil when not live. */
-const RETIRE_SCRIPT = `
-local key = KEYS[1]
-if redis.call('HEXISTS', key, '${ACTIVE}') == 0 or redis.call('HEXISTS', key, '${RETIRED}') == 1 then
-  return false
-end
-local fields = redis.call('HGETALL', key)
-redis.call('DEL', key)
-redis.call('HSET', key, '${RETIRED}', '1')
-redis.call('PEXPIRE', key, ARGV[1])
-return fields
-`;
 
 /**
  * Sessions in Redis, one hash per session (`<prefix><id>`): a field per data key (`d:<key>`) and per
@@ -119,7 +47,7 @@ return fields
  * session has left (`expiresAt - lastActivity`, PEXPIRE) rather than PEXPIREAT `expiresAt`, so a clock
  * difference between the app's hosts and Redis's cannot end sessions early.
  */
-export class RedisStore implements SessionStore {
+export class RedisStore implements ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore {
   private readonly prefix: string;
   private readonly given?: RedisClient;
   private readonly target?: RedisTarget;
@@ -131,48 +59,20 @@ export class RedisStore implements SessionStore {
   private lastError?: Error;
   private closed = false;
 
-  constructor(
-    options: RedisDriverOptions = {},
-    private readonly importer: () => Promise<IORedis> = () => import('ioredis'),
-    private readonly maxSize = Infinity,
-  ) {
-    const { client, url, prefix = 'sess:' } = options;
-    if (typeof prefix !== 'string') {
-      throw new SessionConfigError('SESSION_REDIS_INVALID', `redis.prefix must be a string such as 'sess:'`);
-    }
-    if (client !== undefined && url !== undefined) {
-      throw new SessionConfigError(
-        'SESSION_REDIS_INVALID',
-        'give redis.client (your ioredis client) or redis.url (a client the driver opens), not both',
-      );
-    }
-    this.target = url === undefined ? undefined : parseRedisUrl(url);
-    if (client !== undefined) {
-      const c = client as Partial<Record<'defineCommand' | 'hgetall' | 'del', unknown>>;
-      if (typeof c?.defineCommand !== 'function' || typeof c.hgetall !== 'function') {
-        throw new SessionConfigError(
-          'SESSION_REDIS_INVALID',
-          'redis.client must be an ioredis client (new Redis(...) or new Cluster(...) from ioredis 5)',
-        );
-      }
-      this.given = defineApply(client as Redis);
-    }
-    this.prefix = prefix;
-    const { waitForReplicas = this.target?.kind === 'sentinel' ? 1 : 0, waitTimeout = 1_000 } = options;
-    if (!Number.isInteger(waitForReplicas) || waitForReplicas < 0) {
-      throw new SessionConfigError(
-        'SESSION_REDIS_INVALID',
-        'redis.waitForReplicas must be a whole number, 0 or more',
-      );
-    }
-    if (typeof waitTimeout !== 'number' || !(waitTimeout > 0) || !Number.isFinite(waitTimeout)) {
-      throw new SessionConfigError(
-        'SESSION_REDIS_INVALID',
-        'redis.waitTimeout must be a positive number of milliseconds',
-      );
-    }
-    this.replicas = waitForReplicas;
-    this.replicaTimeout = waitTimeout;
+  private readonly importer: () => Promise<IORedis>;
+  private readonly maxSize: number;
+  private readonly now: () => number;
+
+  constructor(options: RedisDriverOptions = {}, internals: RedisStoreInternals = {}) {
+    const resolved = resolveRedisOptions(options);
+    this.target = resolved.target;
+    this.given = resolved.client === undefined ? undefined : defineApply(resolved.client);
+    this.prefix = resolved.prefix;
+    this.replicas = resolved.waitForReplicas;
+    this.replicaTimeout = resolved.waitTimeout;
+    this.importer = internals.importer ?? (() => import('ioredis'));
+    this.maxSize = internals.maxSize ?? Infinity;
+    this.now = internals.now ?? (() => Date.now());
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
@@ -205,7 +105,7 @@ export class RedisStore implements SessionStore {
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
     const client = await this.connected();
-    const ttl = Math.max(1, Math.ceil(until - Date.now()));
+    const ttl = Math.max(1, Math.ceil(until - this.now()));
     const key = this.prefix + id;
     let flat: string[] | null;
     if (this.replicas === 0) {
@@ -240,9 +140,9 @@ export class RedisStore implements SessionStore {
     await client.del(this.prefix + id);
   }
 
-  /** @internal What a Redis error says about the setup, when it is a setup mistake rather than an outage. */
+  /** What a Redis error says about the setup, when it is a setup mistake rather than an outage. */
   misconfiguration(error: unknown): string | undefined {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     if (/^(MOVED|ASK) \d+ /.test(message) || message.startsWith('CROSSSLOT')) {
       return (
         'Redis answered as one node of a Redis Cluster: give every node, ' +
@@ -258,8 +158,8 @@ export class RedisStore implements SessionStore {
     return undefined;
   }
 
-  /** @internal At start-up: ioredis must be installed when the driver opens its own client. */
-  async ensureInstalled(): Promise<void> {
+  /** At start-up: ioredis must be installed when the driver opens its own client. */
+  async checkAtStartup(): Promise<void> {
     if (this.given === undefined) await this.ioredis();
   }
 
@@ -304,7 +204,7 @@ export class RedisStore implements SessionStore {
     } catch (error) {
       throw new SessionConfigError(
         'SESSION_REDIS_MISSING',
-        `the redis driver needs ioredis 5: npm install ioredis (${error instanceof Error ? error.message : String(error)})`,
+        `the redis driver needs ioredis 5: npm install ioredis (${errorMessage(error)})`,
       );
     }
   }
@@ -380,19 +280,11 @@ function parseRecord(fields: Record<string, string>): SessionRecord | undefined 
   try {
     for (const field in fields) {
       const kind = field.slice(0, 2);
-      if (kind === DATA) put(data, field.slice(2), JSON.parse(fields[field]));
-      else if (kind === FLASH) put(flash, field.slice(2), JSON.parse(fields[field]));
+      if (kind === DATA) putKey(data, field.slice(2), JSON.parse(fields[field]));
+      else if (kind === FLASH) putKey(flash, field.slice(2), JSON.parse(fields[field]));
     }
   } catch {
     return undefined;
   }
   return { data, flash, createdAt: Number(created), lastActivity: Number(active) };
-}
-
-function put(bag: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(bag, key, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    bag[key] = value;
-  }
 }

@@ -1,4 +1,4 @@
-import { SessionConfigError } from '../session.errors.js';
+import { SessionConfigError } from '../../session.errors.js';
 
 /** The SQL families the database driver speaks. */
 export type Dialect = 'postgres' | 'mysql' | 'sqlite';

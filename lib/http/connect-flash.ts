@@ -1,4 +1,5 @@
 import { format } from 'node:util';
+import { SessionConfigError } from '../session.errors.js';
 
 interface WithSession {
   session?: {
@@ -16,7 +17,10 @@ interface WithSession {
 export function connectFlash(this: WithSession, type?: string, ...message: unknown[]): unknown {
   const session = this.session;
   if (session?.pushFlash === undefined || session.pullFlash === undefined) {
-    throw new Error('req.flash() needs a session: import SessionModule.forRoot() in the app module');
+    throw new SessionConfigError(
+      'SESSION_MODULE_NOT_CONFIGURED',
+      'req.flash() needs a session: import SessionModule.forRoot() in the root module',
+    );
   }
   if (type === undefined) return session.pullFlash();
   if (message.length === 0) return session.pullFlash(type);

@@ -1,36 +1,35 @@
-import { Sweeper } from './sweeper.js';
 import { Logger } from '@nestjs/common';
 import type { DataSource, DataSourceOptions } from 'typeorm';
-import { SessionConfigError } from '../session.errors.js';
-import type { DatabaseDriverOptions } from '../session.options.js';
-import {
-  ServerEngine,
-  SqliteEngine,
-  TOMBSTONE,
-  message,
-  toRecord,
-  type Engine,
-  type SqliteEngineOptions,
-} from './database.engines.js';
-import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.schema.js';
+import { interval } from '../../core/option-checks.js';
+import { SessionConfigError, errorMessage } from '../../session.errors.js';
 import type {
   ClosableSessionStore,
+  DiagnosingSessionStore,
   PrunableSessionStore,
   SessionChanges,
   SessionMeta,
   SessionRecord,
-} from './session-store.js';
+  StartupCheckedSessionStore,
+} from '../session-store.js';
+import { Sweeper } from '../sweeper.js';
+import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.sql.js';
+import { TOMBSTONE, toRecord, type Engine } from './rows.js';
+import { ServerEngine } from './server.engine.js';
+import { SqliteEngine, type SqliteEngineOptions } from './sqlite.engine.js';
 
-/** What the driver gives a store beyond the user's options (tests give more). */
-export interface DatabaseStoreInternals extends SqliteEngineOptions {
-  /** Bytes of one session's JSON past which a change is refused. Default: no limit. */
-  maxSize?: number;
-  /** How optional packages are imported (for the start-up check). */
-  importer?: (name: string) => Promise<unknown>;
+/** `forRoot({ database })`. */
+export interface DatabaseDriverOptions {
+  /**
+   * The app's own initialized TypeORM DataSource (never closed by the driver), or options for one the
+   * driver opens on first use and closes on shutdown. PostgreSQL, MySQL/MariaDB or better-sqlite3.
+   * Default { type: 'better-sqlite3', database: 'sessions.sqlite', enableWAL: true }.
+   */
+  dataSource?: DataSource | DataSourceOptions;
+  /** The table, created on first use when missing ('schema.table' works). Default 'sessions'. */
+  table?: string;
+  /** How often expired rows are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
+  pruneInterval?: number;
 }
-
-/** The client package TypeORM loads for each dialect. */
-const CLIENTS = { sqlite: 'better-sqlite3', postgres: 'pg', mysql: 'mysql2' } as const;
 
 export const DATABASE_DEFAULTS = {
   dataSource: { type: 'better-sqlite3', database: 'sessions.sqlite', enableWAL: true } as DataSourceOptions,
@@ -39,11 +38,41 @@ export const DATABASE_DEFAULTS = {
 };
 
 /**
+ * The database driver's options with their defaults. A DataSource type it does not speak, a table
+ * name that is not a plain identifier or a bad pruneInterval is a start-up error.
+ */
+export function resolveDatabaseOptions(input: DatabaseDriverOptions = {}): Required<DatabaseDriverOptions> {
+  const resolved = {
+    dataSource: input.dataSource ?? DATABASE_DEFAULTS.dataSource,
+    table: input.table ?? DATABASE_DEFAULTS.table,
+    pruneInterval: input.pruneInterval ?? DATABASE_DEFAULTS.pruneInterval,
+  };
+  sessionSql(dialectOf(sourceOptions(resolved.dataSource)?.type), resolved.table);
+  interval('database.pruneInterval', resolved.pruneInterval);
+  return resolved;
+}
+
+/** What the driver gives a store beyond the user's options (tests give more). */
+export interface DatabaseStoreInternals extends SqliteEngineOptions {
+  /** Bytes of one session's JSON past which a change is refused. Default: no limit. */
+  maxSize?: number;
+  /** How optional packages are imported (for the start-up check). */
+  importer?: (name: string) => Promise<unknown>;
+  /** The clock (ms since the epoch). Default Date.now. */
+  now?: () => number;
+}
+
+/** The client package TypeORM loads for each dialect. */
+const CLIENTS = { sqlite: 'better-sqlite3', postgres: 'pg', mysql: 'mysql2' } as const;
+
+/**
  * Sessions in a table of a TypeORM DataSource: the app's own (never closed here) or one it opens on
  * first use (closed on application shutdown); SQLite in `sessions.sqlite` by default. Constructing it
  * touches nothing: typeorm is imported, the DataSource opened and the table created on first use.
  */
-export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore {
+export class DatabaseStore
+  implements PrunableSessionStore, ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore
+{
   readonly table: string;
   readonly dialect: Dialect;
   private readonly given: DataSource | undefined;
@@ -52,8 +81,10 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   private readonly pruneInterval: number;
   private engine: Promise<Engine> | undefined;
   private opened: DataSource | undefined;
-  private readonly sweeper: Sweeper;
+  /** @internal */
+  readonly sweeper: Sweeper;
   private closed = false;
+  private readonly now: () => number;
 
   /**
    * `engine.busyTimeout`: how long a SQLite statement is retried, on a timer, while another process
@@ -64,32 +95,24 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     private readonly logger: Logger = new Logger('Session'),
     private readonly internals: DatabaseStoreInternals = {},
   ) {
-    const source = options.dataSource ?? DATABASE_DEFAULTS.dataSource;
+    this.now = internals.now ?? (() => Date.now());
+    const resolved = resolveDatabaseOptions(options);
+    const source = resolved.dataSource;
     this.given = isDataSource(source) ? source : undefined;
     this.sourceOptions = isDataSource(source) ? undefined : source;
-    this.dialect = dialectOf((this.given?.options ?? this.sourceOptions)?.type);
-    this.table = options.table ?? DATABASE_DEFAULTS.table;
+    this.dialect = dialectOf(sourceOptions(source)?.type);
+    this.table = resolved.table;
     this.sql = sessionSql(this.dialect, this.table);
-    this.pruneInterval = options.pruneInterval ?? DATABASE_DEFAULTS.pruneInterval;
-    if (
-      typeof this.pruneInterval !== 'number' ||
-      !(this.pruneInterval >= 0) ||
-      !isFinite(this.pruneInterval)
-    ) {
-      throw new SessionConfigError(
-        'SESSION_OPTION_INVALID',
-        'database.pruneInterval must be a number of milliseconds (0 turns the sweep off)',
-      );
-    }
+    this.pruneInterval = resolved.pruneInterval;
     this.sweeper = new Sweeper(
       () => this.sweep(),
       this.pruneInterval,
-      (error) => this.logger.warn(`Pruning expired sessions failed: ${message(error)}`),
+      (error) => this.logger.warn(`Pruning expired sessions failed: ${errorMessage(error)}`),
     );
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
-    const row = await (await this.ready()).get(id, Date.now());
+    const row = await (await this.ready()).get(id, this.now());
     if (row === undefined) return undefined;
     return row.payload === TOMBSTONE ? 'retired' : toRecord(row);
   }
@@ -99,14 +122,14 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   }
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
-    return (await this.ready()).retire(id, until, Date.now());
+    return (await this.ready()).retire(id, until, this.now());
   }
 
   async destroy(id: string): Promise<void> {
     await (await this.ready()).destroy(id);
   }
 
-  /** @internal What a database error says about the setup, when it is a setup mistake rather than an outage. */
+  /** What a database error says about the setup, when it is a setup mistake rather than an outage. */
   misconfiguration(error: unknown): string | undefined {
     const cause = (error as { driverError?: unknown }).driverError ?? error;
     const code = String((cause as { code?: unknown } | undefined)?.code ?? '');
@@ -120,10 +143,10 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
   }
 
   /**
-   * @internal At start-up: typeorm and the database's client must be installed when the driver
-   * opens its own DataSource (nothing is connected here).
+   * At start-up: typeorm and the database's client must be installed when the driver opens its own
+   * DataSource (nothing is connected here).
    */
-  async ensureInstalled(): Promise<void> {
+  async checkAtStartup(): Promise<void> {
     if (this.given !== undefined) return;
     const client = CLIENTS[this.dialect];
     for (const name of ['typeorm', client]) {
@@ -132,7 +155,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
       } catch (error) {
         throw new SessionConfigError(
           'SESSION_DATABASE_TYPEORM_MISSING',
-          `the database driver needs ${name}: npm install typeorm ${client} (${message(error)})`,
+          `the database driver needs ${name}: npm install typeorm ${client} (${errorMessage(error)})`,
         );
       }
     }
@@ -157,8 +180,8 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
 
   private async sweep(): Promise<number> {
     const engine = await this.ready();
-    const now = Date.now();
-    let total = engine.pruneBacklog === undefined ? 0 : await engine.pruneBacklog(now, () => this.closed);
+    const now = this.now();
+    let total = (await engine.pruneBacklog?.(now, () => this.closed)) ?? 0;
     for (;;) {
       const count = await engine.pruneBatch(now);
       total += count;
@@ -191,7 +214,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
           ? new SqliteEngine(dataSource, this.sql, this.internals.maxSize ?? Infinity, this.internals)
           : new ServerEngine(dataSource, this.sql, this.internals.maxSize ?? Infinity);
       await engine.createTable();
-      this.startSweep();
+      this.sweeper.start();
       return engine;
     } catch (error) {
       await this.release(dataSource);
@@ -206,7 +229,7 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     } catch (error) {
       throw new SessionConfigError(
         'SESSION_DATABASE_TYPEORM_MISSING',
-        `the database driver needs typeorm and the database's client: npm install typeorm better-sqlite3 (or pg, mysql2) (${message(error)})`,
+        `the database driver needs typeorm and the database's client: npm install typeorm better-sqlite3 (or pg, mysql2) (${errorMessage(error)})`,
       );
     }
     const dataSource = new typeorm.DataSource({ ...this.sourceOptions! });
@@ -226,12 +249,13 @@ export class DatabaseStore implements PrunableSessionStore, ClosableSessionStore
     this.opened = undefined;
     if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
   }
-
-  private startSweep(): void {
-    this.sweeper.start(() => this.prune());
-  }
 }
 
 function isDataSource(source: DataSource | DataSourceOptions): source is DataSource {
   return typeof (source as Partial<DataSource>).initialize === 'function';
+}
+
+/** The options of a DataSource, or the options given for one. */
+function sourceOptions(source: DataSource | DataSourceOptions): DataSourceOptions | undefined {
+  return isDataSource(source) ? source.options : source;
 }

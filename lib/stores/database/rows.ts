@@ -1,0 +1,105 @@
+/** What the database engines share: the row, the engine contract, and the helpers on rows and statements. */
+import type { QueryRunner } from 'typeorm';
+import { emptyRecord } from '../../core/change-set.js';
+import { isBag } from '../../core/json-value.js';
+import { SessionTooLargeError } from '../../session.errors.js';
+import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
+
+/** A row as the drivers return it: PostgreSQL and MySQL give bigint columns as strings. */
+export interface Row {
+  payload: string;
+  created_at: number | string;
+  last_activity: number | string;
+  expires_at?: number | string;
+}
+
+/** How one engine runs the statements: each write is one transaction. */
+export interface Engine {
+  createTable(): Promise<void>;
+  get(id: string, now: number): Promise<Row | undefined>;
+  /** False, changing nothing, when the row is not live and `meta.create` is false (or it is a tombstone). */
+  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean>;
+  /** Replaces a live row by a tombstone kept until `until`; the record it held, or undefined. */
+  retire(id: string, until: number, now: number): Promise<SessionRecord | undefined>;
+  destroy(id: string): Promise<void>;
+  /** Deletes at most PRUNE_BATCH expired rows; resolves to how many went. */
+  pruneBatch(now: number): Promise<number>;
+  /**
+   * When the engine has a faster way through a large backlog of expired rows and there is one, deletes
+   * most of them and resolves to how many went; otherwise resolves to 0 at once.
+   */
+  pruneBacklog?(now: number, stopped: () => boolean): Promise<number>;
+}
+/** The record a row holds; undefined when its payload is not a session (treated as missing). */
+export function toRecord(row: Row): SessionRecord | undefined {
+  try {
+    const { data, flash } = JSON.parse(row.payload) as Partial<SessionRecord>;
+    if (!isBag(data) || !isBag(flash)) return undefined;
+    return { data, flash, createdAt: Number(row.created_at), lastActivity: Number(row.last_activity) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The payload of a retired id's row, kept until its expires_at: never a session. */
+export const TOMBSTONE = 'retired';
+
+/** The record a row holds while it is live: not missing, expired or a tombstone. */
+export function live(row: Row | undefined, now: number): SessionRecord | undefined {
+  return row !== undefined && Number(row.expires_at) > now ? toRecord(row) : undefined;
+}
+
+/** What a change set applies to: the live record, or an empty one when the row is missing or expired. */
+export function current(row: Row | undefined, meta: SessionMeta): SessionRecord {
+  return live(row, meta.lastActivity) ?? emptyRecord(meta);
+}
+
+/** The payload writer: a session's JSON, refused past maxSize bytes. */
+export function payloadOf(maxSize: number): (record: SessionRecord) => string {
+  return (record) => {
+    const json = JSON.stringify({ data: record.data, flash: record.flash });
+    const size = Buffer.byteLength(json);
+    if (size > maxSize) throw SessionTooLargeError.inStore(size, maxSize);
+    return json;
+  };
+}
+
+/** Deadlocks and serialization failures: the transaction is run again. */
+export function isTransient(error: unknown): boolean {
+  const cause = (error as { driverError?: { code?: unknown } }).driverError ?? error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return code === '40P01' || code === '40001' || code === 'ER_LOCK_DEADLOCK';
+}
+
+/**
+ * One DELETE of expired rows in a READ COMMITTED transaction (no gap locks: requests inserting
+ * sessions never wait on it), run again when it meets another pruner in a deadlock.
+ */
+export async function pruneStatement(runner: QueryRunner, sql: string, params: unknown[]): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runner.startTransaction('READ COMMITTED');
+      const affected = (await runner.query(sql, params, true)).affected ?? 0;
+      await runner.commitTransaction();
+      return affected;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      if (attempt >= 5 || !isTransient(error)) throw error;
+    }
+  }
+}
+
+/**
+ * A read of the expiry index at READ UNCOMMITTED (MySQL/MariaDB). Right after a large delete, InnoDB's
+ * purge has not yet removed the deleted rows' entries from the index; a consistent or locking read
+ * checks each against its row (reading most of the table from disk), while this one skips them. A
+ * dirty answer is harmless: every DELETE checks expires_at again on the committed row.
+ */
+export async function uncommitted(runner: QueryRunner, sql: string, params: unknown[]): Promise<unknown[]> {
+  await runner.startTransaction('READ UNCOMMITTED');
+  try {
+    return (await runner.query(sql, params)) as unknown[];
+  } finally {
+    await runner.commitTransaction();
+  }
+}

@@ -1,0 +1,199 @@
+import type { DataSource } from 'typeorm';
+import { applyChanges } from '../../core/change-set.js';
+import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
+import type { SessionSql } from './database.sql.js';
+import { TOMBSTONE, current, live, payloadOf, type Engine, type Row } from './rows.js';
+
+interface SqliteStatement {
+  get(...params: unknown[]): unknown;
+  run(...params: unknown[]): { changes: number };
+  pluck(): SqliteStatement;
+}
+
+interface SqliteConnection {
+  readonly inTransaction: boolean;
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  pragma(source: string): unknown;
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): { immediate(...args: A): R };
+}
+
+interface Prepared {
+  connection: SqliteConnection;
+  get: SqliteStatement;
+  delete: SqliteStatement;
+  prune: SqliteStatement;
+  write: (id: string, changes: SessionChanges, meta: SessionMeta) => boolean;
+  retire: (id: string, until: number, now: number) => SessionRecord | undefined;
+}
+
+interface BusyPragmas {
+  connection: SqliteConnection;
+  read: SqliteStatement;
+  off: SqliteStatement;
+}
+
+/** How long the SQLite engine keeps trying a statement the file's lock refuses, in ms, unless told. */
+export const SQLITE_BUSY_TIMEOUT = 2000;
+/** The first wait after a refusal; each next one doubles, up to SQLITE_BUSY_MAX_WAIT. */
+const SQLITE_BUSY_FIRST_WAIT = 2;
+const SQLITE_BUSY_MAX_WAIT = 50;
+
+export interface SqliteEngineOptions {
+  /** How long a statement is retried while another process holds the file's lock, in ms (default 2000). */
+  busyTimeout?: number;
+}
+
+/**
+ * SQLite through better-sqlite3, whose TypeORM driver has one connection for everything. Each write
+ * runs synchronously as one `BEGIN IMMEDIATE` transaction on that connection, so nothing else in the
+ * process can interleave with it, and the database serializes it against other processes.
+ *
+ * better-sqlite3 waits for a lock by blocking the thread (its `busy_timeout`, 5 s by default), which
+ * would freeze every request of the app while another process holds the file. So the engine's
+ * statements run with `busy_timeout` 0 (the connection's own value is put back afterwards, for an app
+ * sharing it) and a refused one (SQLITE_BUSY) is tried again on a timer, up to `busyTimeout` ms in
+ * all; then it fails, and the request that needed it gets a 503.
+ */
+export class SqliteEngine implements Engine {
+  private prepared: Prepared | undefined;
+  private readonly payload: (record: SessionRecord) => string;
+  private busyPragmas: BusyPragmas | undefined;
+  private readonly busyTimeout: number;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: SessionSql,
+    maxSize: number,
+    options: SqliteEngineOptions = {},
+  ) {
+    this.payload = payloadOf(maxSize);
+    this.busyTimeout = options.busyTimeout ?? SQLITE_BUSY_TIMEOUT;
+  }
+
+  async createTable(): Promise<void> {
+    await this.run(true, (connection) => {
+      for (const statement of this.sql.createTable) connection.exec(statement);
+    });
+  }
+
+  get(id: string, now: number): Promise<Row | undefined> {
+    return this.run(false, (connection) => this.statements(connection).get.get(id, now) as Row | undefined);
+  }
+
+  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    return this.run(true, (connection) => this.statements(connection).write(id, changes, meta));
+  }
+
+  retire(id: string, until: number, now: number): Promise<SessionRecord | undefined> {
+    return this.run(true, (connection) => this.statements(connection).retire(id, until, now));
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.run(true, (connection) => this.statements(connection).delete.run(id));
+  }
+
+  pruneBatch(now: number): Promise<number> {
+    return this.run(true, (connection) => this.statements(connection).prune.run(now).changes);
+  }
+
+  /**
+   * Runs `work` synchronously on the connection without ever blocking on the file's lock: refused,
+   * it is tried again after a short wait (2, 4, 8 … 50 ms) until `busyTimeout` has passed.
+   */
+  private async run<T>(write: boolean, work: (connection: SqliteConnection) => T): Promise<T> {
+    const start = performance.now();
+    let wait = SQLITE_BUSY_FIRST_WAIT;
+    for (;;) {
+      // A write waits for a transaction the app has open on a shared connection; a read joins it.
+      const connection = write ? await this.idle() : this.connection();
+      try {
+        return this.withoutBusyWait(connection, work);
+      } catch (error) {
+        const left = this.busyTimeout - (performance.now() - start);
+        if (!isBusy(error) || left <= 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, left)));
+        wait = Math.min(wait * 2, SQLITE_BUSY_MAX_WAIT);
+      }
+    }
+  }
+
+  /** Runs `work` with the connection's busy_timeout at 0 (SQLITE_BUSY at once), then puts it back. */
+  private withoutBusyWait<T>(connection: SqliteConnection, work: (connection: SqliteConnection) => T): T {
+    if (this.busyPragmas?.connection !== connection) {
+      this.busyPragmas = {
+        connection,
+        read: connection.prepare('PRAGMA busy_timeout').pluck(),
+        off: connection.prepare('PRAGMA busy_timeout = 0'),
+      };
+    }
+    const previous = Number(this.busyPragmas.read.get());
+    if (previous === 0) return work(connection);
+    this.busyPragmas.off.run();
+    try {
+      return work(connection);
+    } finally {
+      connection.pragma(`busy_timeout = ${previous}`);
+    }
+  }
+
+  private connection(): SqliteConnection {
+    const connection = (this.dataSource.driver as unknown as { databaseConnection?: SqliteConnection })
+      .databaseConnection;
+    if (connection === undefined) throw new Error('the SQLite DataSource has no open connection');
+    return connection;
+  }
+
+  /**
+   * The connection once no transaction is open on it: an app sharing its DataSource may be inside one
+   * (awaiting between its queries), and a write made then would join it.
+   */
+  private async idle(): Promise<SqliteConnection> {
+    const deadline = performance.now() + 5000;
+    for (;;) {
+      const connection = this.connection();
+      if (!connection.inTransaction) return connection;
+      if (performance.now() > deadline) {
+        throw new Error('the SQLite connection stayed inside another transaction for 5 s');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  private statements(connection: SqliteConnection): Prepared {
+    if (this.prepared?.connection === connection) return this.prepared;
+    const lock = connection.prepare(this.sql.lock);
+    const insert = connection.prepare(this.sql.insert);
+    const update = connection.prepare(this.sql.update);
+    const write = connection.transaction((id: string, changes: SessionChanges, meta: SessionMeta) => {
+      const row = lock.get(id) as Row | undefined;
+      if (!meta.create && live(row, meta.lastActivity) === undefined) return false;
+      const merged = applyChanges(current(row, meta), changes, meta);
+      const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
+      if (row === undefined) insert.run(id, ...values);
+      else update.run(...values, id);
+      return true;
+    });
+    const retire = connection.transaction((id: string, until: number, now: number) => {
+      const row = lock.get(id) as Row | undefined;
+      const record = live(row, now);
+      if (record !== undefined) update.run(TOMBSTONE, until, now, row!.created_at, id);
+      return record;
+    });
+    this.prepared = {
+      connection,
+      get: connection.prepare(this.sql.get),
+      delete: connection.prepare(this.sql.delete),
+      prune: connection.prepare(this.sql.prune),
+      write: (id, changes, meta) => write.immediate(id, changes, meta),
+      retire: (id, until, now) => retire.immediate(id, until, now),
+    };
+    return this.prepared;
+  }
+}
+
+/** SQLITE_BUSY and its extended codes: another connection holds the lock this statement needs. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}

@@ -1,0 +1,88 @@
+/**
+ * What the file driver keeps on disk: the names it reads and writes, what a session file holds, and
+ * the write that a reader can never see half of (a temp file renamed over the session's file).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { isBag } from '../core/json-value.js';
+import type { SessionRecord } from './session-store.js';
+
+/** The only ids that become file names: base64url, as the driver makes them (256 random bits). */
+export const SESSION_ID = /^[A-Za-z0-9_-]{20,128}$/;
+/** `<id>.json`, the only files prune() reads. */
+export const SESSION_FILE = /^([A-Za-z0-9_-]{20,128})\.json$/;
+/** What a write leaves behind when its process dies between writing and renaming. */
+export const TEMP_FILE = /^[A-Za-z0-9_-]{20,128}\.json\.[0-9a-f]+\.tmp$/;
+/** A lock directory, `<id>.lock`. */
+export const LOCK_DIR = /^[A-Za-z0-9_-]{20,128}\.lock$/;
+
+/** What a session file holds: a record and when it may be dropped, or a retired id's tombstone. */
+export type Stored = (SessionRecord & { expiresAt: number }) | { retired: true; expiresAt: number };
+
+export function checkId(id: string): void {
+  if (!SESSION_ID.test(id)) {
+    throw new TypeError('a session id must be base64url of 20 to 128 characters: refusing it as a file name');
+  }
+}
+
+/** The content of a session file, expired or not: undefined when it is missing or not a session file. */
+export async function readStored(file: string): Promise<Stored | undefined> {
+  let json: string;
+  try {
+    json = await readFile(file, 'utf8');
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+  return parse(json);
+}
+
+/** Writes the whole file under a temp name (0600), then renames it over the session's file. */
+export async function writeStored(file: string, stored: Stored): Promise<void> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, JSON.stringify(stored), { mode: 0o600 });
+    await rename(temp, file);
+  } catch (error) {
+    await removeFile(temp);
+    throw error;
+  }
+}
+
+export function recordOf(stored: SessionRecord): SessionRecord {
+  return {
+    data: stored.data,
+    flash: stored.flash,
+    createdAt: stored.createdAt,
+    lastActivity: stored.lastActivity,
+  };
+}
+
+function parse(json: string): Stored | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (!isBag(value) || typeof value.expiresAt !== 'number') return undefined;
+  if (value.retired === true) return { retired: true, expiresAt: value.expiresAt };
+  if (!isBag(value.data) || !isBag(value.flash)) return undefined;
+  if (typeof value.createdAt !== 'number' || typeof value.lastActivity !== 'number') return undefined;
+  return value as Stored;
+}
+
+/** Deletes a file; resolves whether it was there. */
+export async function removeFile(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+export function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
