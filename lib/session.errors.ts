@@ -43,6 +43,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_STORE_UNAVAILABLE',
   /** 500: the session is over its size limit; nothing of it was kept. */
   'SESSION_TOO_LARGE',
+  /** A change made where it can no longer be kept (after the response's head on the cookie driver, after the response); the message says why. */
+  'SESSION_READ_ONLY',
   /** 409: the session was retired (regenerated or destroyed) under this request; nothing of it was kept. */
   'SESSION_CONFLICT',
 ] as const;
@@ -150,6 +152,17 @@ export class SessionConflictError extends SessionError {
       `the '${driver}' session was regenerated or destroyed by another request; nothing of this request was kept, try again`,
       HttpStatus.CONFLICT,
     );
+  }
+}
+
+/**
+ * A change made where it can no longer be kept: on the cookie driver after the response's head (the
+ * cookie is already sent), or once the response has been sent. Thrown at the call, never silently
+ * dropped; the message says why.
+ */
+export class SessionReadOnlyError extends SessionError {
+  constructor(why: string) {
+    super('SESSION_READ_ONLY', `this session can no longer be changed: ${why}`);
   }
 }
 

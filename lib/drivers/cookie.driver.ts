@@ -7,6 +7,10 @@ import { newSessionId, type Keyring } from '../crypto/keyring.js';
 import { SessionTooLargeError } from '../session.errors.js';
 import type { CommitInput, CookieSizer, DriverCommit, SessionDriver } from './session-driver.js';
 
+/** Why the cookie driver cannot take a change after the head. */
+const IN_COOKIE =
+  "the cookie driver keeps the session in its cookie, which went out with the response's head";
+
 /** Browsers keep a cookie only while its whole Set-Cookie value (name, value, attributes) fits. */
 export const COOKIE_SIZE_LIMIT = 4096;
 
@@ -56,6 +60,7 @@ export class CookieDriver implements SessionDriver {
 
   commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
+    state.committed(IN_COOKIE);
     const cookie = this.cookieFor(state, consume, now);
     if (cookie === undefined) {
       // destroy() clears the client's cookie, unless something set afterwards starts a new session.

@@ -48,7 +48,16 @@ export interface SessionDriver {
   readonly name: string;
   readonly cookieName: string;
   load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState;
+  /**
+   * Decides the commit. It also tells the state, with `state.committed()`, whether changes made after
+   * the response's head can still be kept (by commitLate()) or why not.
+   */
   commit(input: CommitInput): DriverCommit;
+  /**
+   * Keeps the changes made after the commit, before the response ends (under the id the client got
+   * with the head): the store work to wait for, if any.
+   */
+  commitLate?(state: SessionState, now: number): Promise<unknown> | undefined;
   /** Drivers that may refuse a commit (failure) are committed first, so a refused response writes nothing. */
   readonly mayRefuse?: boolean;
   /** The store behind a server-side driver (SessionManager.store()). */

@@ -77,6 +77,7 @@ export class StoreDriver implements SessionDriver {
     if (state.retired) {
       // The request brought a retired id: nothing is written under it, and the client's cookie is
       // left alone (the response that retired it carries the one to keep).
+      state.committed(RETIRED);
       return state.modified ? { failure: new SessionConflictError(this.name) } : {};
     }
     const createdAt = state.createdAt !== undefined && !state.destroyed ? state.createdAt : now;
@@ -95,6 +96,7 @@ export class StoreDriver implements SessionDriver {
     try {
       if (state.hasStoredRecord) {
         const changes = state.changes(consume, false);
+        state.committed(undefined);
         const empty = isEmptyChanges(changes);
         if (empty && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
         return this.work(
@@ -111,6 +113,7 @@ export class StoreDriver implements SessionDriver {
         // requests committed meanwhile), carried to the new id with this request's changes.
         const changes = state.changes(consume, false);
         const seen = state.changes(consume, true);
+        state.committed(undefined);
         const moved = then(this.apply(state.id, seen, { ...meta, create: true }), () =>
           then(this.retire(previous, until), (record) => {
             if (record === undefined) {
@@ -139,12 +142,35 @@ export class StoreDriver implements SessionDriver {
       } else if (state.destroyed && hadCookie) {
         cookie = 'clear';
       }
+      // Nothing created: no cookie reaches the client with the head, so nothing later can be kept.
+      state.committed(created === undefined ? NO_COOKIE : undefined);
       const pending = [retired, created].filter((p) => p instanceof Promise);
       if (pending.length === 0) return { cookie };
       return { ...this.work(pending.length === 1 ? pending[0] : Promise.all(pending)), cookie };
     } catch (error) {
       // A synchronous store refused (conflict, too large): the response becomes the error.
       return { failure: error instanceof Error ? error : new Error(String(error)) };
+    }
+  }
+
+  /** A change set made after the head, applied before the response ends to the record the head's cookie names. */
+  commitLate(state: SessionState, now: number): Promise<unknown> | undefined {
+    const changes = state.changes(false, false);
+    if (isEmptyChanges(changes)) return undefined;
+    const createdAt = state.createdAt ?? now;
+    const meta = {
+      createdAt,
+      lastActivity: now,
+      expiresAt: expiresAt(this.timeouts, createdAt, now),
+      create: false,
+    };
+    try {
+      const applied = then(this.apply(state.id, changes, meta), (applied) => {
+        if (!applied) throw new SessionConflictError(this.name);
+      });
+      return applied instanceof Promise ? this.guard(applied) : undefined;
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
@@ -194,6 +220,12 @@ export class StoreDriver implements SessionDriver {
     this.health.ok();
   }
 }
+
+/** Why a request that brought a retired id cannot take changes after the head. */
+const RETIRED = 'its id was retired (regenerated or destroyed) by another request';
+/** Why a session that sent no cookie with the head cannot take changes after it. */
+const NO_COOKIE =
+  "the response's head was sent before this session held anything, so no session cookie reached the client";
 
 /** Chains a step onto store work that may have been done at once. */
 function then<T, R>(value: Promise<T> | T, next: (value: T) => R | Promise<R>): Promise<R> | R {

@@ -108,6 +108,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
   private facade: Facade | undefined;
+  /** Once committed: the states whose later changes the late commit keeps (step 7). */
+  private late: Array<readonly [SessionDriver, SessionState]> | undefined;
 
   constructor(
     private readonly lifecycle: SessionLifecycle,
@@ -156,6 +158,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     let state = this.states.get(driver);
     if (state === undefined) {
       state = new SessionState(undefined, undefined, newSessionId);
+      // First used after the commit: no cookie for it can reach the client any more.
+      if (this.late !== undefined) state.committed(AFTER_HEAD);
       this.states.set(driver, state);
     }
     return state;
@@ -164,7 +168,10 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   /** Step 6. */
   commit(status: number): CommitResult {
     this.facade?.sync();
-    if (this.states.size === 0) return NOTHING;
+    if (this.states.size === 0) {
+      this.late = NONE;
+      return NOTHING;
+    }
     const consume = clearsFlash(status, this.keepsFlash);
     const entries: Array<readonly [SessionDriver, SessionState]> = [];
     for (const [name, state] of this.states) {
@@ -176,7 +183,9 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     const cookies: string[] = [];
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
-    for (const [driver, state] of entries) {
+    const late: Array<readonly [SessionDriver, SessionState]> = [];
+    for (const entry of entries) {
+      const [driver, state] = entry;
       const out = driver.commit({
         state,
         consume,
@@ -184,18 +193,50 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
         secure: (secure ??= this.isSecure()),
         now: this.now,
       });
-      if (out.failure !== undefined) return { cookies: [], pending: undefined, failure: out.failure };
+      if (out.failure !== undefined) {
+        for (const [, refused] of entries) refused.committed(REFUSED);
+        this.late = NONE;
+        return { cookies: [], pending: undefined, failure: out.failure };
+      }
       if (out.cookie !== undefined) cookies.push(this.lifecycle.setCookie(driver, out.cookie, secure));
       if (out.pending !== undefined) (pending ??= []).push(out.pending);
+      if (state.acceptsLate) late.push(entry);
     }
+    this.late = late;
     return {
       cookies,
       pending: pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending),
     };
   }
+
+  /**
+   * Step 7, at the response's end: the changes made after the head (a streamed body, SSE, an
+   * interceptor's finalize), kept by a late commit the end waits for; afterwards nothing can change.
+   */
+  finish(): Promise<unknown> | undefined {
+    const late = this.late;
+    if (late === undefined || late === NONE) return undefined;
+    this.late = NONE;
+    this.facade?.sync();
+    let pending: Promise<unknown>[] | undefined;
+    for (const [driver, state] of late) {
+      const work = state.modified ? driver.commitLate!(state, this.now) : undefined;
+      state.committed(AFTER_RESPONSE);
+      if (work !== undefined) (pending ??= []).push(work);
+    }
+    return pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending);
+  }
 }
 
 const NOTHING: CommitResult = Object.freeze({ cookies: [], pending: undefined }) as CommitResult;
+const NONE: Array<readonly [SessionDriver, SessionState]> = [];
+/** Why a session first used after the head cannot take a change. */
+const AFTER_HEAD =
+  "the response's head was sent before this session was used, so no session cookie reached the client";
+/** Why nothing can change once the commit was refused (the response is its error). */
+const REFUSED = 'the response became an error: this session could not be kept';
+/** Why nothing can change once the response has ended. */
+const AFTER_RESPONSE = 'the response has been sent';
 
 /** Step 7's error body: what Nest's default exception filter would send for the error. */
 export function errorResponse(error: unknown): { status: number; body: object } {

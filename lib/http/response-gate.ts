@@ -9,9 +9,11 @@ export interface CommitResult {
   failure?: unknown;
 }
 
-/** What decides the commit once the final status is known. */
+/** What decides the commit once the final status is known, and keeps what changed after it. */
 export interface Committer {
   commit(status: number): CommitResult;
+  /** At the response's end: store work for changes made after the commit, which the end waits for. */
+  finish(): Promise<unknown> | undefined;
 }
 
 /** The status and JSON body an error is answered with (the shape of Nest's default exception filter). */
@@ -25,7 +27,8 @@ type Methods = Record<Method, AnyFn>;
  * One response's gate:
  * - `open`: nothing written yet; the first writeHead, write or end commits with the status it carries;
  * - `holding`: the commit's store work is pending; head, body and end are kept in order;
- * - `passed`: everything goes straight through (held calls replayed first);
+ * - `passed`: everything goes straight through (held calls replayed first), except that the end
+ *   waits for the late commit of changes made after the head, if there are any (holding again);
  * - `refused`: the commit refused the session (too large); the next write or end answers the error;
  * - `failed`: the error was answered (or the connection cut); later calls are dropped.
  */
@@ -70,8 +73,22 @@ class Gate {
         return method === 'write' ? true : res;
       default:
         if (res.writableEnded) return method === 'write' ? true : res;
+        if (method === 'end') return this.end(res, args);
         return this.original[method].apply(res, args);
     }
+  }
+
+  /** The end, once the head has passed: after the late commit, if changes were made since the head. */
+  private end(res: ServerResponse, args: unknown[]): unknown {
+    const late = this.committer.finish();
+    if (late === undefined) return this.original.end.apply(res, args);
+    this.state = 'holding';
+    this.held = [['end', args]];
+    late.then(
+      () => this.release(res),
+      (error: unknown) => this.fail(res, error),
+    );
+    return res;
   }
 
   private decide(res: ServerResponse, status: number, headers: unknown): void {
@@ -101,6 +118,11 @@ class Gate {
     // the replay, in which case Node sends it when the socket empties.
     let full = false;
     for (const [method, args] of held) {
+      if (method === 'end') {
+        // Changes made while the head was held still need their late commit.
+        this.end(res, args);
+        break;
+      }
       const result: unknown = this.original[method].apply(res, args);
       if (method === 'write') full = result === false;
     }

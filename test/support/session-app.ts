@@ -364,6 +364,24 @@ export class SessionController {
     return { ok: true };
   }
 
+  /**
+   * Loads the session, lets `turns` turns of the event loop go by (other requests load and commit
+   * meanwhile), then sets, deletes or flashes the key, or regenerates: how a browser's overlapping
+   * requests meet on one session without a test choosing the order.
+   */
+  @Post('turns/:kind/:key')
+  @HttpCode(200)
+  @KeepFlash()
+  async turns(@Param('kind') kind: string, @Param('key') key: string, @Query('turns') turns = '0') {
+    this.session.has('warm');
+    for (let i = Number(turns); i > 0; i--) await new Promise((resolve) => setImmediate(resolve));
+    if (kind === 'set') this.session.set(key, true);
+    else if (kind === 'delete') return { deleted: this.session.delete(key) };
+    else if (kind === 'flash') this.session.flash(key, true);
+    else if (kind === 'regenerate') this.session.regenerate();
+    return { ok: true };
+  }
+
   /** Keys that name Object.prototype's members, set (or flashed) as ordinary keys. */
   @Post('proto/:how')
   @HttpCode(200)

@@ -57,7 +57,7 @@ async function serve(
   server = createServer((req, res) => {
     if (mode === 'prototype, reserved slot') reserveGateSlot(req, res);
     if (mode !== 'own wrappers') Object.setPrototypeOf(res, proto);
-    if (hook) gateResponse(res, { commit }, answer);
+    if (hook) gateResponse(res, { commit, finish: () => undefined }, answer);
     handler(res);
   });
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));

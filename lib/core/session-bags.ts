@@ -1,0 +1,248 @@
+import { SessionReadOnlyError } from '../session.errors.js';
+import type { SessionChanges, SessionRecord } from './change-set.js';
+import { assertJsonValue, isEmptyBag, keyBag } from './json-value.js';
+
+type Bag = Record<string, unknown>;
+const has = Object.hasOwn;
+/**
+ * The flash key that holds messages pushed by level (pushFlash/req.flash): `{ level: [messages] }`.
+ * A 2xx does not consume it; pullFlash() and reset({ flashOnly: true }) remove it.
+ */
+export const MESSAGES = '\u0000messages';
+type Messages = Record<string, unknown[]>;
+
+/**
+ * A session's data and flash for one request, and a record of every change made to them: the change
+ * set the commit writes (SessionState adds the id and what happens to it). Pure: no I/O, no clock.
+ */
+export class SessionBags {
+  protected data: Bag;
+  protected flashIn: Bag;
+  // Every bag has no prototype (keyBag): '__proto__' is an ordinary key, never a way to give one.
+  private flashOut: Bag = keyBag();
+  private setKeys: Bag = keyBag();
+  private deletedKeys = new Set<string>();
+  private clearData = false;
+  private clearFlash = false;
+  private keepAll = false;
+  private kept = new Set<string>();
+  protected touched = false;
+  /** The request brought an id that was retired: every change attempted counts, to be refused at commit. */
+  protected broughtRetired = false;
+  /** After the commit: undefined while changes are taken (before it, or late), else why they are refused. */
+  private refusal: string | undefined;
+  /** Changes now go to a late commit: the id cannot change any more. */
+  private lateMode = false;
+
+  constructor(record: SessionRecord | undefined) {
+    this.data = keyBag(record?.data);
+    this.flashIn = keyBag(record?.flash);
+  }
+
+  /** Committed, and what changes now is kept by a late commit. */
+  get acceptsLate(): boolean {
+    return this.lateMode && this.refusal === undefined;
+  }
+
+  /** Whether the request changed anything (set, delete, flash, reset, regenerate, destroy). */
+  get modified(): boolean {
+    return this.touched;
+  }
+
+  get(key: string): unknown {
+    if (has(this.data, key)) return this.data[key];
+    return this.getFlash(key);
+  }
+
+  /** Session data only (express-session's `req.session[key]`): the live value, so nested changes are seen. */
+  getData(key: string): unknown {
+    return has(this.data, key) ? this.data[key] : undefined;
+  }
+
+  hasData(key: string): boolean {
+    return has(this.data, key);
+  }
+
+  dataKeys(): string[] {
+    return Object.keys(this.data);
+  }
+
+  has(key: string): boolean {
+    return has(this.data, key) || has(this.flashOut, key) || has(this.flashIn, key);
+  }
+
+  set(key: string, value: unknown): void {
+    this.writable();
+    assertJsonValue(key, value);
+    this.data[key] = value;
+    this.setKeys[key] = value;
+    this.deletedKeys.delete(key);
+    this.touched = true;
+  }
+
+  delete(key: string): boolean {
+    this.writable();
+    if (!has(this.data, key)) {
+      // Nothing to delete here, but on a retired id the session the client meant is elsewhere:
+      // acknowledging the delete would be a lie, so it counts as a change (refused at commit).
+      if (this.broughtRetired) this.touched = true;
+      return false;
+    }
+    delete this.data[key];
+    delete this.setKeys[key];
+    this.deletedKeys.add(key);
+    this.touched = true;
+    return true;
+  }
+
+  all(): Bag {
+    return { ...this.data };
+  }
+
+  flash(key: string, value: unknown): void {
+    this.writable();
+    assertJsonValue(key, value);
+    this.flashOut[key] = value;
+    this.touched = true;
+  }
+
+  getFlash(key: string): unknown {
+    if (has(this.flashOut, key)) return this.flashOut[key];
+    return has(this.flashIn, key) ? this.flashIn[key] : undefined;
+  }
+
+  flashes(): Bag {
+    const all = { ...this.flashIn, ...this.flashOut };
+    delete all[MESSAGES];
+    return all;
+  }
+
+  /** Appends messages to a level's list; the list's new length. */
+  pushFlash(level: string, messages: readonly unknown[]): number {
+    this.writable();
+    messages.forEach((message, i) => assertJsonValue(`${level}[${i}]`, message));
+    const all = this.messages();
+    const list = [...(all[level] ?? []), ...messages];
+    this.setMessages({ ...all, [level]: list });
+    return list.length;
+  }
+
+  /** A level's messages (all levels' when none is named), removed from the session. */
+  pullFlash(level: string): unknown[];
+  pullFlash(): Messages;
+  pullFlash(level?: string): unknown[] | Messages {
+    this.writable();
+    if (this.broughtRetired) this.touched = true; // as delete(): nothing here to pull
+    const all = this.messages();
+    if (level === undefined) {
+      if (Object.keys(all).length > 0) this.setMessages({});
+      return all;
+    }
+    const list = all[level] ?? [];
+    if (has(all, level)) {
+      const rest = { ...all };
+      delete rest[level];
+      this.setMessages(rest);
+    }
+    return list;
+  }
+
+  private messages(): Messages {
+    const value = this.getFlash(MESSAGES);
+    return typeof value === 'object' && value !== null ? (value as Messages) : {};
+  }
+
+  private setMessages(all: Messages): void {
+    this.flashOut[MESSAGES] = all;
+    this.touched = true;
+  }
+
+  /** Keep the flash this request saw (all, or these keys) past one more successful response. */
+  keep(keys: readonly string[]): void {
+    this.writable(true);
+    if (keys.length === 0) this.keepAll = true;
+    else for (const key of keys) this.kept.add(key);
+  }
+
+  reset(flashOnly: boolean): void {
+    this.writable();
+    if (!flashOnly) {
+      this.data = keyBag();
+      this.setKeys = keyBag();
+      this.deletedKeys.clear();
+      this.clearData = true;
+    }
+    this.flashIn = keyBag();
+    this.flashOut = keyBag();
+    this.clearFlash = true;
+    this.touched = true;
+  }
+
+  /**
+   * Called once the commit is decided (the response's head is going out). `refusal` undefined: the
+   * driver keeps later changes with a late commit before the response ends, so from now on the
+   * change set holds only what comes after this point, and the id can no longer change. Otherwise
+   * every later change throws SESSION_READ_ONLY with that reason.
+   */
+  committed(refusal: string | undefined): void {
+    if (refusal !== undefined) return void (this.refusal = refusal);
+    this.lateMode = true;
+    this.flashIn = Object.assign(this.flashIn, this.flashOut);
+    this.flashOut = keyBag();
+    this.setKeys = keyBag();
+    this.deletedKeys.clear();
+    this.clearData = this.clearFlash = this.keepAll = this.touched = false;
+    this.kept.clear();
+  }
+
+  /** Throws SESSION_READ_ONLY when a change can no longer be kept; `changesId` for what would change the id or the flash rule. */
+  protected writable(changesId = false): void {
+    if (this.refusal !== undefined) throw new SessionReadOnlyError(this.refusal);
+    if (changesId && this.lateMode) {
+      throw new SessionReadOnlyError(
+        "the response's head, and the session cookie with it, has been sent: the id and the flash rule can no longer change",
+      );
+    }
+  }
+
+  /**
+   * The change set to commit. `consume` is true when the response's final status is 2xx on a route
+   * that clears flash: the flash this request saw (given or flashed) goes, except what it kept.
+   * `full` writes the whole session (a new record: new or regenerated session).
+   */
+  changes(consume: boolean, full: boolean): SessionChanges {
+    const keep = (key: string) => !consume || key === MESSAGES || this.keepAll || this.kept.has(key);
+    const flash: Bag = keyBag();
+    for (const key in this.flashOut) if (keep(key)) flash[key] = this.flashOut[key];
+    // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
+    const messages = flash[MESSAGES];
+    const pulledAll = typeof messages === 'object' && messages !== null && isEmptyBag(messages);
+    if (pulledAll) delete flash[MESSAGES];
+    const flashCleared = keyBag() as Record<string, string>;
+    if (full) {
+      for (const key in this.flashIn) {
+        if (keep(key) && !has(flash, key) && !(key === MESSAGES && pulledAll)) flash[key] = this.flashIn[key];
+      }
+      return { clearData: true, clearFlash: true, set: keyBag(this.data), deleted: [], flash, flashCleared };
+    }
+    if (consume) {
+      for (const key in this.flashIn) if (!keep(key)) flashCleared[key] = JSON.stringify(this.flashIn[key]);
+    }
+    if (pulledAll && has(this.flashIn, MESSAGES))
+      flashCleared[MESSAGES] = JSON.stringify(this.flashIn[MESSAGES]);
+    return {
+      clearData: this.clearData,
+      clearFlash: this.clearFlash,
+      set: this.setKeys,
+      deleted: [...this.deletedKeys],
+      flash,
+      flashCleared,
+    };
+  }
+
+  /** The whole session as the store would hold it after committing `changes(consume, true)`. */
+  snapshot(consume: boolean): { data: Bag; flash: Bag } {
+    const c = this.changes(consume, true);
+    return { data: c.set, flash: c.flash };
+  }
+}
