@@ -355,6 +355,8 @@ function redisDriver(name: DriverName, label: string, target: RedisTarget): Test
       } finally {
         admin = undefined;
         await c.quit();
+        // A Sentinel client's quit() leaves its connections to the Sentinels open.
+        c.disconnect();
       }
     },
   };

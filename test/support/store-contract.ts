@@ -169,9 +169,12 @@ export function storeContract(
         const m = at();
         const steps: [Partial<SessionChanges>, { data: object; flash: object }][] = [
           [
-            { set: { a: 1, b: 2, '': 'empty key', 'ü 😀': 'ünïcode' }, flash: { f: 'x', g: 0, h: true } },
             {
-              data: { a: 1, b: 2, '': 'empty key', 'ü 😀': 'ünïcode' },
+              set: { a: 1, b: 2, '': 'empty key', 'ü 😀': 'ünïcode', __proto__x: 3 },
+              flash: { f: 'x', g: 0, h: true },
+            },
+            {
+              data: { a: 1, b: 2, '': 'empty key', 'ü 😀': 'ünïcode', __proto__x: 3 },
               flash: { f: 'x', g: 0, h: true },
             },
           ],
@@ -183,16 +186,30 @@ export function storeContract(
               flashCleared: { f: '"x"', g: '1' },
             },
             {
-              data: { a: 'again', b: 2, c: [1, { d: null }], '': 'empty key', 'ü 😀': 'ünïcode' },
+              data: {
+                a: 'again',
+                b: 2,
+                c: [1, { d: null }],
+                '': 'empty key',
+                'ü 😀': 'ünïcode',
+                __proto__x: 3,
+              },
               flash: { g: 0, h: true },
             },
           ],
           // Drop cleared before add: a consumed flash flashed again holds the new value.
           [
-            { flashCleared: { g: '0', h: 'true' }, flash: { h: 'again' } },
+            { flashCleared: { g: '0', h: 'true' }, flash: { h: 'again', j: false } },
             {
-              data: { a: 'again', b: 2, c: [1, { d: null }], '': 'empty key', 'ü 😀': 'ünïcode' },
-              flash: { h: 'again' },
+              data: {
+                a: 'again',
+                b: 2,
+                c: [1, { d: null }],
+                '': 'empty key',
+                'ü 😀': 'ünïcode',
+                __proto__x: 3,
+              },
+              flash: { h: 'again', j: false },
             },
           ],
           // Clear flash before add.
@@ -364,6 +381,7 @@ export function storeContract(
         const big = store.apply(id, changes({ set: { big: 'x'.repeat(h.maxSize) } }), at(LONG_TTL, false));
         await expect(big).rejects.toBeInstanceOf(SessionTooLargeError);
         await expect(big).rejects.toMatchObject({ code: 'SESSION_TOO_LARGE' });
+        await expect(big).rejects.toThrow(/SESSION_TOO_LARGE/);
         // Fewer characters than maxSize, more bytes: 'é' is two bytes of UTF-8.
         const wide = store.apply(
           id,
