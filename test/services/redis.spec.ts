@@ -8,6 +8,7 @@ import { RedisStore } from '../../lib/stores/redis.store.js';
 import { isPrunable, type SessionMeta } from '../../lib/stores/session-store.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 import { asRecord, changes } from '../support/fixtures.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
@@ -50,10 +51,9 @@ function redisSuite(url: string): void {
     await redis.quit();
   });
 
-  sessionConformance('redis driver', {
-    options: { driver: 'redis', secret: SECRET, redis: { url, prefix: `${prefix}http:` } },
-    serverSide: true,
-  });
+  const redisDriver = testDriver('redis');
+  afterAll(() => redisDriver.cleanup());
+  sessionConformance('redis driver', conformanceOf(redisDriver));
 
   describe('RedisStore', () => {
     let redis: Redis;

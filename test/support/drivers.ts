@@ -19,6 +19,7 @@ import {
   type ServiceVariable,
   type TestDatabase,
 } from './services.js';
+import type { ConformanceOptions } from './conformance.js';
 import { SECRET } from './session-app.js';
 import { CONTRACT_MAX_SIZE, SHORT_TTL, type ContractGap, type StoreHarness } from './store-contract.js';
 import { MapStore, extendModule } from './stores.js';
@@ -130,6 +131,15 @@ export function testDriver(name: DriverName): TestDriver {
 /** The drivers among `names` whose servers are named in the environment. */
 export function availableDrivers(names: readonly DriverName[] = DRIVER_NAMES): TestDriver[] {
   return names.filter(isAvailable).map((name) => testDriver(name));
+}
+
+/** What the HTTP conformance suite needs of a driver: every app it builds gets a place of its own. */
+export function conformanceOf(driver: TestDriver): ConformanceOptions {
+  return {
+    options: () => driver.options(),
+    ...(driver.imports ? { imports: driver.imports } : {}),
+    serverSide: driver.serverSide,
+  };
 }
 
 /** The store-contract harness of a driver that keeps sessions in a store. */
