@@ -12,8 +12,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileStore } from '../../lib/stores/file.store.js';
-import { asRecord, changes, meta } from '../support/fixtures.js';
+import { FileStore } from '../../../lib/stores/file.store.js';
+import { asRecord, changes, meta } from '../../support/fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nest-session-file-unit-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
