@@ -58,6 +58,8 @@ export interface TestDriver {
   readonly name: DriverName;
   /** How reports and test titles name it: 'memory', 'database (PostgreSQL)', 'redis (Cluster)'. */
   readonly label: string;
+  /** The variables naming the servers it needs; none for the drivers that run in the process. */
+  readonly needs: readonly ServiceVariable[];
   /** Whether sessions live in a store (every driver but cookie): change sets are then atomic. */
   readonly serverSide: boolean;
   /** The server's URL, for drivers that have one a proxy can stand in front of (outage tests). */
@@ -94,6 +96,12 @@ export function isAvailable(name: DriverName): boolean {
 export function testDriver(name: 'sqlite' | 'postgres' | 'mariadb'): DatabaseTestDriver;
 export function testDriver(name: DriverName): TestDriver;
 export function testDriver(name: DriverName): TestDriver {
+  return { ...build(name), needs: DRIVER_NEEDS[name] };
+}
+
+type Built = Omit<TestDriver, 'needs'> & { database?: TestDatabase };
+
+function build(name: DriverName): Built {
   switch (name) {
     case 'memory':
       return memoryDriver();
@@ -155,7 +163,7 @@ function testClock(start = Date.now()) {
   return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
-function memoryDriver(): TestDriver {
+function memoryDriver(): Built {
   return {
     name: 'memory',
     label: 'memory',
@@ -178,7 +186,7 @@ function memoryDriver(): TestDriver {
   };
 }
 
-function fileDriver(): TestDriver {
+function fileDriver(): Built {
   let root: string | undefined;
   let dirs = 0;
   /** A directory of its own, not created yet: the store creates it on first use. */
@@ -224,7 +232,7 @@ function databaseDriver(
   label: string,
   db: TestDatabase,
   server?: ServerDatabase,
-): DatabaseTestDriver {
+): Built & { database: TestDatabase } {
   return {
     name,
     label,
@@ -325,7 +333,7 @@ function sentinelTarget(): RedisTarget {
   };
 }
 
-function redisDriver(name: DriverName, label: string, target: RedisTarget): TestDriver {
+function redisDriver(name: DriverName, label: string, target: RedisTarget): Built {
   const base = `nest-session-test:${process.pid}:${name}:`;
   let places = 0;
   let admin: Redis | Cluster | undefined;
@@ -372,7 +380,7 @@ function redisDriver(name: DriverName, label: string, target: RedisTarget): Test
   };
 }
 
-function customDriver(): TestDriver {
+function customDriver(): Built {
   return {
     name: 'custom',
     label: 'custom (MapStore)',
