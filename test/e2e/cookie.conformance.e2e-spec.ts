@@ -1,4 +1,8 @@
+import { afterAll } from '@jest/globals';
 import { sessionConformance } from '../support/conformance.js';
-import { SECRET } from '../support/session-app.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 
-sessionConformance('cookie driver', { options: { driver: 'cookie', secret: SECRET }, serverSide: false });
+const cookie = testDriver('cookie');
+afterAll(() => cookie.cleanup());
+
+sessionConformance('cookie driver', conformanceOf(cookie));

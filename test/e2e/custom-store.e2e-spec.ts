@@ -3,17 +3,17 @@ import type { INestApplication, LoggerService } from '@nestjs/common';
 import type { SessionStore } from 'nest-session';
 import { agent, cookiePair, createApp, http, platforms, type Platform } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 import { RecordingLogger } from '../support/logger.js';
 import { Keyring } from '../../lib/crypto/keyring.js';
 import { SECRET, barrier, gate, sessionApp } from '../support/session-app.js';
 import { SessionManager } from 'nest-session';
 import { HeldStore, MapStore, SwitchableStore, WholeRecordStore, extendModule } from '../support/stores.js';
 
-sessionConformance('a custom store registered with extend()', {
-  options: { driver: 'custom', secret: SECRET },
-  imports: () => [extendModule('custom', () => new MapStore())],
-  serverSide: true,
-});
+const custom = testDriver('custom');
+afterAll(() => custom.cleanup());
+
+sessionConformance('a custom store registered with extend()', conformanceOf(custom));
 
 /** An app on `platform` whose default driver is `store`, registered with extend() as `name`. */
 function appWith(

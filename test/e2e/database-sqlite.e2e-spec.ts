@@ -2,25 +2,19 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SessionManager, type PrunableSessionStore, type SessionModuleOptions } from 'nest-session';
+import { SessionManager, type PrunableSessionStore } from 'nest-session';
 import { DataSource } from 'typeorm';
 import { cookiePair, createApp, http } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
 import { countRows, databaseCases, seedRows } from '../support/database-cases.js';
-import { sqliteDatabase } from '../support/services.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 
-const db = sqliteDatabase();
+const sqlite = testDriver('sqlite');
+const db = sqlite.database;
+afterAll(() => sqlite.cleanup());
 
-// A getter: every app the suite builds from these options gets a SQLite file of its own.
-const conformanceOptions: SessionModuleOptions = {
-  driver: 'database',
-  secret: SECRET,
-  get database() {
-    return db.fresh();
-  },
-};
-sessionConformance('database driver on SQLite', { options: conformanceOptions, serverSide: true });
+sessionConformance('database driver on SQLite', conformanceOf(sqlite));
 
 databaseCases(db);
 

@@ -2,11 +2,12 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SessionManager, type SessionModuleOptions } from 'nest-session';
+import { SessionManager } from 'nest-session';
 import { FileStore } from '../../lib/stores/file.store.js';
 import { resolveSessionOptions } from '../../lib/session.options.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nest-session-file-'));
@@ -15,15 +16,9 @@ let dirs = 0;
 const freshDirectory = () => join(root, `sessions-${++dirs}`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-// A getter: every app the suite builds from these options gets a directory of its own.
-const conformanceOptions: SessionModuleOptions = {
-  driver: 'file',
-  secret: SECRET,
-  get file() {
-    return { directory: freshDirectory(), pruneInterval: 0 };
-  },
-};
-sessionConformance('file driver', { options: conformanceOptions, serverSide: true });
+const file = testDriver('file');
+afterAll(() => file.cleanup());
+sessionConformance('file driver', conformanceOf(file));
 
 describe.each(platforms)('file driver on %s', (platform) => {
   it('keeps one JSON file per session in the directory, created on first use', async () => {

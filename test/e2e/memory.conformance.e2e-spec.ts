@@ -1,4 +1,8 @@
+import { afterAll } from '@jest/globals';
 import { sessionConformance } from '../support/conformance.js';
-import { SECRET } from '../support/session-app.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 
-sessionConformance('memory driver', { options: { driver: 'memory', secret: SECRET }, serverSide: true });
+const memory = testDriver('memory');
+afterAll(() => memory.cleanup());
+
+sessionConformance('memory driver', conformanceOf(memory));

@@ -1,13 +1,11 @@
+import { afterAll } from '@jest/globals';
 import { sessionConformance } from '../support/conformance.js';
 import { databaseCases } from '../support/database-cases.js';
-import { serverDatabase } from '../support/services.js';
-import { SECRET } from '../support/session-app.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 
-const db = serverDatabase('mariadb');
+const mariadb = testDriver('mariadb');
+afterAll(() => mariadb.cleanup());
 
-sessionConformance('database driver on MariaDB', {
-  options: { driver: 'database', secret: SECRET, database: db.fresh() },
-  serverSide: true,
-});
+sessionConformance('database driver on MariaDB', conformanceOf(mariadb));
 
-databaseCases(db);
+databaseCases(mariadb.database);

@@ -4,13 +4,13 @@ import { RECOVERY_QUIET } from '../../lib/drivers/store-health.js';
 import { cookiePair, createApp, http } from '../support/app.js';
 import { ONLY_DATE } from '../support/fixtures.js';
 import { RecordingLogger } from '../support/logger.js';
-import { serverDatabase, type ServerDatabase } from '../support/services.js';
-import { SECRET, sessionApp } from '../support/session-app.js';
+import { testDriver } from '../support/drivers.js';
+import { sessionApp } from '../support/session-app.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
-const databases: ServerDatabase[] = [serverDatabase('postgres'), serverDatabase('mariadb')];
+const databases = [testDriver('postgres'), testDriver('mariadb')];
 
-describe.each(databases)('database driver when $name goes down and comes back', (db) => {
+describe.each(databases)('database driver when $name goes down and comes back', (driver) => {
   let proxy: TcpProxy;
   let app: INestApplication;
   const logger = new RecordingLogger();
@@ -21,15 +21,13 @@ describe.each(databases)('database driver when $name goes down and comes back', 
   });
 
   beforeAll(async () => {
-    const place = db.fresh();
-    proxy = await TcpProxy.start(db.url);
-    const database = { dataSource: db.via(proxy.url), table: place.table };
-    app = await createApp('express', sessionApp({ driver: 'database', secret: SECRET, database }), logger);
+    proxy = await TcpProxy.start(driver.url!);
+    app = await createApp('express', sessionApp(driver.options(proxy.url)), logger);
   });
   afterAll(async () => {
     await app.close();
     await proxy.down();
-    await db.cleanup();
+    await driver.cleanup();
   });
 
   it('works while the database is up', async () => {
@@ -69,14 +67,7 @@ describe.each(databases)('database driver when $name goes down and comes back', 
 
   it('starts once the database is reachable when it was down at first use', async () => {
     await proxy.down();
-    const late = await createApp(
-      'express',
-      sessionApp({
-        driver: 'database',
-        secret: SECRET,
-        database: { dataSource: db.via(proxy.url), table: db.fresh().table },
-      }),
-    );
+    const late = await createApp('express', sessionApp(driver.options(proxy.url)));
     try {
       await http(late).post('/set').send({ a: 1 }).expect(503);
       await http(late).get('/untouched').expect(200, 'ok');

@@ -1,13 +1,11 @@
+import { afterAll } from '@jest/globals';
 import { sessionConformance } from '../support/conformance.js';
 import { databaseCases } from '../support/database-cases.js';
-import { serverDatabase } from '../support/services.js';
-import { SECRET } from '../support/session-app.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 
-const db = serverDatabase('postgres');
+const postgres = testDriver('postgres');
+afterAll(() => postgres.cleanup());
 
-sessionConformance('database driver on PostgreSQL', {
-  options: { driver: 'database', secret: SECRET, database: db.fresh() },
-  serverSide: true,
-});
+sessionConformance('database driver on PostgreSQL', conformanceOf(postgres));
 
-databaseCases(db);
+databaseCases(postgres.database);

@@ -1,35 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { createApp, http } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 import { RecordingLogger } from '../support/logger.js';
 import { serviceUrl } from '../support/services.js';
-import { SECRET, sessionApp } from '../support/session-app.js';
+import { sessionApp } from '../support/session-app.js';
 
+const cluster = testDriver('redis-cluster');
 const urls = serviceUrl('NEST_SESSION_REDIS_CLUSTER_URLS');
 const prefix = `nest-session-test:${process.pid}:`;
-const nodes = urls.split(',').map((u) => {
-  const { hostname, port } = new URL(u);
-  return { host: hostname, port: Number(port) };
-});
 
-afterAll(async () => {
-  const cluster = new Cluster(nodes);
-  try {
-    for (const node of cluster.nodes('master')) {
-      for (const key of await node.keys(`${prefix}*`)) await node.unlink(key);
-    }
-  } finally {
-    await cluster.quit();
-  }
-});
+afterAll(() => cluster.cleanup());
 
 // redis.url with every master, comma-joined: the driver opens a Cluster client.
-sessionConformance('redis driver on a Redis Cluster', {
-  options: { driver: 'redis', secret: SECRET, redis: { url: urls, prefix: `${prefix}http:` } },
-  serverSide: true,
-});
+sessionConformance('redis driver on a Redis Cluster', conformanceOf(cluster));
 
 describe('redis driver on one node of a Redis Cluster, as a single server', () => {
   const logger = new RecordingLogger();
@@ -54,7 +40,7 @@ describe('redis driver on one node of a Redis Cluster, as a single server', () =
     } finally {
       await node.quit();
     }
-    const options = { driver: 'redis', secret: SECRET, redis: { url: first, prefix: tagged } } as const;
+    const options = { ...cluster.options(), redis: { url: first, prefix: tagged } };
     app = await createApp('express', sessionApp(options), logger);
   });
   afterAll(() => app.close());

@@ -5,8 +5,9 @@ import { once } from 'node:events';
 import { SessionManager } from 'nest-session';
 import type { RedisStore } from '../../lib/stores/redis/redis.store.js';
 import { cookiePair, createApp, http } from '../support/app.js';
+import { testDriver } from '../support/drivers.js';
 import { serviceUrl } from '../support/services.js';
-import { SECRET, sessionApp } from '../support/session-app.js';
+import { sessionApp } from '../support/session-app.js';
 import { SignInModule } from '../support/sign-in.js';
 
 const sentinels = serviceUrl('NEST_SESSION_REDIS_SENTINELS')
@@ -16,8 +17,8 @@ const sentinels = serviceUrl('NEST_SESSION_REDIS_SENTINELS')
     return { host: hostPort.slice(0, at), port: Number(hostPort.slice(at + 1)) };
   });
 const name = serviceUrl('NEST_SESSION_REDIS_SENTINEL_NAME');
-const url = `redis+sentinel://${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}/${name}`;
-const prefix = `nest-session-test:${process.pid}:`;
+// redis+sentinel://host:port,.../name, a key prefix of its own for each app.
+const sentinelDriver = testDriver('redis-sentinel');
 
 /** Checks `check` until it gives a value: at most `tries` times, `every` ms apart. */
 async function poll<T>(
@@ -128,7 +129,7 @@ describe('redis driver on a Sentinel group (redis+sentinel://), through a failov
     sentinel = new Redis({ ...sentinels[0], enableReadyCheck: false });
     events = new Redis({ ...sentinels[0], enableReadyCheck: false });
     await replicated(sentinel);
-    const options = { driver: 'redis', secret: SECRET, redis: { url, prefix } } as const;
+    const options = sentinelDriver.options();
     waiting = await createApp('express', sessionApp(options, [SignInModule]));
     notWaiting = await createApp(
       'express',
@@ -138,10 +139,7 @@ describe('redis driver on a Sentinel group (redis+sentinel://), through a failov
   afterAll(async () => {
     await waiting?.close();
     await notWaiting?.close();
-    const master = new Redis({ host: sentinels[0].host, port: await masterPort(sentinel) });
-    const keys = await master.keys(`${prefix}*`);
-    if (keys.length > 0) await master.del(...keys);
-    await master.quit();
+    await sentinelDriver.cleanup();
     events.disconnect();
     sentinel.disconnect();
   });
@@ -158,10 +156,7 @@ describe('redis driver on a Sentinel group (redis+sentinel://), through a failov
       return count;
     };
     const before = await subscribers();
-    const app = await createApp(
-      'express',
-      sessionApp({ driver: 'redis', secret: SECRET, redis: { url, prefix } }),
-    );
+    const app = await createApp('express', sessionApp(sentinelDriver.options()));
     await http(app).post('/set').send({ a: 1 }).expect(200);
     // Following a promotion as Sentinel announces it: the client listens on every Sentinel.
     await poll('the client listens on the Sentinels', async () =>

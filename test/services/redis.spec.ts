@@ -5,16 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SessionManager } from 'nest-session';
 import { RedisStore } from '../../lib/stores/redis/redis.store.js';
-import {
-  applyChanges,
-  emptyRecord,
-  isPrunable,
-  type SessionChanges,
-  type SessionMeta,
-  type SessionRecord,
-} from '../../lib/stores/session-store.js';
+import { isPrunable, type SessionMeta } from '../../lib/stores/session-store.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
 import { sessionConformance } from '../support/conformance.js';
+import { conformanceOf, testDriver } from '../support/drivers.js';
 import { asRecord, changes } from '../support/fixtures.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
@@ -57,10 +51,9 @@ function redisSuite(url: string): void {
     await redis.quit();
   });
 
-  sessionConformance('redis driver', {
-    options: { driver: 'redis', secret: SECRET, redis: { url, prefix: `${prefix}http:` } },
-    serverSide: true,
-  });
+  const redisDriver = testDriver('redis');
+  afterAll(() => redisDriver.cleanup());
+  sessionConformance('redis driver', conformanceOf(redisDriver));
 
   describe('RedisStore', () => {
     let redis: Redis;
@@ -103,38 +96,6 @@ function redisSuite(url: string): void {
       expect(await redis.exists(`sess:${id}`)).toBe(0);
     });
 
-    it('applies change sets as applyChanges() does: clear, delete, set; clear flash, drop cleared, add', async () => {
-      const id = newId();
-      const m = meta();
-      let model: SessionRecord = emptyRecord(m);
-      const steps: Partial<SessionChanges>[] = [
-        { set: { a: 1, b: 2, '': 'empty key', __proto__x: 3 }, flash: { f: 'x', g: 0, 'ü 😀': 'ünïcode' } },
-        { deleted: ['a', 'missing'], set: { c: [1, { d: null }] }, flashCleared: { f: '"x"', g: '1' } },
-        { flashCleared: { g: '0' }, flash: { h: false } },
-        { clearFlash: true, flash: { i: '' } },
-        { clearData: true, set: { z: null }, deleted: ['b'] },
-        { clearData: true, clearFlash: true, set: { y: 'only' } },
-      ];
-      for (const step of steps) {
-        await store.apply(id, changes(step), m);
-        model = applyChanges(structuredClone(model), changes(step), m);
-        const record = asRecord(await store.get(id));
-        expect({ data: record?.data, flash: record?.flash }).toEqual({
-          data: model.data,
-          flash: model.flash,
-        });
-      }
-    });
-
-    it('keeps a __proto__ key as data, not as a prototype', async () => {
-      const id = newId();
-      await store.apply(id, changes({ set: JSON.parse('{"__proto__": {"polluted": true}}') }), meta());
-      const record = asRecord(await store.get(id));
-      expect(Object.keys(record!.data)).toEqual(['__proto__']);
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect((record!.data as { polluted?: unknown }).polluted).toBeUndefined();
-    });
-
     it('expires the key with the session: its TTL is the time left, and every write renews it', async () => {
       const id = newId();
       const now = Date.now();
@@ -157,40 +118,6 @@ function redisSuite(url: string): void {
       expect(await redis.pttl(`${prefix}${id}`)).toBeGreaterThan(595_000);
       expect(asRecord(await store.get(id))?.createdAt).toBe(now);
       expect(isPrunable(store)).toBe(false);
-    });
-
-    it('keeps all 100 keys when 100 change sets overlap; writing the whole record would keep one', async () => {
-      const run = async (whole: boolean) => {
-        const id = newId();
-        await store.apply(id, changes({ set: { warm: true } }), meta());
-        const seen = (await Promise.all(Array.from({ length: 100 }, () => store.get(id)))).map(asRecord);
-        await Promise.all(
-          seen.map((record, i) =>
-            store.apply(
-              id,
-              whole
-                ? changes({ clearData: true, set: { ...record!.data, [`k${i}`]: true } })
-                : changes({ set: { [`k${i}`]: true } }),
-              meta(),
-            ),
-          ),
-        );
-        return Object.keys(asRecord(await store.get(id))!.data).length;
-      };
-      expect(await run(false)).toBe(101);
-      expect(await run(true)).toBe(2);
-    });
-
-    it('drops a consumed flash only while it still holds the value the request saw', async () => {
-      const id = newId();
-      await store.apply(id, changes({ flash: { msg: 'one', other: { n: 1 } } }), meta());
-      const seen = asRecord(await store.get(id))!.flash;
-      await store.apply(id, changes({ flash: { msg: 'two' } }), meta());
-      const consumed = Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, JSON.stringify(v)]));
-      await store.apply(id, changes({ flashCleared: consumed }), meta());
-      expect(asRecord(await store.get(id))!.flash).toEqual({ msg: 'two' });
-      await store.apply(id, changes({ flashCleared: { msg: '"two"' } }), meta());
-      expect(asRecord(await store.get(id))!.flash).toEqual({});
     });
 
     it('loads the script again (EVAL) after Redis forgot it', async () => {

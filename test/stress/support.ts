@@ -1,11 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import type { SessionModuleOptions } from 'nest-session';
 import type { DataSourceOptions } from 'typeorm';
-import { Redis } from 'ioredis';
 import request from 'supertest';
 import { platforms, type Platform } from '../support/app.js';
-import { serverDatabase, sqliteDatabase, type TestDatabase } from '../support/services.js';
-import { SECRET } from '../support/session-app.js';
+import { availableDrivers } from '../support/drivers.js';
 
 /** `STRESS=full` runs the long mode and prints its figures; the default is the short mode CI runs. */
 export const FULL = process.env.STRESS === 'full';
@@ -21,61 +19,23 @@ export interface StressDriver {
   cleanup(): Promise<void>;
 }
 
-const redisPrefix = `nest-session-stress:${process.pid}:`;
-
 /** memory and SQLite always; PostgreSQL, MariaDB and Redis when their URLs are set (in CI they are). */
 export function stressDrivers(): StressDriver[] {
-  const drivers: StressDriver[] = [
-    { name: 'memory', options: () => ({ driver: 'memory', secret: SECRET }), cleanup: async () => {} },
-  ];
-  const sqlite = sqliteDatabase();
-  drivers.push(database('sqlite', sqlite));
-  if (process.env.NEST_SESSION_PG_URL) drivers.push(database('postgres', serverDatabase('postgres')));
-  if (process.env.NEST_SESSION_MARIADB_URL) drivers.push(database('mariadb', serverDatabase('mariadb')));
-  const redisUrl = process.env.NEST_SESSION_REDIS_URL;
-  if (redisUrl) {
-    let n = 0;
-    drivers.push({
-      name: 'redis',
-      url: redisUrl,
-      options: (via) => ({
-        driver: 'redis',
-        secret: SECRET,
-        redis: { url: via ?? redisUrl, prefix: `${redisPrefix}${++n}:` },
-      }),
-      cleanup: async () => {
-        const redis = new Redis(redisUrl);
-        const keys = await redis.keys(`${redisPrefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        await redis.quit();
-      },
-    });
-  }
-  return drivers;
+  return availableDrivers(['memory', 'sqlite', 'postgres', 'mariadb', 'redis']).map((driver) => ({
+    name: driver.label,
+    url: driver.url,
+    options: (via) => stressOptions(driver.options(via)),
+    cleanup: () => driver.cleanup(),
+  }));
 }
 
-function database(name: string, db: TestDatabase): StressDriver {
-  const server = db.name === 'sqlite' ? undefined : serverDatabase(db.name);
-  return {
-    name:
-      db.name === 'sqlite'
-        ? 'database (SQLite)'
-        : `database (${name === 'postgres' ? 'PostgreSQL' : 'MariaDB'})`,
-    url: server?.url,
-    options: (via) => {
-      const place = db.fresh();
-      return {
-        driver: 'database',
-        secret: SECRET,
-        database: {
-          ...place,
-          dataSource: patient(via && server ? server.via(via) : place.dataSource),
-          pruneInterval: 0,
-        },
-      };
-    },
-    cleanup: () => db.cleanup(),
-  };
+/** The database driver's options without the sweep, and patient with a busy pool. */
+function stressOptions(options: SessionModuleOptions): SessionModuleOptions {
+  const { database } = options;
+  if (options.driver !== 'database' || database === undefined) return options;
+  // The catalog gives the options of a DataSource, never an open one.
+  const dataSource = patient(database.dataSource as DataSourceOptions);
+  return { ...options, database: { ...database, dataSource, pruneInterval: 0 } };
 }
 
 /**

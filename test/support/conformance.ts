@@ -7,8 +7,11 @@ import { RecordingLogger } from './logger.js';
 import { barrier, counters, hold, sessionApp } from './session-app.js';
 
 export interface ConformanceOptions {
-  /** forRoot options of the driver under test (secret included). */
-  options: SessionModuleOptions;
+  /**
+   * forRoot options of the driver under test (secret included); a function gives each app the suite
+   * builds options of its own (a directory, a SQLite file, a table, a key prefix).
+   */
+  options: SessionModuleOptions | (() => SessionModuleOptions);
   /** Extra modules the app needs (a TypeORM module, say). */
   imports?: () => Array<Type | DynamicModule>;
   /** Server-side stores apply change sets atomically; the cookie driver's last response wins instead. */
@@ -22,12 +25,13 @@ export interface ConformanceOptions {
  * spec calls this with its own options.
  */
 export function sessionConformance(label: string, spec: ConformanceOptions): void {
-  const cookieName = spec.options.cookie?.name ?? 'nest_session';
+  const options = () => (typeof spec.options === 'function' ? spec.options() : spec.options);
+  const cookieName = options().cookie?.name ?? 'nest_session';
 
   describe.each(spec.platforms ?? platforms)(`${label} on %s`, (platform) => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await createApp(platform, sessionApp(spec.options, spec.imports?.() ?? []));
+      app = await createApp(platform, sessionApp(options(), spec.imports?.() ?? []));
     });
     afterAll(() => app.close());
     afterEach(() => {
@@ -366,7 +370,7 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
       beforeAll(async () => {
         short = await createApp(
           platform,
-          sessionApp({ ...spec.options, idleTimeout: idle, lifetime }, spec.imports?.() ?? []),
+          sessionApp({ ...options(), idleTimeout: idle, lifetime }, spec.imports?.() ?? []),
         );
       });
       afterAll(() => short.close());
@@ -567,7 +571,7 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
         let sized: INestApplication;
         const logger = new RecordingLogger();
         beforeAll(async () => {
-          sized = await createApp(platform, sessionApp(spec.options, spec.imports?.() ?? []), logger);
+          sized = await createApp(platform, sessionApp(options(), spec.imports?.() ?? []), logger);
         });
         afterAll(() => sized.close());
 

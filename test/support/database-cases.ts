@@ -115,32 +115,6 @@ export function databaseCases(db: TestDatabase): void {
       await store.close();
     });
 
-    it('creates a missing record race-safely: 100 concurrent first writes keep all 100 keys', async () => {
-      const store = new DatabaseStore({ ...db.fresh(), pruneInterval: 0 });
-      const now = Date.now();
-      await Promise.all(
-        Array.from({ length: 100 }, (_, i) =>
-          store.apply('new', change({ set: { [`k${i}`]: i } }), meta(now)),
-        ),
-      );
-      expect(Object.keys(asRecord(await store.get('new'))!.data)).toHaveLength(100);
-      await store.close();
-    });
-
-    it('never returns an expired row, and a write to one starts from an empty record', async () => {
-      const store = new DatabaseStore({ ...db.fresh(), pruneInterval: 0 });
-      const now = Date.now();
-      await store.apply('old', change({ set: { stale: true } }), {
-        ...meta(now - 10_000),
-        expiresAt: now - 1,
-        create: true,
-      });
-      expect(asRecord(await store.get('old'))).toBeUndefined();
-      await store.apply('old', change({ set: { fresh: true } }), meta(now));
-      expect(asRecord(await store.get('old'))?.data).toEqual({ fresh: true });
-      await store.close();
-    });
-
     it('prunes only expired rows, in batches, and says how many went', async () => {
       const place = db.fresh();
       const store = new DatabaseStore({ ...place, pruneInterval: 0 });

@@ -44,6 +44,11 @@ export function toRecord(row: Row): SessionRecord | undefined {
 /** The payload of a retired id's row, kept until its expires_at: never a session. */
 export const TOMBSTONE = 'retired';
 
+/** Whether a row is a retired id's tombstone that has not expired. */
+export function isTombstone(row: Row | undefined, now: number): boolean {
+  return row !== undefined && row.payload === TOMBSTONE && Number(row.expires_at) > now;
+}
+
 /** The record a row holds while it is live: not missing, expired or a tombstone. */
 export function live(row: Row | undefined, now: number): SessionRecord | undefined {
   return row !== undefined && Number(row.expires_at) > now ? toRecord(row) : undefined;

@@ -4,6 +4,7 @@ import { MysqlBacklog } from './mysql-backlog.js';
 import {
   TOMBSTONE,
   current,
+  isTombstone,
   isTransient,
   live,
   payloadOf,
@@ -107,6 +108,7 @@ export class ServerEngine implements Engine {
    */
   private async write(runner: QueryRunner, id: string, changes: SessionChanges, meta: SessionMeta) {
     let [row] = (await runner.query(this.sql.lock, [id])) as Row[];
+    if (isTombstone(row, meta.lastActivity)) return false; // retired: never written again
     if (!meta.create && live(row, meta.lastActivity) === undefined) return false;
     if (row === undefined) {
       await runner.query(this.sql.insert, [

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { applyChanges } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
 import type { SessionSql } from './database.sql.js';
-import { TOMBSTONE, current, live, payloadOf, type Engine, type Row } from './rows.js';
+import { TOMBSTONE, current, isTombstone, live, payloadOf, type Engine, type Row } from './rows.js';
 
 interface SqliteStatement {
   get(...params: unknown[]): unknown;
@@ -167,6 +167,7 @@ export class SqliteEngine implements Engine {
     const update = connection.prepare(this.sql.update);
     const write = connection.transaction((id: string, changes: SessionChanges, meta: SessionMeta) => {
       const row = lock.get(id) as Row | undefined;
+      if (isTombstone(row, meta.lastActivity)) return false; // retired: never written again
       if (!meta.create && live(row, meta.lastActivity) === undefined) return false;
       const merged = applyChanges(current(row, meta), changes, meta);
       const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];

@@ -12,9 +12,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SessionTooLargeError } from '../../lib/session.errors.js';
-import { FileStore } from '../../lib/stores/file.store.js';
-import { asRecord, changes, meta } from '../support/fixtures.js';
+import { FileStore } from '../../../lib/stores/file.store.js';
+import { asRecord, changes, meta } from '../../support/fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nest-session-file-unit-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -30,8 +29,8 @@ function clock(start = 1_000_000_000) {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-function storeAt(directory = freshDirectory(), c = clock(), maxSize?: number) {
-  return { store: new FileStore({ directory, pruneInterval: 0, maxSize }, undefined, c.now), directory, c };
+function storeAt(directory = freshDirectory(), c = clock()) {
+  return { store: new FileStore({ directory, pruneInterval: 0 }, undefined, c.now), directory, c };
 }
 
 describe('FileStore', () => {
@@ -56,69 +55,32 @@ describe('FileStore', () => {
     });
   });
 
-  it('clears a flash only when it still holds the value the request saw', async () => {
-    const { store, c } = storeAt();
-    await store.apply(ID, changes({ flash: { msg: 'first', other: 'x' } }), meta(c.now()));
-    await store.apply(ID, changes({ flash: { msg: 'second' } }), meta(c.now()));
-    await store.apply(ID, changes({ flashCleared: { msg: '"first"', other: '"x"' } }), meta(c.now()));
-    expect(asRecord(await store.get(ID))?.flash).toEqual({ msg: 'second' });
-  });
-
-  it('never creates a record for an id the request loaded as existing', async () => {
+  it('leaves no file for an id it holds nothing for: none for an id loaded as existing, none after destroy', async () => {
     const { store, directory, c } = storeAt();
     expect(await store.apply(ID, changes({ set: { a: 1 } }), { ...meta(c.now()), create: false })).toBe(
       false,
     );
     expect(existsSync(join(directory, `${ID}.json`))).toBe(false);
-  });
-
-  it('never returns an expired record, and a new write to it starts from an empty one', async () => {
-    const { store, c } = storeAt();
-    await store.apply(ID, changes({ set: { stale: true } }), meta(c.now(), 1000));
-    c.advance(999);
-    expect(asRecord(await store.get(ID))?.data).toEqual({ stale: true });
-    c.advance(1);
-    expect(await store.get(ID)).toBeUndefined();
-    expect(await store.apply(ID, changes({ set: { a: 1 } }), { ...meta(c.now()), create: false })).toBe(
-      false,
-    );
-    await store.apply(ID, changes({ set: { fresh: true } }), meta(c.now()));
-    expect(asRecord(await store.get(ID))?.data).toEqual({ fresh: true });
-  });
-
-  it('retires an id: a tombstone until `until`, nothing written under it, then gone', async () => {
-    const { store, c } = storeAt();
     await store.apply(ID, changes({ set: { a: 1 } }), meta(c.now()));
-    expect(await store.retire(idOf('missing'), c.now() + 1000)).toBeUndefined();
-    const record = await store.retire(ID, c.now() + 1000);
-    expect(record?.data).toEqual({ a: 1 });
-    expect(await store.get(ID)).toBe('retired');
-    expect(await store.retire(ID, c.now() + 1000)).toBeUndefined();
-    expect(await store.apply(ID, changes({ set: { b: 2 } }), { ...meta(c.now()), create: false })).toBe(
-      false,
-    );
-    expect(await store.apply(ID, changes({ set: { b: 2 } }), meta(c.now()))).toBe(false);
-    expect(await store.get(ID)).toBe('retired');
-    c.advance(1000);
-    expect(await store.get(ID)).toBeUndefined();
-  });
-
-  it('destroys a record or a tombstone now; a missing one is not an error', async () => {
-    const { store, directory, c } = storeAt();
-    await store.apply(ID, changes({ set: { a: 1 } }), meta(c.now()));
+    await store.apply(idOf('retired'), changes({ set: { a: 1 } }), meta(c.now()));
+    await store.retire(idOf('retired'), c.now() + 1000);
+    expect(readdirSync(directory).sort()).toEqual([`${ID}.json`, `${idOf('retired')}.json`].sort());
     await store.destroy(ID);
-    await store.destroy(ID);
-    expect(await store.get(ID)).toBeUndefined();
+    await store.destroy(idOf('retired'));
     expect(readdirSync(directory)).toEqual([]);
   });
 
-  it('refuses a session over maxSize and keeps what it held', async () => {
-    const { store, c } = storeAt(undefined, undefined, 100);
-    await store.apply(ID, changes({ set: { small: 'x' } }), meta(c.now()));
-    const big = store.apply(ID, changes({ set: { big: 'x'.repeat(200) } }), meta(c.now()));
-    await expect(big).rejects.toBeInstanceOf(SessionTooLargeError);
-    await expect(big).rejects.toThrow(/SESSION_TOO_LARGE/);
-    expect(asRecord(await store.get(ID))?.data).toEqual({ small: 'x' });
+  it('expires a record and a tombstone at their expiry time on its clock, to the millisecond', async () => {
+    const { store, c } = storeAt();
+    await store.apply(ID, changes({ set: { stale: true } }), meta(c.now(), 1000));
+    await store.apply(idOf('retired'), changes(), meta(c.now(), 10_000));
+    await store.retire(idOf('retired'), c.now() + 1000);
+    c.advance(999);
+    expect(asRecord(await store.get(ID))?.data).toEqual({ stale: true });
+    expect(await store.get(idOf('retired'))).toBe('retired');
+    c.advance(1);
+    expect(await store.get(ID)).toBeUndefined();
+    expect(await store.get(idOf('retired'))).toBeUndefined();
   });
 
   describe('file names', () => {

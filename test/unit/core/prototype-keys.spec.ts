@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { keyBag, putKey } from '../../lib/core/json-value.js';
-import { SessionState } from '../../lib/core/session-state.js';
-import { applyChanges, emptyRecord } from '../../lib/stores/session-store.js';
-import { changes, meta } from '../support/fixtures.js';
+import { keyBag, putKey } from '../../../lib/core/json-value.js';
+import { SessionState } from '../../../lib/core/session-state.js';
+import { applyChanges, emptyRecord } from '../../../lib/stores/session-store.js';
+import { changes, meta } from '../../support/fixtures.js';
 
 const evil = { isAdmin: true };
 

@@ -22,18 +22,18 @@ import { sqliteDatabase } from '../support/services.js';
 import { SECRET } from '../support/session-app.js';
 import { root } from '../support/typecheck.js';
 
-// The seed documents' session calls (/work/shared/seeds: Masonite, Lucid, a Go framework on
-// alexedwards/scs, Prologue), each beside the nest-session call that does the same, exercised over
-// real HTTP on Express and Fastify. The tables below read as the README's "Migrating" section.
+// What the session docs of Masonite, Lucid, alexedwards/scs and Prologue show, each call beside
+// the nest-session call that does the same, exercised over real HTTP on Express and Fastify. The
+// tables below read as the README's "Migrating" section.
 
 /** Masonite's helpers/messages.html, as its docs show it, rendered with the `session()` helper. */
 const MESSAGES = `{% if session().has('success') %}<div class="alert alert-success">{{ session().get('success') }}</div>
 {% elif session().has('warning') %}<div class="alert alert-warning">{{ session().get('warning') }}</div>
 {% endif %}`;
 
-/** Each call a seed shows, as a route doing it with nest-session. */
+/** Each call those docs show, as a route doing it with nest-session. */
 @Controller()
-class SeedController {
+class FrameworkController {
   private readonly views = new nunjucks.Environment(null, { autoescape: true });
 
   constructor(
@@ -134,7 +134,7 @@ class SeedController {
     return this.views.renderString(MESSAGES, {});
   }
 
-  /** The Go framework's Index and About handlers: print the previous page, remember this one. */
+  /** alexedwards/scs's example Index and About handlers: print the previous page, remember this one. */
   @Get('visit/:page')
   visit(@Param('page') page: string) {
     const previous = this.session.get('page_key') ?? null;
@@ -171,14 +171,14 @@ class SeedController {
   }
 }
 
-@Module({ controllers: [SeedController] })
-class SeedModule {}
+@Module({ controllers: [FrameworkController] })
+class FrameworkModule {}
 
 type Driver = 'memory' | 'cookie' | 'file' | 'database';
 type Agent = ReturnType<typeof agent>;
 
 interface Call {
-  /** What the seed document shows. */
+  /** What the framework's docs show. */
   shows: string;
   /** The nest-session call that does the same. */
   nest: string;
@@ -197,7 +197,7 @@ interface ServiceCall {
   label: string;
 }
 
-interface Seed {
+interface Framework {
   name: string;
   calls: Call[];
   services?: ServiceCall[];
@@ -205,7 +205,7 @@ interface Seed {
 
 const PAGE = 'Last visited the index page';
 
-const seeds: Seed[] = [
+const frameworks: Framework[] = [
   {
     name: 'Masonite',
     calls: [
@@ -347,7 +347,7 @@ const seeds: Seed[] = [
     ],
   },
   {
-    name: 'Lucid',
+    name: 'Lucid (Go)',
     calls: [
       {
         shows: 'ses.Set("key", 100)',
@@ -461,7 +461,7 @@ const seeds: Seed[] = [
     ],
   },
   {
-    name: 'Go (alexedwards/scs)',
+    name: 'alexedwards/scs (Go)',
     calls: [
       {
         shows: 'session := sessions.Retrieve(r); session.Set("page_key", "Last visited the index page")',
@@ -553,7 +553,7 @@ const seeds: Seed[] = [
     ],
   },
   {
-    name: 'Prologue',
+    name: 'Prologue (Nim)',
     calls: [
       {
         shows: 'app.use(sessionMiddleware(settings)) with signedcookiesession',
@@ -638,7 +638,7 @@ const seeds: Seed[] = [
 ];
 
 const db = sqliteDatabase();
-const files = mkdtempSync(join(tmpdir(), 'nest-session-seeds-'));
+const files = mkdtempSync(join(tmpdir(), 'nest-session-frameworks-'));
 
 /** One app per platform and driver, built on first use. */
 const apps = new Map<string, Promise<{ app: INestApplication; directory: string }>>();
@@ -653,9 +653,9 @@ function appFor(platform: Platform, driver: Driver) {
       file: { directory, pruneInterval: 0 },
       ...(driver === 'database' ? { database: db.fresh() } : {}),
     };
-    @Module({ imports: [SessionModule.forRoot(options), SeedModule] })
-    class SeedApp {}
-    entry = createApp(platform, SeedApp).then((app) => ({ app, directory }));
+    @Module({ imports: [SessionModule.forRoot(options), FrameworkModule] })
+    class FrameworkApp {}
+    entry = createApp(platform, FrameworkApp).then((app) => ({ app, directory }));
     apps.set(key, entry);
   }
   return entry;
@@ -668,26 +668,30 @@ afterAll(async () => {
   rmSync(files, { recursive: true, force: true });
 });
 
-describe.each(platforms)('the seed documents, on %s', (platform) => {
-  describe.each(seeds.map((seed) => [seed.name, seed] as const))('%s', (_name, seed) => {
-    it.each(seed.calls.map((call) => [call.shows, call.nest, call] as const))(
-      '%s  ->  %s',
-      async (_shows, _nest, call) => {
-        const context = await appFor(platform, call.driver);
-        await call.run(agent(context.app), context);
-      },
-    );
-  });
+describe.each(platforms)("what other frameworks' session docs show, on %s", (platform) => {
+  describe.each(frameworks.map((framework) => [framework.name, framework] as const))(
+    '%s',
+    (_name, framework) => {
+      it.each(framework.calls.map((call) => [call.shows, call.nest, call] as const))(
+        '%s  ->  %s',
+        async (_shows, _nest, call) => {
+          const context = await appFor(platform, call.driver);
+          await call.run(agent(context.app), context);
+        },
+      );
+    },
+  );
 });
 
-describe.each(seeds.filter((seed) => seed.services).map((seed) => [seed.name, seed] as const))(
-  'the seed documents, with a server: %s',
-  (_name, seed) => {
-    it.each(seed.services!.map((call) => [call.shows, call.nest, call] as const))(
-      '%s  ->  %s: run by the services suite (npm run test:services)',
-      (_shows, _nest, call) => {
-        expect(readFileSync(join(root, call.suite), 'utf8')).toContain(call.label);
-      },
-    );
-  },
-);
+describe.each(
+  frameworks
+    .filter((framework) => framework.services)
+    .map((framework) => [framework.name, framework] as const),
+)("what other frameworks' session docs show, with a server: %s", (_name, framework) => {
+  it.each(framework.services!.map((call) => [call.shows, call.nest, call] as const))(
+    '%s  ->  %s: run by the services suite (npm run test:services)',
+    (_shows, _nest, call) => {
+      expect(readFileSync(join(root, call.suite), 'utf8')).toContain(call.label);
+    },
+  );
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Keyring } from '../../lib/crypto/keyring.js';
+import { Keyring } from '../../../lib/crypto/keyring.js';
 
 const SECRET = 'the-current-secret-that-is-long-enough-01234';
 const NAME = 'nest_session';

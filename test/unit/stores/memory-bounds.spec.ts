@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { SessionTooLargeError } from '../../lib/session.errors.js';
-import { MemoryStore } from '../../lib/stores/memory.store.js';
-import { asRecord, changes, meta } from '../support/fixtures.js';
+import { SessionTooLargeError } from '../../../lib/session.errors.js';
+import { MemoryStore } from '../../../lib/stores/memory.store.js';
+import { asRecord, changes, meta } from '../../support/fixtures.js';
 
 const NOW = 1_000_000;
 const id = (i: number) => `id-${String(i).padStart(6, '0')}`;

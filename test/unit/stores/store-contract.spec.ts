@@ -1,0 +1,19 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { contractStore, testDriver } from '../../support/drivers.js';
+import { overlappingChangeSets, storeContract } from '../../support/store-contract.js';
+import { WholeRecordStore } from '../../support/stores.js';
+
+// The stores that need no server; PostgreSQL, MariaDB and Redis run it in test/services/.
+for (const name of ['memory', 'file', 'sqlite', 'custom'] as const) {
+  const driver = testDriver(name);
+  afterAll(() => driver.cleanup());
+  storeContract(driver.label, contractStore(driver), driver.contractGaps);
+}
+
+describe('the store contract', () => {
+  it('fails a store that writes whole records: overlapping change sets lose keys', async () => {
+    const { kept, expected, applied } = await overlappingChangeSets(new WholeRecordStore(), Date.now);
+    expect(applied.every(Boolean)).toBe(true);
+    expect(kept).toBeLessThan(expected);
+  });
+});
