@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
+import { expiresAt, isExpired, needsTouch, retiredUntil, type Timeouts } from '../core/expiry.js';
 import { applyChanges, isEmptyChanges } from '../core/change-set.js';
 import { SessionState } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
@@ -87,8 +87,8 @@ export class StoreDriver implements SessionDriver {
       expiresAt: expiresAt(this.timeouts, createdAt, now),
       create: false,
     };
-    // A retired id's tombstone lasts as long as its session could have.
-    const until = expiresAt(this.timeouts, state.createdAt ?? now, now);
+    // A retired id's tombstone lasts the grace window (core/expiry.ts), or the session's end if sooner.
+    const until = retiredUntil(this.timeouts, state.createdAt ?? now, now);
     const newCookie = (): SessionCookie => ({
       value: this.keyring.sign(this.cookieName, state.id),
       expires: createdAt + this.timeouts.lifetime,

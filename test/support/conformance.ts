@@ -517,6 +517,34 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
           },
         );
 
+        it.each(['regenerate', 'destroy'] as const)(
+          'a client that lost the response to %s() can sign in again after the grace window',
+          async (how) => {
+            const start = Date.now();
+            jest.useFakeTimers({ now: start, doNotFake: [...ONLY_DATE] });
+            const first = await http(app).post('/set').send({ warm: true }).expect(200);
+            const oldPair = cookiePair(first, cookieName)!;
+            // The response that retires the old id (and carries the new cookie) never arrives.
+            await http(app).post(`/${how}`).set('Cookie', oldPair).expect(200);
+            // Within the window: nothing is written under the old id, and the cookie is left alone.
+            jest.setSystemTime(start + 29_000);
+            const refused = await http(app).post('/set').set('Cookie', oldPair).send({ userId: 1 });
+            expect(refused.status).toBe(409);
+            expect(cookiePair(refused, cookieName)).toBeUndefined();
+            // After it: a fresh session under a new id, with its cookie; the old id stays dead.
+            jest.setSystemTime(start + 31_000);
+            const again = await http(app).post('/set').set('Cookie', oldPair).send({ userId: 1 });
+            expect(again.status).toBe(200);
+            const newPair = cookiePair(again, cookieName)!;
+            expect(newPair).toBeDefined();
+            expect(newPair).not.toBe(oldPair);
+            const state = await http(app).get('/state').set('Cookie', newPair).expect(200);
+            expect(state.body).toMatchObject({ isNew: false, data: { userId: 1 } });
+            const old = await http(app).get('/state').set('Cookie', oldPair).expect(200);
+            expect(old.body).toMatchObject({ isNew: true, data: {} });
+          },
+        );
+
         it('a second regenerate() of an id already retired gets 409 and no cookie', async () => {
           const first = await http(app).post('/set').send({ warm: true }).expect(200);
           const oldPair = cookiePair(first, cookieName)!;

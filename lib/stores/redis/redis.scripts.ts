@@ -76,7 +76,10 @@ redis.call('PEXPIRE', key, ARGV[3])
 return 1
 `;
 
-/** Retires a live session: returns its fields and leaves a tombstone for ARGV[1] ms; nil when not live. */
+/**
+ * Retires a live session: returns its fields and leaves a tombstone for ARGV[1] ms, holding ARGV[2]
+ * (when it ends, ms since the epoch, read against the app's clock); nil when not live.
+ */
 export const RETIRE_SCRIPT = `
 local key = KEYS[1]
 if redis.call('HEXISTS', key, '${ACTIVE}') == 0 or redis.call('HEXISTS', key, '${RETIRED}') == 1 then
@@ -84,7 +87,7 @@ if redis.call('HEXISTS', key, '${ACTIVE}') == 0 or redis.call('HEXISTS', key, '$
 end
 local fields = redis.call('HGETALL', key)
 redis.call('DEL', key)
-redis.call('HSET', key, '${RETIRED}', '1')
+redis.call('HSET', key, '${RETIRED}', ARGV[2])
 redis.call('PEXPIRE', key, ARGV[1])
 return fields
 `;

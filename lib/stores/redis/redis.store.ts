@@ -28,11 +28,12 @@ type RetirePipeline = {
   nestSessionRetire(
     key: string,
     ttl: number,
+    until: number,
   ): { call(...args: (string | number)[]): { exec(): Promise<unknown> } };
 };
 type RedisClient = (Redis | Cluster) & {
   nestSessionApply(key: string, ...args: (string | number)[]): Promise<unknown>;
-  nestSessionRetire(key: string, ttl: number): Promise<string[] | null>;
+  nestSessionRetire(key: string, ttl: number, until: number): Promise<string[] | null>;
 };
 
 /** ioredis states in which a connection attempt is under way (bounded by connectTimeout). */
@@ -78,7 +79,11 @@ export class RedisStore implements ClosableSessionStore, StartupCheckedSessionSt
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const client = await this.connected();
     const fields = await client.hgetall(this.prefix + id);
-    return fields[RETIRED] !== undefined ? 'retired' : parseRecord(fields);
+    const retired = fields[RETIRED];
+    if (retired === undefined) return parseRecord(fields);
+    // A tombstone ends on the app's clock (its TTL in Redis only removes it); one written before the
+    // tombstone held its end ('1') has ended.
+    return Number(retired) > this.now() ? 'retired' : undefined;
   }
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
@@ -109,11 +114,11 @@ export class RedisStore implements ClosableSessionStore, StartupCheckedSessionSt
     const key = this.prefix + id;
     let flat: string[] | null;
     if (this.replicas === 0) {
-      flat = await client.nestSessionRetire(key, ttl);
+      flat = await client.nestSessionRetire(key, ttl, until);
     } else {
       // Not acknowledged before a replica has it: a failover cannot bring the retired id back.
       const results = await (client.pipeline() as unknown as RetirePipeline)
-        .nestSessionRetire(key, ttl)
+        .nestSessionRetire(key, ttl, until)
         .call('WAIT', this.replicas, this.replicaTimeout)
         .exec();
       const [[retireError, retired], [waitError, acknowledged]] = results as [
