@@ -47,7 +47,7 @@ export class SessionManager implements OnApplicationShutdown {
     this.register(
       'cookie',
       (name, cookieName) =>
-        new CookieDriver(name, cookieName, this.keyring, cookies, this.options, this.logger),
+        new CookieDriver(name, cookieName, this.keyring, cookies, this.options.policies, this.logger),
     );
     this.configured =
       typeof input === 'object' ? BUILT_IN_STORE_NAMES.filter((name) => input[name] !== undefined) : [];
@@ -79,7 +79,7 @@ export class SessionManager implements OnApplicationShutdown {
           cookieName,
           factory(this.options),
           this.keyring,
-          this.options,
+          this.options.policies,
           this.logger,
         ),
     );

@@ -1,4 +1,10 @@
 import { invalid, positive } from './core/option-checks.js';
+import { Policies, type SessionPolicy, type SessionPolicyOptions } from './core/policies.js';
+import {
+  resolveUsersOptions,
+  type ResolvedUsersOptions,
+  type SessionUsersOptions,
+} from './users/users.options.js';
 import {
   resolveStoreOptions,
   type BuiltInStoreOptions,
@@ -37,6 +43,15 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
   lifetime?: number;
   /** Bytes of one session's JSON on a server-side driver; past it a change is refused (500 SESSION_TOO_LARGE). Default 512 KiB. */
   maxSize?: number;
+  /**
+   * Named policies a session can follow instead of the default timeouts above (remember me, a kiosk):
+   * `signIn(id, { policy })`, `session.usePolicy(name)`.
+   */
+  policies?: Record<string, SessionPolicyOptions>;
+  /** No session outlives this, whatever its policy (ms). Default 400 days, the longest cookie browsers keep. */
+  maxLifetime?: number;
+  /** Sessions bound to users: limits, what is kept of the device, the cookie driver's revocation store. */
+  users?: SessionUsersOptions;
   /** The clock every expiry is read from, in ms since the epoch (the testing kit's clock). Default Date.now. */
   clock?: () => number;
 }
@@ -48,6 +63,9 @@ export interface ResolvedSessionOptions extends ResolvedStoreOptions {
   idleTimeout: number;
   lifetime: number;
   maxSize: number;
+  /** The default policy (idleTimeout, lifetime) and the named ones. */
+  policies: Policies;
+  users: ResolvedUsersOptions;
   clock: () => number;
 }
 
@@ -65,6 +83,7 @@ export const SESSION_DEFAULTS = {
   idleTimeout: 2 * HOUR,
   lifetime: 14 * 24 * HOUR,
   maxSize: 512 * 1024,
+  maxLifetime: 400 * 24 * HOUR,
 } as const;
 
 export const MIN_SECRET_LENGTH = 32;
@@ -84,11 +103,41 @@ export function resolveSessionOptions(
     idleTimeout: options.idleTimeout ?? SESSION_DEFAULTS.idleTimeout,
     lifetime: options.lifetime ?? SESSION_DEFAULTS.lifetime,
     maxSize: options.maxSize ?? SESSION_DEFAULTS.maxSize,
+    policies: resolvePolicies(options),
+    users: resolveUsersOptions(options.users),
     clock: options.clock ?? (() => Date.now()),
     ...resolveStoreOptions(options),
   };
   validate(resolved);
   return resolved;
+}
+
+/**
+ * The default policy (the module's idleTimeout and lifetime) and the named ones, each checked and
+ * capped by maxLifetime.
+ */
+function resolvePolicies(options: SessionModuleOptions): Policies {
+  const max = options.maxLifetime ?? SESSION_DEFAULTS.maxLifetime;
+  positive('maxLifetime', max);
+  const policy = (name: string | undefined, given: SessionPolicyOptions): SessionPolicy => {
+    const at = name === undefined ? '' : `policies.${name}.`;
+    const idleTimeout = given.idleTimeout ?? options.idleTimeout ?? SESSION_DEFAULTS.idleTimeout;
+    const lifetime = given.lifetime ?? options.lifetime ?? SESSION_DEFAULTS.lifetime;
+    positive(`${at}idleTimeout`, idleTimeout);
+    positive(`${at}lifetime`, lifetime);
+    const persistent = given.persistent ?? true;
+    if (typeof persistent !== 'boolean') invalid(`${at}persistent must be true or false`);
+    const capped = Math.min(lifetime, max);
+    return { name, idleTimeout: Math.min(idleTimeout, capped), lifetime: capped, persistent };
+  };
+  const named = Object.entries(options.policies ?? {}).map(([name, given]) => {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      invalid(`policy names are letters, digits, '-' and '_' (up to 64): '${name}' is not one`);
+    }
+    if (typeof given !== 'object' || given === null) invalid(`policies.${name} must be an object`);
+    return policy(name, given);
+  });
+  return new Policies(policy(undefined, {}), named);
 }
 
 function resolveSecrets(

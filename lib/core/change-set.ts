@@ -8,6 +8,23 @@ export interface SessionRecord {
   createdAt: number;
   /** ms since the epoch */
   lastActivity: number;
+  /** The user the session is bound to (signIn()), with what is kept of the device; none when anonymous. */
+  user?: SessionUser;
+  /** The policy whose timeouts the session follows (`forRoot({ policies })`); none: the default one. */
+  policy?: string;
+}
+
+/** A session's user and device, as `signIn()` bound them. */
+export interface SessionUser {
+  id: string;
+  /** ms since the epoch */
+  signedInAt: number;
+  /** What the user called this device (`signIn(id, { label })`). */
+  label?: string;
+  /** The User-Agent header at sign-in, when `users.device.userAgent` keeps it. */
+  userAgent?: string;
+  /** The client's address at sign-in, whole or truncated as `users.device.ip` says. */
+  ip?: string;
 }
 
 /** What a store writes with a change set: timestamps (`expiresAt`: when the record may be dropped) and whether to create. */
@@ -42,6 +59,10 @@ export interface SessionChanges {
    * record still holds that value, so a message flashed meanwhile by another request survives.
    */
   flashCleared: Record<string, string>;
+  /** signIn(): the user to bind; null: unbind (signOut, or a reset of the binding). Absent: unchanged. */
+  user?: SessionUser | null;
+  /** usePolicy(): the policy to follow; null: the default one. Absent: unchanged. */
+  policy?: string | null;
 }
 
 /** Applies a change set to a record in memory: the one merge every store that holds JSON can share. */
@@ -60,7 +81,17 @@ export function applyChanges(
       delete flash[key];
   }
   for (const key in changes.flash) putKey(flash, key, changes.flash[key]);
-  return { data, flash, createdAt: record.createdAt || meta.createdAt, lastActivity: meta.lastActivity };
+  const next: SessionRecord = {
+    data,
+    flash,
+    createdAt: record.createdAt || meta.createdAt,
+    lastActivity: meta.lastActivity,
+  };
+  const user = changes.user === undefined ? record.user : (changes.user ?? undefined);
+  const policy = changes.policy === undefined ? record.policy : (changes.policy ?? undefined);
+  if (user !== undefined) next.user = user;
+  if (policy !== undefined) next.policy = policy;
+  return next;
 }
 
 /** The record a change set with `meta.create` starts from when the store holds none. */
@@ -71,5 +102,6 @@ export function emptyRecord(meta: SessionMeta): SessionRecord {
 /** Whether a change set changes nothing (applying it only touches the timestamps). */
 export function isEmptyChanges(c: SessionChanges): boolean {
   if (c.clearData || c.clearFlash || c.deleted.length > 0) return false;
+  if (c.user !== undefined || c.policy !== undefined) return false;
   return isEmptyBag(c.set) && isEmptyBag(c.flash) && isEmptyBag(c.flashCleared);
 }

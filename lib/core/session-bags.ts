@@ -10,6 +10,7 @@ const has = Object.hasOwn;
  */
 export const MESSAGES = '\u0000messages';
 type Messages = Record<string, unknown[]>;
+const NO_BINDING = Object.freeze({ user: undefined, policy: undefined });
 
 /**
  * A session's data and flash for one request, and a record of every change made to them: the change
@@ -44,7 +45,7 @@ export class SessionBags {
     return this.lateMode && this.refusal === undefined;
   }
 
-  /** Whether the request changed anything (set, delete, flash, reset, regenerate, destroy). */
+  /** Whether the request changed anything (set, delete, flash, reset, regenerate, destroy, sign-in). */
   get modified(): boolean {
     return this.touched;
   }
@@ -200,7 +201,7 @@ export class SessionBags {
     if (this.refusal !== undefined) throw new SessionReadOnlyError(this.refusal);
     if (changesId && this.lateMode) {
       throw new SessionReadOnlyError(
-        "the response's head, and the session cookie with it, has been sent: the id and the flash rule can no longer change",
+        "the response's head, and the session cookie with it, has been sent: the session's id, user, policy and flash rule can no longer change",
       );
     }
   }
@@ -223,7 +224,15 @@ export class SessionBags {
       for (const key in this.flashIn) {
         if (keep(key) && !has(flash, key) && !(key === MESSAGES && pulledAll)) flash[key] = this.flashIn[key];
       }
-      return { clearData: true, clearFlash: true, set: keyBag(this.data), deleted: [], flash, flashCleared };
+      return {
+        clearData: true,
+        clearFlash: true,
+        set: keyBag(this.data),
+        deleted: [],
+        flash,
+        flashCleared,
+        ...this.binding(true),
+      };
     }
     if (consume) {
       for (const key in this.flashIn) if (!keep(key)) flashCleared[key] = JSON.stringify(this.flashIn[key]);
@@ -237,7 +246,13 @@ export class SessionBags {
       deleted: [...this.deletedKeys],
       flash,
       flashCleared,
+      ...this.binding(false),
     };
+  }
+
+  /** The user and policy part of the change set (SessionState keeps them): all of it, or what changed. */
+  protected binding(_full: boolean): Pick<SessionChanges, 'user' | 'policy'> {
+    return NO_BINDING;
   }
 
   /** The whole session as the store would hold it after committing `changes(consume, true)`. */

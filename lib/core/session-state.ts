@@ -1,5 +1,5 @@
 import { SessionError, SessionStoreUnavailableError } from '../session.errors.js';
-import type { SessionRecord } from './change-set.js';
+import type { SessionChanges, SessionRecord, SessionUser } from './change-set.js';
 import { SessionBags } from './session-bags.js';
 
 export { MESSAGES } from './session-bags.js';
@@ -13,6 +13,11 @@ export class SessionState extends SessionBags {
   private failedWith: Error | undefined;
   private previous: string | undefined;
   private ended = false;
+  /** The user the session is bound to, and its policy; `*Changed` when this request changed them. */
+  private boundUser: SessionUser | undefined;
+  private policyName: string | undefined;
+  private userChanged = false;
+  private policyChanged = false;
   /** The session was not found in the store (or the cookie did not verify): nothing to update, only to create. */
   readonly isNew: boolean;
   readonly createdAt: number | undefined;
@@ -24,6 +29,8 @@ export class SessionState extends SessionBags {
     private readonly newId: () => string,
   ) {
     super(record);
+    this.boundUser = record?.user;
+    this.policyName = record?.policy;
     this.isNew = record === undefined;
     this.createdAt = record?.createdAt;
     this.lastActivity = record?.lastActivity;
@@ -86,9 +93,65 @@ export class SessionState extends SessionBags {
   destroy(): void {
     this.writable(true);
     this.reset(false);
+    // What comes after destroy() is a fresh, anonymous session.
+    this.boundUser = this.policyName = undefined;
+    this.userChanged = this.policyChanged = true;
     if (!this.isNew && this.previous === undefined) this.previous = this.currentId;
     this.currentId = undefined;
     this.ended = true;
+  }
+
+  /** The user the session is bound to (signIn()), if any. */
+  get user(): SessionUser | undefined {
+    return this.boundUser;
+  }
+
+  /** The policy the session follows; undefined: the default one. */
+  get policy(): string | undefined {
+    return this.policyName;
+  }
+
+  /** Whether this request changed the policy (the cookie's expiry follows it). */
+  get policyChangedHere(): boolean {
+    return this.policyChanged;
+  }
+
+  /** Binds the session to a user (undefined: unbinds it), in this request's change set. */
+  bind(user: SessionUser | undefined): void {
+    this.writable(true);
+    this.boundUser = user;
+    this.userChanged = this.touched = true;
+  }
+
+  /** The policy the session follows from now on (undefined: the default one). */
+  usePolicy(name: string | undefined): void {
+    this.writable(true);
+    this.policyName = name;
+    this.policyChanged = this.touched = true;
+  }
+
+  override committed(refusal: string | undefined): void {
+    super.committed(refusal);
+    if (refusal === undefined) this.userChanged = this.policyChanged = false;
+  }
+
+  /** A whole record carries the user and policy it has (none: absent); a change set what changed. */
+  protected override binding(full: boolean): Pick<SessionChanges, 'user' | 'policy'> {
+    if (full) return { user: this.boundUser, policy: this.policyName };
+    return {
+      user: this.userChanged ? (this.boundUser ?? null) : undefined,
+      policy: this.policyChanged ? (this.policyName ?? null) : undefined,
+    };
+  }
+
+  /**
+   * regenerate() and bind to a user, in one commit: a new id, the data kept, the old id retired, the
+   * binding (and the policy, when given) in the same change set.
+   */
+  signIn(user: SessionUser, policy?: string | null): void {
+    this.regenerate();
+    this.bind(user);
+    if (policy !== undefined) this.usePolicy(policy ?? undefined);
   }
 
   /** Whether the store holds a record under an id this request must keep writing to. */

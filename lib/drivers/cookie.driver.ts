@@ -1,10 +1,12 @@
 import type { Logger } from '@nestjs/common';
-import { expiresAt, isExpired, needsTouch, type Timeouts } from '../core/expiry.js';
+import { expiresAt, isExpired, needsTouch } from '../core/expiry.js';
+import type { Policies } from '../core/policies.js';
 import { isEmptyChanges } from '../core/change-set.js';
 import { isBag, isEmptyBag } from '../core/json-value.js';
 import { SessionState } from '../core/session-state.js';
 import { newSessionId, type Keyring } from '../crypto/keyring.js';
 import { SessionTooLargeError } from '../session.errors.js';
+import type { SessionRecord } from '../core/change-set.js';
 import type { CommitInput, CookieSizer, DriverCommit, SessionDriver } from './session-driver.js';
 
 /** Why the cookie driver cannot take a change after the head. */
@@ -16,13 +18,19 @@ export const COOKIE_SIZE_LIMIT = 4096;
 
 type Bag = Record<string, unknown>;
 
-/** What the seal holds: id, data, flash, createdAt, lastActivity (short keys: every byte counts). */
+/**
+ * What the seal holds: id, data, flash, createdAt, lastActivity, and when signed in the user (id and
+ * sign-in time; the device is kept server-side, in the revocation record) and the policy. Short keys:
+ * every byte counts.
+ */
 interface Sealed {
   i: string;
   d: Bag;
   f: Bag;
   c: number;
   a: number;
+  u?: [id: string, signedInAt: number];
+  p?: string;
 }
 
 /**
@@ -42,18 +50,24 @@ export class CookieDriver implements SessionDriver {
     readonly cookieName: string,
     private readonly keyring: Keyring,
     private readonly cookies: CookieSizer,
-    private readonly timeouts: Timeouts,
+    private readonly policies: Policies,
     private readonly logger: Logger,
   ) {}
 
   /** Anything that does not open, parse and pass the timeouts is a fresh session, never an error. */
   load(cookie: string | undefined, now: number): SessionState {
     const sealed = this.open(cookie);
-    if (sealed === undefined || isExpired(this.timeouts, sealed.value.c, sealed.value.a, now)) {
+    if (
+      sealed === undefined ||
+      isExpired(this.policies.of(sealed.value.p), sealed.value.c, sealed.value.a, now)
+    ) {
       return new SessionState(undefined, undefined, newSessionId);
     }
-    const { i, d, f, c, a } = sealed.value;
-    const state = new SessionState(i, { data: d, flash: f, createdAt: c, lastActivity: a }, newSessionId);
+    const { i, d, f, c, a, u, p } = sealed.value;
+    const record: SessionRecord = { data: d, flash: f, createdAt: c, lastActivity: a };
+    if (u !== undefined) record.user = { id: u[0], signedInAt: u[1] };
+    if (p !== undefined) record.policy = p;
+    const state = new SessionState(i, record, newSessionId);
     if (sealed.stale) this.stale.add(state);
     return state;
   }
@@ -80,7 +94,7 @@ export class CookieDriver implements SessionDriver {
     state: SessionState,
     consume: boolean,
     now: number,
-  ): { value: string; expires: number } | undefined {
+  ): { value: string; expires: number | undefined } | undefined {
     // A new session, or the fresh one destroy() starts: written only when it holds something.
     const fresh = state.isNew || state.destroyed;
     if (
@@ -88,17 +102,21 @@ export class CookieDriver implements SessionDriver {
       !state.modified &&
       !this.stale.has(state) &&
       isEmptyChanges(state.changes(consume, false)) &&
-      !needsTouch(this.timeouts, state.lastActivity, now)
+      !needsTouch(this.policies.of(state.policy), state.lastActivity, now)
     ) {
       return undefined;
     }
     const { data, flash } = state.snapshot(consume);
-    if (fresh && isEmptyBag(data) && isEmptyBag(flash)) return undefined;
+    const { user, policy } = state;
+    if (fresh && isEmptyBag(data) && isEmptyBag(flash) && user === undefined) return undefined;
     const createdAt = fresh ? now : (state.createdAt ?? now);
     const sealed: Sealed = { i: state.id, d: data, f: flash, c: createdAt, a: now };
+    if (user !== undefined) sealed.u = [user.id, user.signedInAt];
+    if (policy !== undefined) sealed.p = policy;
+    const rules = this.policies.of(policy);
     return {
       value: this.keyring.seal(this.cookieName, JSON.stringify(sealed)),
-      expires: expiresAt(this.timeouts, createdAt, now),
+      expires: rules.persistent ? expiresAt(rules, createdAt, now) : undefined,
     };
   }
 
@@ -118,7 +136,10 @@ export class CookieDriver implements SessionDriver {
 
 function isSealed(value: unknown): value is Sealed {
   if (!isBag(value)) return false;
-  const { i, d, f, c, a } = value;
+  const { i, d, f, c, a, u, p } = value;
+  if (u !== undefined && !(Array.isArray(u) && typeof u[0] === 'string' && typeof u[1] === 'number'))
+    return false;
+  if (p !== undefined && typeof p !== 'string') return false;
   return (
     typeof i === 'string' &&
     i !== '' &&

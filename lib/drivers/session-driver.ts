@@ -13,8 +13,11 @@
 import type { SessionState } from '../core/session-state.js';
 import type { SessionStore } from '../stores/session-store.js';
 
-/** What the driver's cookie should become: a value with its expiry (ms since the epoch), or cleared. */
-export type SessionCookie = { value: string; expires: number } | 'clear';
+/**
+ * What the driver's cookie should become: a value with its expiry (ms since the epoch; undefined: a
+ * browser-session cookie, for a policy that is not persistent), or cleared.
+ */
+export type SessionCookie = { value: string; expires: number | undefined } | 'clear';
 
 /** How long the Set-Cookie header for a value would be, with the configured attributes (http/cookies.ts). */
 export interface CookieSizer {

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import { expiresAt, isExpired, needsTouch, retiredUntil, type Timeouts } from '../core/expiry.js';
+import { expiresAt, isExpired, needsTouch, retiredUntil } from '../core/expiry.js';
+import type { Policies } from '../core/policies.js';
 import { applyChanges, isEmptyChanges } from '../core/change-set.js';
 import { SessionState } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
@@ -31,7 +32,7 @@ export class StoreDriver implements SessionDriver {
     readonly cookieName: string,
     readonly store: SessionStore,
     private readonly keyring: Keyring,
-    private readonly timeouts: Timeouts,
+    private readonly policies: Policies,
     private readonly logger: Logger,
   ) {
     this.sync = isSynchronous(store) ? store : undefined;
@@ -62,7 +63,8 @@ export class StoreDriver implements SessionDriver {
 
   private loaded(id: string, record: SessionRecord | 'retired' | undefined, now: number): SessionState {
     if (record === 'retired') return SessionState.retired(newSessionId);
-    if (record && isExpired(this.timeouts, record.createdAt, record.lastActivity, now)) record = undefined;
+    if (record && isExpired(this.policies.of(record.policy), record.createdAt, record.lastActivity, now))
+      record = undefined;
     return new SessionState(record ? id : undefined, record, newSessionId);
   }
 
@@ -80,30 +82,33 @@ export class StoreDriver implements SessionDriver {
       state.committed(RETIRED);
       return state.modified ? { failure: new SessionConflictError(this.name) } : {};
     }
+    const policy = this.policies.of(state.policy);
     const createdAt = state.createdAt !== undefined && !state.destroyed ? state.createdAt : now;
     const meta: SessionMeta = {
       createdAt,
       lastActivity: now,
-      expiresAt: expiresAt(this.timeouts, createdAt, now),
+      expiresAt: expiresAt(policy, createdAt, now),
       create: false,
     };
     // A retired id's tombstone lasts the grace window (core/expiry.ts), or the session's end if sooner.
-    const until = retiredUntil(this.timeouts, state.createdAt ?? now, now);
+    const until = retiredUntil(policy, state.createdAt ?? now, now);
     const newCookie = (): SessionCookie => ({
       value: this.keyring.sign(this.cookieName, state.id),
-      expires: createdAt + this.timeouts.lifetime,
+      expires: policy.persistent ? createdAt + policy.lifetime : undefined,
     });
     try {
       if (state.hasStoredRecord) {
         const changes = state.changes(consume, false);
         state.committed(undefined);
         const empty = isEmptyChanges(changes);
-        if (empty && !needsTouch(this.timeouts, state.lastActivity, now)) return {};
-        return this.work(
+        if (empty && !needsTouch(policy, state.lastActivity, now)) return {};
+        const applied = this.work(
           then(this.apply(state.id, changes, meta), (applied) => {
             if (!applied && !empty) throw new SessionConflictError(this.name);
           }),
         );
+        // A new policy brings a new expiry for the cookie (its id is the same).
+        return state.policyChangedHere ? { ...applied, cookie: newCookie() } : applied;
       }
       const previous = state.previousId;
       if (previous !== undefined && !state.destroyed) {
@@ -161,7 +166,7 @@ export class StoreDriver implements SessionDriver {
     const meta = {
       createdAt,
       lastActivity: now,
-      expiresAt: expiresAt(this.timeouts, createdAt, now),
+      expiresAt: expiresAt(this.policies.of(state.policy), createdAt, now),
       create: false,
     };
     try {
@@ -241,5 +246,7 @@ function wholeRecord(record: SessionRecord): SessionChanges {
     deleted: [],
     flash: record.flash,
     flashCleared: {},
+    user: record.user ?? null,
+    policy: record.policy ?? null,
   };
 }

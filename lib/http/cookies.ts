@@ -18,6 +18,8 @@ interface Template {
 
 const EPOCH = new Date(0);
 const EPOCH_UTC = EPOCH.toUTCString();
+/** How a template's head ends (`cookie` writes Expires after Domain and Path). */
+const EXPIRES = '; Expires=';
 
 /**
  * Serialises the session cookies with the configured attributes. `cookie` validates name and
@@ -38,8 +40,10 @@ export class CookieWriter {
     };
   }
 
-  set(name: string, value: string, expires: Date, secureRequest: boolean): string {
+  /** The Set-Cookie value; with no `expires`, a browser-session cookie (gone when the browser closes). */
+  set(name: string, value: string, expires: Date | undefined, secureRequest: boolean): string {
     const { head, tail } = this.template(name, this.secure(secureRequest));
+    if (expires === undefined) return `${name}=${value}${head.slice(0, -EXPIRES.length)}${tail}`;
     return `${name}=${value}${head}${expires.toUTCString()}${tail}`;
   }
 
@@ -64,7 +68,9 @@ export class CookieWriter {
       const make = (secure: boolean): Template => {
         const sample = serialize(name, 'v', { ...this.base, expires: EPOCH, secure });
         const at = sample.indexOf(EPOCH_UTC);
-        return { head: sample.slice(name.length + 2, at), tail: sample.slice(at + EPOCH_UTC.length) };
+        const head = sample.slice(name.length + 2, at);
+        if (!head.endsWith(EXPIRES)) throw new Error(`unexpected Set-Cookie layout: ${sample}`);
+        return { head, tail: sample.slice(at + EPOCH_UTC.length) };
       };
       pair = [make(false), make(true)];
       this.templates.set(name, pair);

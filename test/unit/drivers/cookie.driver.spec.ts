@@ -11,7 +11,14 @@ const options = resolveSessionOptions({ secret: 'a-test-secret-that-is-long-enou
 const writer = new CookieWriter(options.cookie);
 const silent = new Logger('test');
 silent.error = () => undefined;
-const driver = new CookieDriver('cookie', 'sid', new Keyring(options.secrets), writer, options, silent);
+const driver = new CookieDriver(
+  'cookie',
+  'sid',
+  new Keyring(options.secrets),
+  writer,
+  options.policies,
+  silent,
+);
 const now = 1_800_000_000_000;
 const commit = (state: SessionState, hadCookie = false) =>
   driver.commit({ state, consume: true, hadCookie, secure: false, now });

@@ -19,7 +19,7 @@ function memoryDriver() {
     'sid',
     store,
     new Keyring(options.secrets),
-    options,
+    options.policies,
     new Logger('test'),
   );
   const now = Date.now();
@@ -110,7 +110,7 @@ describe('StoreDriver on an asynchronous store', () => {
       'sid',
       store,
       new Keyring(options.secrets),
-      options,
+      options.policies,
       new Logger('test'),
     );
     const now = Date.now();

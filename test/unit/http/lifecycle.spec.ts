@@ -31,11 +31,11 @@ describe('RequestContext.commit', () => {
     const registry = new DriverRegistry('memory', 'sid', logger);
     registry.register(
       'memory',
-      (name, cookie) => new StoreDriver(name, cookie, store, keyring, options, logger),
+      (name, cookie) => new StoreDriver(name, cookie, store, keyring, options.policies, logger),
     );
     registry.register(
       'cookie',
-      (name, cookie) => new CookieDriver(name, cookie, keyring, writer, options, logger),
+      (name, cookie) => new CookieDriver(name, cookie, keyring, writer, options.policies, logger),
     );
     return { store, life: new SessionLifecycle(options, registry, writer) };
   }
