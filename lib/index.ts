@@ -1,5 +1,6 @@
 export { SessionModule } from './session.module.js';
-export { Session, type SessionData } from './session.js';
+export { Session, type SessionData, type SignInOptions, type SessionTimeLeft } from './session.js';
+export { SessionRegistry, type SessionDevice } from './users/session-registry.js';
 export { SessionManager, type SessionStoreFactory } from './session-manager.js';
 export { Flash } from './flash/flash.decorator.js';
 export { KeepFlash } from './flash/keep-flash.decorator.js';
@@ -11,12 +12,17 @@ export {
   type PrunableSessionStore,
   type ClosableSessionStore,
   type SynchronousSessionStore,
+  type UserIndexedSessionStore,
+  type SessionUser,
+  type UserLimit,
   type StartupCheckedSessionStore,
   type DiagnosingSessionStore,
   type SessionRecord,
   type SessionChanges,
   type SessionMeta,
 } from './stores/session-store.js';
+export type { SessionPolicyOptions } from './core/policies.js';
+export type { SessionUsersOptions } from './users/users.options.js';
 export type {
   SessionModuleOptions,
   SessionCookieOptions,
@@ -30,5 +36,7 @@ export {
   SessionStoreMisconfiguredError,
   SessionTooLargeError,
   SessionConflictError,
+  SessionReadOnlyError,
+  SessionUserLimitError,
   type SessionErrorCode,
 } from './session.errors.js';

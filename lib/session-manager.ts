@@ -6,7 +6,7 @@ import { StoreDriver } from './drivers/store.driver.js';
 import { CookieWriter } from './http/cookies.js';
 import { currentScope } from './core/request-scope.js';
 import { SessionLifecycle } from './http/lifecycle.js';
-import { Session } from './session.js';
+import { Session, type SessionServices } from './session.js';
 import { SessionConfigError, SessionStoreUnavailableError } from './session.errors.js';
 import { MODULE_OPTIONS_TOKEN } from './session.module-definition.js';
 import {
@@ -16,6 +16,7 @@ import {
 } from './session.options.js';
 import { BUILT_IN_STORE_NAMES, createBuiltInStore } from './stores/built-in.js';
 import { isStartupChecked, type SessionStore } from './stores/session-store.js';
+import { usersUnsupported, type RegistryHost } from './users/session-registry.js';
 
 export type SessionStoreFactory = (options: ResolvedSessionOptions) => SessionStore;
 
@@ -29,6 +30,8 @@ export class SessionManager implements OnApplicationShutdown {
   readonly session: Session;
   private readonly logger = new Logger('Session');
   private readonly keyring: Keyring;
+  /** @internal What every Session of this module needs besides the request's state. */
+  readonly services: SessionServices;
   private readonly registry: DriverRegistry;
   private readonly sessions = new Map<string, Session>();
   /** Built-in drivers other than the default whose options were given: checked at start-up. */
@@ -39,7 +42,13 @@ export class SessionManager implements OnApplicationShutdown {
     this.keyring = new Keyring(this.options.secrets);
     const cookies = new CookieWriter(this.options.cookie);
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
-    this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies);
+    const keyring = this.keyring;
+    this.services = {
+      policies: this.options.policies,
+      users: this.options.users,
+      handle: (id) => keyring.handle(id),
+    };
+    this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies, this.services);
     const context = { maxSize: this.options.maxSize, logger: this.logger, now: this.options.clock };
     for (const name of BUILT_IN_STORE_NAMES) {
       this.extend(name, (options) => createBuiltInStore(name, options, context));
@@ -51,7 +60,7 @@ export class SessionManager implements OnApplicationShutdown {
     );
     this.configured =
       typeof input === 'object' ? BUILT_IN_STORE_NAMES.filter((name) => input[name] !== undefined) : [];
-    this.session = new Session(this.options.driver);
+    this.session = new Session(this.options.driver, this.services);
     this.sessions.set(this.options.driver, this.session);
   }
 
@@ -65,7 +74,7 @@ export class SessionManager implements OnApplicationShutdown {
       throw error instanceof SessionConfigError ? error : new SessionStoreUnavailableError(name, error);
     }
     let session = this.sessions.get(name);
-    if (session === undefined) this.sessions.set(name, (session = new Session(name)));
+    if (session === undefined) this.sessions.set(name, (session = new Session(name, this.services)));
     return session;
   }
 
@@ -81,6 +90,8 @@ export class SessionManager implements OnApplicationShutdown {
           this.keyring,
           this.options.policies,
           this.logger,
+          { max: this.options.users.maxPerUser, onLimit: this.options.users.onLimit },
+          this.options.clock,
         ),
     );
   }
@@ -97,6 +108,32 @@ export class SessionManager implements OnApplicationShutdown {
     return store;
   }
 
+  /** @internal What SessionRegistry reaches: the default driver and every built one that keeps the user index. */
+  registryHost(): RegistryHost {
+    return {
+      userDrivers: () => {
+        const defaultDriver = this.registry.resolve(this.options.driver);
+        if (defaultDriver.users === undefined) throw this.usersUnsupported(defaultDriver.name);
+        const drivers = new Set([defaultDriver, ...this.registry.built()]);
+        return [...drivers].flatMap((d) => (d.users === undefined ? [] : [{ name: d.name, users: d.users }]));
+      },
+      handle: this.services.handle,
+      policies: this.options.policies,
+    };
+  }
+
+  private usersUnsupported(name: string): SessionConfigError {
+    return name === 'cookie'
+      ? usersUnsupported(
+          name,
+          "keeps sessions in cookies: name a server-side driver to keep its revocation record, forRoot({ users: { revocationStore: 'redis' } })",
+        )
+      : usersUnsupported(
+          name,
+          "cannot list or revoke a user's sessions: its store has no user index (UserIndexedSessionStore's listUser()); use a built-in store, or add the power to yours",
+        );
+  }
+
   /** @internal registers a driver that is not a SessionStore (the cookie driver). */
   register(name: string, factory: DriverFactory): this {
     this.registry.register(name, factory);
@@ -111,6 +148,11 @@ export class SessionManager implements OnApplicationShutdown {
     for (const name of new Set([this.options.driver, ...this.configured])) {
       const { store } = this.registry.resolve(name);
       if (store !== undefined && isStartupChecked(store)) await store.checkAtStartup();
+    }
+    // forRoot({ users }) on a driver that cannot keep the user index: a start-up error, never at call time.
+    const defaultDriver = this.registry.resolve(this.options.driver);
+    if (this.options.users.configured && defaultDriver.users === undefined) {
+      throw this.usersUnsupported(defaultDriver.name);
     }
   }
 

@@ -33,6 +33,12 @@ export const SESSION_ERROR_CODES = [
   'SESSION_REDIS_INVALID',
   /** The redis driver is used without ioredis installed. */
   'SESSION_REDIS_MISSING',
+  /** signIn({ policy }) or usePolicy() of a policy forRoot({ policies }) does not name. */
+  'SESSION_POLICY_UNKNOWN',
+  /** A sign-in past users.maxPerUser with onLimit 'reject' (409). */
+  'SESSION_USER_LIMIT',
+  /** SessionRegistry, or forRoot({ users }), on a driver that cannot keep the user index; the message names the fix. */
+  'SESSION_USERS_UNSUPPORTED',
   /** Session or SessionManager.driver() used while no request is handled. */
   'SESSION_OUTSIDE_REQUEST',
   /** req.flash() (or another session API) where no SessionModule.forRoot() was imported. */
@@ -163,6 +169,17 @@ export class SessionConflictError extends SessionError {
 export class SessionReadOnlyError extends SessionError {
   constructor(why: string) {
     super('SESSION_READ_ONLY', `this session can no longer be changed: ${why}`);
+  }
+}
+
+/** A sign-in past `users.maxPerUser` with `onLimit: 'reject'`: a 409, and nothing of it was kept. */
+export class SessionUserLimitError extends SessionError {
+  constructor(max: number) {
+    super(
+      'SESSION_USER_LIMIT',
+      `this user already has ${max} session${max === 1 ? '' : 's'}, the most users.maxPerUser allows: sign one out first`,
+      HttpStatus.CONFLICT,
+    );
   }
 }
 

@@ -14,6 +14,7 @@ import { SessionLifecycle } from './http/lifecycle.js';
 import { SessionMiddleware } from './http/nest-middleware.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
+import { SessionRegistry } from './users/session-registry.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './session.module-definition.js';
 
 /**
@@ -26,6 +27,11 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './ses
     SessionManager,
     { provide: Session, useFactory: (manager: SessionManager) => manager.session, inject: [SessionManager] },
     {
+      provide: SessionRegistry,
+      useFactory: (manager: SessionManager) => new SessionRegistry(manager.registryHost()),
+      inject: [SessionManager],
+    },
+    {
       provide: SessionLifecycle,
       useFactory: (manager: SessionManager) => manager.lifecycle,
       inject: [SessionManager],
@@ -33,7 +39,7 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './ses
     FlashInterceptor,
     SessionMiddleware,
   ],
-  exports: [SessionManager, Session, FlashInterceptor],
+  exports: [SessionManager, Session, SessionRegistry, FlashInterceptor],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationBootstrap {
   /** The adapter whose glue was installed when it appeared; undefined: another adapter (a Nest middleware). */

@@ -1,5 +1,10 @@
-import { usableState, type RequestScope } from './core/request-scope.js';
+import type { SessionUser } from './core/change-set.js';
+import type { Policies } from './core/policies.js';
+import { currentScope, usableState, type RequestScope } from './core/request-scope.js';
 import type { SessionState } from './core/session-state.js';
+import { SessionConfigError } from './session.errors.js';
+import { deviceOf } from './users/device.js';
+import type { ResolvedUsersOptions } from './users/users.options.js';
 
 /**
  * Augment it to type your keys:
@@ -9,6 +14,30 @@ import type { SessionState } from './core/session-state.js';
 export interface SessionData {}
 
 type Value<K extends string> = K extends keyof SessionData ? SessionData[K] : unknown;
+
+/** @internal What a Session needs besides the request's state (made once, by SessionManager). */
+export interface SessionServices {
+  readonly policies: Policies;
+  readonly users: ResolvedUsersOptions;
+  /** The public handle of a session id. */
+  handle(id: string): string;
+}
+
+/** `session.signIn(userId, options)`. */
+export interface SignInOptions {
+  /** The policy the session follows from now on (`forRoot({ policies })`), e.g. 'remember'. */
+  policy?: string;
+  /** What the user calls this device, shown by `SessionRegistry.list()` (200 characters at most). */
+  label?: string;
+}
+
+/** The time a session has left, in ms, read without extending it. */
+export interface SessionTimeLeft {
+  /** Until it ends for want of a request (its policy's idleTimeout after its last activity). */
+  idle: number;
+  /** Until its lifetime ends, whatever the activity. */
+  absolute: number;
+}
 
 /**
  * The current request's session. Inject it anywhere (it is a singleton view over the request being
@@ -20,6 +49,7 @@ export class Session {
   /** @internal */
   constructor(
     private readonly driverName: string,
+    private readonly services: SessionServices,
     private readonly bound?: RequestScope,
   ) {}
 
@@ -132,5 +162,87 @@ export class Session {
   /** Deletes the record and clears the cookie at commit. */
   destroy(): void {
     this.state.destroy();
+  }
+
+  /**
+   * Signs the user in, in one commit: a new id (no fixation), the data kept, the old id retired, the
+   * session bound to the user with the device data `users.device` keeps, and the policy when given.
+   * `userId` is a non-empty string (a number is converted).
+   */
+  signIn(userId: string | number, options: SignInOptions = {}): this {
+    const id = typeof userId === 'number' && Number.isFinite(userId) ? String(userId) : userId;
+    if (typeof id !== 'string' || id === '' || id.length > 256) {
+      throw new TypeError(
+        'signIn(userId): userId must be a non-empty string (or a finite number) of at most 256 characters',
+      );
+    }
+    const { policy, label } = options;
+    if (label !== undefined && (typeof label !== 'string' || label.length > 200)) {
+      throw new TypeError('signIn(userId, { label }): label must be a string of at most 200 characters');
+    }
+    const scope = this.scope;
+    const state = usableState(this.driverName, scope);
+    const user: SessionUser = {
+      id,
+      signedInAt: scope.now,
+      ...deviceOf(scope.device(), this.services.users.device),
+    };
+    if (label !== undefined) user.label = label;
+    state.signIn(user, policy === undefined ? undefined : this.knownPolicy(policy));
+    return this;
+  }
+
+  /** Signs the user out: the session is destroyed (its id retired, its cookie cleared) and unbound. */
+  signOut(): void {
+    this.state.destroy();
+  }
+
+  /** The user the session is bound to (signIn()), or undefined. */
+  get userId(): string | undefined {
+    return this.state.user?.id;
+  }
+
+  /**
+   * The session's public handle: what `SessionRegistry.list()` names it by and `revoke()` takes. It is
+   * not a credential (the id cannot be found from it) and changes with the id (regenerate, signIn).
+   */
+  get handle(): string {
+    return this.services.handle(this.state.id);
+  }
+
+  /** The policy the session follows (`forRoot({ policies })`); undefined: the default one. */
+  get policy(): string | undefined {
+    return this.state.policy;
+  }
+
+  /** Follows a named policy from now on (undefined: the default one); its cookie gets the new expiry. */
+  usePolicy(name: string | undefined): this {
+    this.state.usePolicy(name === undefined ? undefined : this.knownPolicy(name));
+    return this;
+  }
+
+  /** The time the session has left, without extending it (an idle-warning poll uses it with @NoTouch()). */
+  timeLeft(): SessionTimeLeft {
+    const scope = this.scope;
+    const state = usableState(this.driverName, scope);
+    const policy = this.services.policies.of(state.policy);
+    const now = scope.now;
+    return {
+      idle: Math.max(0, (state.lastActivity ?? now) + policy.idleTimeout - now),
+      absolute: Math.max(0, (state.createdAt ?? now) + policy.lifetime - now),
+    };
+  }
+
+  private get scope(): RequestScope {
+    return this.bound ?? currentScope();
+  }
+
+  private knownPolicy(name: string): string {
+    if (this.services.policies.has(name)) return name;
+    const known = this.services.policies.names();
+    throw new SessionConfigError(
+      'SESSION_POLICY_UNKNOWN',
+      `no session policy named '${String(name)}'; ${known.length > 0 ? `the policies are ${known.map((n) => `'${n}'`).join(', ')}` : 'add it to SessionModule.forRoot({ policies })'}`,
+    );
   }
 }

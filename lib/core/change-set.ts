@@ -38,6 +38,26 @@ export interface SessionMeta {
    * destroyed, expired), change nothing and resolve false: never bring it back.
    */
   create: boolean;
+  /**
+   * With a change set that binds the record to a user (`changes.user`) on a store with the user
+   * index: the most live sessions the user may have, this one included, and what happens past it.
+   */
+  limit?: UserLimit;
+}
+
+/** `users.maxPerUser`, as a store enforces it inside the atomic bind. */
+export interface UserLimit {
+  max: number;
+  /**
+   * 'revoke-oldest': retire the user's sessions signed in earliest (tombstones until `until`), in the
+   * same atomic step, until the new one fits; 'reject': change nothing and throw SessionUserLimitError.
+   */
+  onLimit: 'revoke-oldest' | 'reject';
+  until: number;
+  /** The id this binding replaces (the session signIn() regenerated): it is not counted. */
+  replaces?: string;
+  /** The store adds the ids it retired, for the events the driver reports. */
+  revoked: string[];
 }
 
 /**

@@ -10,8 +10,14 @@ import type { SessionState } from './session-state.js';
 /** What a request's scope gives: one state per driver, and the request's flash setting. */
 export interface RequestScope {
   readonly defaultDriver: string;
+  /** When the request started, on the module's clock (ms since the epoch). */
+  readonly now: number;
+  /** What the request says of its client: the User-Agent header and the address. */
+  device(): { userAgent: string | undefined; ip: string | undefined };
   /** The state kept by a driver (a fresh one when the request brought no cookie for it). */
   state(driver: string): SessionState;
+  /** The state of a driver the request has loaded or used, without making one. */
+  existing(driver: string): SessionState | undefined;
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash: boolean;
 }

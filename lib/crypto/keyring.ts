@@ -28,6 +28,9 @@ interface Keys {
   seal: Buffer;
 }
 
+/** Characters of a handle: 96 bits of HMAC, base64url. */
+const HANDLE_LENGTH = 16;
+
 /** The cookie name as additional authenticated data, made once per name. */
 const aadCache = new Map<string, Buffer>();
 function aad(name: string): Buffer {
@@ -49,11 +52,23 @@ export class Keyring {
    */
   private readonly verified = new Map<string, LRUCache<string, string>>();
 
+  private readonly handleKey: Buffer;
+
   constructor(secrets: readonly string[]) {
     this.keys = secrets.map((secret) => ({
       sign: derive(secret, 'nest-session/v1 cookie signature'),
       seal: derive(secret, 'nest-session/v1 cookie seal'),
     }));
+    this.handleKey = derive(secrets[0], 'nest-session/v1 session handle');
+  }
+
+  /**
+   * A session's public handle: derived from its id with the current secret (HMAC-SHA256, 96 bits),
+   * so it names the session in lists and revocations without being a credential: the id cannot be
+   * found from it, and it opens nothing. A new secret gives every session a new handle.
+   */
+  handle(id: string): string {
+    return createHmac('sha256', this.handleKey).update(id).digest('base64url').slice(0, HANDLE_LENGTH);
   }
 
   /** `value.signature`, bound to the cookie name so a value cannot move between cookies. */

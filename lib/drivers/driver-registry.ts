@@ -47,6 +47,11 @@ export class DriverRegistry {
     return driver !== undefined ? driver : this.build(name);
   }
 
+  /** The drivers built so far. */
+  built(): IterableIterator<SessionDriver> {
+    return this.drivers.values();
+  }
+
   /** Closes what the built drivers opened (connections, timers). */
   async close(): Promise<void> {
     for (const driver of this.drivers.values()) await driver.close?.();

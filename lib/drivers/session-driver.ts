@@ -10,6 +10,7 @@
  *
  * Drivers speak cookies and session states; stores speak ids and records and never see HTTP.
  */
+import type { SessionRecord } from '../core/change-set.js';
 import type { SessionState } from '../core/session-state.js';
 import type { SessionStore } from '../stores/session-store.js';
 
@@ -43,6 +44,20 @@ export interface CommitInput {
 }
 
 /**
+ * A driver's sessions of one user, as SessionRegistry reaches them: what a store's user index holds,
+ * or (the cookie driver) its revocation record.
+ */
+export interface DriverUsers {
+  /** The user's live sessions on this driver. */
+  list(userId: string): Promise<Array<{ id: string; record: SessionRecord }>>;
+  /**
+   * Revokes one of them (an id list() gave): retired at once, so its next request is anonymous and a
+   * request in flight on it writes nothing (409). False when it was no longer live.
+   */
+  revoke(userId: string, id: string): Promise<boolean>;
+}
+
+/**
  * How a driver keeps sessions between requests: it turns the request's cookie into a state, and a
  * state into a cookie decision (made synchronously, before the headers leave) plus the store work to
  * await.
@@ -65,6 +80,8 @@ export interface SessionDriver {
   readonly mayRefuse?: boolean;
   /** The store behind a server-side driver (SessionManager.store()). */
   readonly store?: SessionStore;
+  /** A user's sessions on this driver, when it can list and revoke them. */
+  readonly users?: DriverUsers;
   /** Releases what the driver opened, on application shutdown. */
   close?(): Promise<void>;
 }

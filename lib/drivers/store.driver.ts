@@ -1,21 +1,28 @@
 import type { Logger } from '@nestjs/common';
-import { expiresAt, isExpired, needsTouch, retiredUntil } from '../core/expiry.js';
+import { RETIRED_GRACE, expiresAt, isExpired, needsTouch, retiredUntil } from '../core/expiry.js';
 import type { Policies } from '../core/policies.js';
-import { applyChanges, isEmptyChanges } from '../core/change-set.js';
+import { applyChanges, isEmptyChanges, type UserLimit } from '../core/change-set.js';
 import { SessionState } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
-import { SessionConflictError, SessionTooLargeError } from '../session.errors.js';
+import { SessionConflictError, SessionTooLargeError, SessionUserLimitError } from '../session.errors.js';
 import {
   isClosable,
   isDiagnosing,
   isSynchronous,
+  isUserIndexed,
   type SessionChanges,
   type SessionMeta,
   type SessionRecord,
   type SessionStore,
   type SynchronousSessionStore,
 } from '../stores/session-store.js';
-import type { CommitInput, DriverCommit, SessionCookie, SessionDriver } from './session-driver.js';
+import type {
+  CommitInput,
+  DriverCommit,
+  DriverUsers,
+  SessionCookie,
+  SessionDriver,
+} from './session-driver.js';
 import { StoreHealth } from './store-health.js';
 
 /**
@@ -26,6 +33,8 @@ export class StoreDriver implements SessionDriver {
   private readonly health: StoreHealth;
   /** The store, when it can work synchronously: no promise per request and no response held. */
   private readonly sync: SynchronousSessionStore | undefined;
+  /** The user's sessions, when the store keeps the user index. */
+  readonly users: DriverUsers | undefined;
 
   constructor(
     readonly name: string,
@@ -34,8 +43,20 @@ export class StoreDriver implements SessionDriver {
     private readonly keyring: Keyring,
     private readonly policies: Policies,
     private readonly logger: Logger,
+    /** users.maxPerUser (Infinity: none) and onLimit. */
+    private readonly userLimit?: Pick<UserLimit, 'max' | 'onLimit'>,
+    private readonly now: () => number = () => Date.now(),
   ) {
     this.sync = isSynchronous(store) ? store : undefined;
+    this.users = isUserIndexed(store)
+      ? {
+          list: (userId) => this.guard(store.listUser(userId)),
+          revoke: async (userId, id) => {
+            const now = this.now();
+            return (await this.guard(store.retire(id, now + RETIRED_GRACE))) !== undefined;
+          },
+        }
+      : undefined;
     this.health = new StoreHealth(
       name,
       logger,
@@ -119,7 +140,8 @@ export class StoreDriver implements SessionDriver {
         const changes = state.changes(consume, false);
         const seen = state.changes(consume, true);
         state.committed(undefined);
-        const moved = then(this.apply(state.id, seen, { ...meta, create: true }), () =>
+        const bind = { ...meta, create: true, limit: this.limit(changes, until, previous) };
+        const moved = then(this.apply(state.id, seen, bind), () =>
           then(this.retire(previous, until), (record) => {
             if (record === undefined) {
               return then(this.remove(state.id), () => {
@@ -142,7 +164,7 @@ export class StoreDriver implements SessionDriver {
       let created: Promise<boolean> | boolean | undefined;
       let cookie: SessionCookie | undefined;
       if (!isEmptyChanges({ ...changes, clearData: false, clearFlash: false })) {
-        created = this.apply(state.id, changes, { ...meta, create: true });
+        created = this.apply(state.id, changes, { ...meta, create: true, limit: this.limit(changes, until) });
         cookie = newCookie();
       } else if (state.destroyed && hadCookie) {
         cookie = 'clear';
@@ -156,6 +178,13 @@ export class StoreDriver implements SessionDriver {
       // A synchronous store refused (conflict, too large): the response becomes the error.
       return { failure: error instanceof Error ? error : new Error(String(error)) };
     }
+  }
+
+  /** users.maxPerUser, for a change set that binds the session to a user (signIn()). */
+  private limit(changes: SessionChanges, until: number, replaces?: string): SessionMeta['limit'] {
+    const limit = this.userLimit;
+    if (!changes.user || limit === undefined || limit.max === Infinity) return undefined;
+    return { max: limit.max, onLimit: limit.onLimit, until, replaces, revoked: [] };
   }
 
   /** A change set made after the head, applied before the response ends to the record the head's cookie names. */
@@ -204,11 +233,18 @@ export class StoreDriver implements SessionDriver {
   }
 
   /** A store that failed is unavailable (503, logged once per outage); a refusal (409, 500) passes as it is. */
-  private guard(work: Promise<unknown>): Promise<unknown> {
+  private guard<T>(work: Promise<T>): Promise<T> {
     return work.then(
-      () => this.up(),
+      (value) => {
+        this.up();
+        return value;
+      },
       (error: unknown) => {
-        if (error instanceof SessionConflictError || error instanceof SessionTooLargeError) {
+        if (
+          error instanceof SessionConflictError ||
+          error instanceof SessionTooLargeError ||
+          error instanceof SessionUserLimitError
+        ) {
           this.up();
           throw error;
         }

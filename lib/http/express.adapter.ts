@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestContext, SESSION_ACCESSOR, type SessionLifecycle } from './lifecycle.js';
+import { RequestContext, SESSION_ACCESSOR, type ClientView, type SessionLifecycle } from './lifecycle.js';
 import { committerOf, installOnPrototype, reserveGateSlot } from './response-gate.js';
 import { connectFlash } from './connect-flash.js';
+
+type ExpressRequest = IncomingMessage & { secure: boolean; ip?: string };
+
+/** `req.secure` and `req.ip` honour Express's 'trust proxy'. */
+const EXPRESS: ClientView<ExpressRequest> = { secure: (req) => req.secure, ip: (req) => req.ip };
 
 /** What the glue needs of an express app. */
 export interface ExpressApp {
@@ -22,8 +27,8 @@ export interface ExpressApp {
 export function installExpress(app: ExpressApp, lifecycle: SessionLifecycle): void {
   installOnPrototype(app.response);
   defineRequestMembers(app.request);
-  app.use((req: IncomingMessage & { secure: boolean }, res: ServerResponse, next: () => void) =>
-    lifecycle.handle(req, res, () => req.secure, next),
+  app.use((req: ExpressRequest, res: ServerResponse, next: () => void) =>
+    lifecycle.handle(req, res, req, EXPRESS, next),
   );
 }
 

@@ -1,12 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connectFlash } from './connect-flash.js';
-import type { SessionLifecycle } from './lifecycle.js';
+import type { ClientView, SessionLifecycle } from './lifecycle.js';
 import { LIVE_SESSION } from './session-facade.js';
 
 interface FastifyRequest {
   raw: IncomingMessage & { session?: unknown; flash?: unknown };
   protocol: string;
+  ip: string;
 }
+
+/** `request.protocol` and `request.ip` honour Fastify's trustProxy. */
+const FASTIFY: ClientView<FastifyRequest> = {
+  secure: (req) => req.protocol === 'https',
+  ip: (req) => req.ip,
+};
 type Hook = (req: FastifyRequest, reply: { raw: ServerResponse }, done: (error?: Error) => void) => void;
 
 /** What the glue needs of a Fastify instance and of Nest's FastifyAdapter. */
@@ -62,7 +69,8 @@ export function installFastify(adapter: FastifyAdapterLike, lifecycle: SessionLi
     lifecycle.handle(
       req.raw,
       reply.raw,
-      () => req.protocol === 'https',
+      req,
+      FASTIFY,
       previous === undefined ? done : () => previous.call(this, req, reply, done),
     );
   });

@@ -24,7 +24,7 @@ import { SessionState } from '../core/session-state.js';
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
-import { Session } from '../session.js';
+import { Session, type SessionServices } from '../session.js';
 import { SessionStoreUnavailableError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
@@ -46,20 +46,25 @@ export class SessionLifecycle {
     readonly options: ResolvedSessionOptions,
     private readonly registry: DriverRegistry,
     private readonly cookies: CookieWriter,
+    readonly services: SessionServices,
   ) {
     this.defaultDriver = options.driver;
   }
 
-  /** Steps 1-5 for one request; `secure` says whether it came over https (as the app trusts proxies). */
-  handle(
+  /**
+   * Steps 1-5 for one request. `client` is the adapter's request object, read through `view` (whether
+   * it came over https, and the client's address, as the app trusts proxies).
+   */
+  handle<C>(
     req: IncomingMessage & { session?: unknown },
     res: ServerResponse,
-    secure: () => boolean,
+    client: C,
+    view: ClientView<C>,
     next: () => void,
   ): void {
     // 2. Cookies.
     const cookies = readCookies(req.headers.cookie);
-    const ctx = new RequestContext(this, cookies, secure, this.options.clock());
+    const ctx = new RequestContext(this, cookies, req, client, view, this.options.clock());
     if (!(SESSION_ACCESSOR in req)) req.session = ctx.session();
     // 4. The gate, before anything can write.
     gateResponse(res, ctx, errorResponse);
@@ -107,6 +112,14 @@ export class SessionLifecycle {
   }
 }
 
+/** How the adapter's glue reads what the lifecycle needs of its request object (no closure per request). */
+export interface ClientView<C> {
+  /** Whether the request came over https, as the app trusts proxies (cookie.secure 'auto'). */
+  secure(client: C): boolean;
+  /** The client's address, as the app trusts proxies (device data at sign-in). */
+  ip(client: C): string | undefined;
+}
+
 /** Everything one request knows about its sessions, one state per driver it used: its request scope. */
 export class RequestContext implements RequestScope, Committer, FacadeHost {
   readonly states = new Map<string, SessionState>();
@@ -119,9 +132,16 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   constructor(
     private readonly lifecycle: SessionLifecycle,
     readonly cookies: CookieJar,
-    private readonly isSecure: () => boolean,
+    private readonly req: IncomingMessage,
+    private readonly client: unknown,
+    private readonly view: ClientView<any>,
     readonly now: number,
   ) {}
+
+  /** What the request says of its client: the User-Agent header and the address. */
+  device(): { userAgent: string | undefined; ip: string | undefined } {
+    return { userAgent: this.req.headers['user-agent'], ip: this.view.ip(this.client) };
+  }
 
   get defaultDriver(): string {
     return this.lifecycle.defaultDriver;
@@ -139,7 +159,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
 
   /** @internal FacadeHost */
   defaultSession(): Session {
-    return new Session(this.lifecycle.defaultDriver, this);
+    return new Session(this.lifecycle.defaultDriver, this.lifecycle.services, this);
   }
 
   /** @internal FacadeHost: `req.session.cookie`. */
@@ -156,6 +176,10 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       maxAge: expires - this.lifecycle.options.clock(),
       originalMaxAge: lifetime,
     };
+  }
+
+  existing(driver: string): SessionState | undefined {
+    return this.states.get(driver);
   }
 
   /** The state kept by a driver; a driver whose cookie the request did not bring starts empty. */
@@ -195,7 +219,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
         state,
         consume,
         hadCookie: this.cookies[driver.cookieName] !== undefined,
-        secure: (secure ??= this.isSecure()),
+        secure: (secure ??= this.view.secure(this.client)),
         now: this.now,
       });
       if (out.failure !== undefined) {

@@ -2,13 +2,28 @@ import { LRUCache } from 'lru-cache';
 import { applyChanges, emptyRecord } from '../core/change-set.js';
 import { positive } from '../core/option-checks.js';
 import { SessionTooLargeError } from '../session.errors.js';
-import type { SessionChanges, SessionMeta, SessionRecord, SynchronousSessionStore } from './session-store.js';
+import type {
+  SessionChanges,
+  SessionMeta,
+  SessionRecord,
+  SynchronousSessionStore,
+  UserIndexedSessionStore,
+} from './session-store.js';
+import { overLimit, type UserEntry } from './user-index.js';
 
 /**
  * A record as it is kept: a JSON array is the smallest string that holds it (heap per session), and
- * the last activity is kept as milliseconds after creation (0 for a new session, not 13 digits).
+ * the last activity is kept as milliseconds after creation (0 for a new session, not 13 digits). The
+ * user and the policy follow only when the session has them.
  */
-type Packed = [SessionRecord['data'], SessionRecord['flash'], number, number];
+type Packed = [
+  SessionRecord['data'],
+  SessionRecord['flash'],
+  number,
+  number,
+  (SessionRecord['user'] | null)?,
+  SessionRecord['policy']?,
+];
 /** What a retired id holds until its tombstone expires. */
 const TOMBSTONE = 'R';
 
@@ -49,8 +64,12 @@ export interface MemoryStoreOptions {
  * set is atomic, and the driver calls the synchronous methods (SynchronousSessionStore): a request
  * on this store awaits no promise.
  */
-export class MemoryStore implements SynchronousSessionStore {
+export class MemoryStore implements SynchronousSessionStore, UserIndexedSessionStore {
   private readonly cache: LRUCache<string, string>;
+  /** The user index: user id -> that user's sessions (id -> entry); only bound sessions are in it. */
+  private readonly users = new Map<string, Map<string, UserEntry>>();
+  /** Session id -> its user, for the bound sessions: the index follows the cache's evictions. */
+  private readonly owners = new Map<string, string>();
   private readonly maxSize: number;
   private readonly maxBytes: number;
 
@@ -71,6 +90,9 @@ export class MemoryStore implements SynchronousSessionStore {
       ttlAutopurge: false,
       ttlResolution: 0,
       perf: { now },
+      // An entry that leaves the cache (evicted, expired, deleted) leaves the user index with it.
+      noDisposeOnSet: true,
+      dispose: (_value, id) => this.unindex(id),
     });
   }
 
@@ -103,8 +125,11 @@ export class MemoryStore implements SynchronousSessionStore {
     const json = this.cache.get(id);
     if (json === undefined) return undefined;
     if (json === TOMBSTONE) return 'retired';
-    const [data, flash, createdAt, activeFor] = JSON.parse(json) as Packed;
-    return { data, flash, createdAt, lastActivity: createdAt + activeFor };
+    const [data, flash, createdAt, activeFor, user, policy] = JSON.parse(json) as Packed;
+    const record: SessionRecord = { data, flash, createdAt, lastActivity: createdAt + activeFor };
+    if (user !== undefined && user !== null) record.user = user;
+    if (policy !== undefined && policy !== null) record.policy = policy;
+    return record;
   }
 
   applyNow(id: string, changes: SessionChanges, meta: SessionMeta): boolean {
@@ -117,6 +142,8 @@ export class MemoryStore implements SynchronousSessionStore {
       record.createdAt,
       record.lastActivity - record.createdAt,
     ];
+    if (record.user !== undefined || record.policy !== undefined)
+      packed.push(record.user ?? null, record.policy);
     const json = JSON.stringify(packed);
     // Bytes of UTF-8, as every store counts maxSize (a string's length counts UTF-16 units).
     const bytes = Buffer.byteLength(json);
@@ -124,17 +151,69 @@ export class MemoryStore implements SynchronousSessionStore {
     // An entry bigger than maxBytes would be dropped by the cache at once: an acknowledged loss.
     const size = bytes + id.length;
     if (size > this.maxBytes) throw SessionTooLargeError.inStore(size, this.maxBytes);
+    const user = record.user;
+    const revoked = user !== undefined && changes.user ? this.makeRoom(id, user.id, meta) : [];
     this.cache.set(id, json, {
       ttl: Math.max(1, meta.expiresAt - meta.lastActivity),
       ...(this.maxBytes === Infinity ? {} : { size }),
     });
+    for (const entry of revoked) this.retireNow(entry.id, meta.limit!.until);
+    if (user === undefined) this.unindex(id);
+    else this.index(id, { id, signedInAt: user.signedInAt, expiresAt: meta.expiresAt }, user.id);
     return true;
+  }
+
+  async listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>> {
+    const found: Array<{ id: string; record: SessionRecord }> = [];
+    for (const entry of this.liveEntries(userId)) {
+      const record = this.getNow(entry.id);
+      if (record !== undefined && record !== 'retired' && record.user?.id === userId)
+        found.push({ id: entry.id, record });
+    }
+    return found;
+  }
+
+  /** The user's other live sessions a new binding must retire (checked before anything is written). */
+  private makeRoom(id: string, userId: string, meta: SessionMeta): UserEntry[] {
+    const replaced = meta.limit?.replaces;
+    const others = this.liveEntries(userId).filter((entry) => entry.id !== id && entry.id !== replaced);
+    const revoked = overLimit(others, meta.limit);
+    meta.limit?.revoked.push(...revoked.map((entry) => entry.id));
+    return revoked;
+  }
+
+  /** The user's entries that have not expired; the expired ones are dropped. */
+  private liveEntries(userId: string): UserEntry[] {
+    const entries = this.users.get(userId);
+    if (entries === undefined) return [];
+    const now = this.now();
+    for (const [id, entry] of entries) if (entry.expiresAt <= now || !this.cache.has(id)) this.unindex(id);
+    return [...entries.values()];
+  }
+
+  private index(id: string, entry: UserEntry, userId: string): void {
+    const owner = this.owners.get(id);
+    if (owner !== undefined && owner !== userId) this.unindex(id);
+    let entries = this.users.get(userId);
+    if (entries === undefined) this.users.set(userId, (entries = new Map()));
+    entries.set(id, entry);
+    this.owners.set(id, userId);
+  }
+
+  private unindex(id: string): void {
+    const owner = this.owners.get(id);
+    if (owner === undefined) return;
+    this.owners.delete(id);
+    const entries = this.users.get(owner);
+    entries?.delete(id);
+    if (entries?.size === 0) this.users.delete(owner);
   }
 
   retireNow(id: string, until: number): SessionRecord | undefined {
     const current = this.getNow(id);
     if (current === undefined || current === 'retired') return undefined;
     this.cache.set(id, TOMBSTONE, { ttl: Math.max(1, until - this.now()) });
+    this.unindex(id);
     return current;
   }
 

@@ -8,7 +8,13 @@
 import type { SessionChanges, SessionMeta, SessionRecord } from '../core/change-set.js';
 
 export { applyChanges, emptyRecord } from '../core/change-set.js';
-export type { SessionChanges, SessionMeta, SessionRecord } from '../core/change-set.js';
+export type {
+  SessionChanges,
+  SessionMeta,
+  SessionRecord,
+  SessionUser,
+  UserLimit,
+} from '../core/change-set.js';
 
 /**
  * A server-side driver's store. It sees ids, records and change sets, never HTTP. "Missing, expired
@@ -78,6 +84,21 @@ export interface DiagnosingSessionStore extends SessionStore {
   misconfiguration(error: unknown): string | undefined;
 }
 
+/**
+ * Optional power: the user index, which SessionRegistry lists and revokes through. The binding travels
+ * in the change set: `apply` with `changes.user` set binds the record to that user (null unbinds it)
+ * and updates the index in the same atomic operation as the record; `retire` and `destroy` drop the id
+ * from the index in theirs. Index entries carry their session's expiry, and every write that touches a
+ * user's entries drops the expired ones: nothing in the index outlives its session. With `meta.limit`,
+ * a binding past `limit.max` live sessions retires the user's earliest sign-ins in the same atomic
+ * step ('revoke-oldest', their ids added to `limit.revoked`) or changes nothing and throws
+ * SessionUserLimitError ('reject'); two sign-ins at once can never both pass it.
+ */
+export interface UserIndexedSessionStore extends SessionStore {
+  /** The user's live sessions (not expired, not retired, still bound to that user), in no particular order. */
+  listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>>;
+}
+
 const hasMethods = (store: object, ...names: string[]): boolean =>
   names.every((name) => typeof (store as Record<string, unknown>)[name] === 'function');
 
@@ -99,4 +120,8 @@ export function isStartupChecked(store: SessionStore): store is StartupCheckedSe
 
 export function isDiagnosing(store: SessionStore): store is DiagnosingSessionStore {
   return hasMethods(store, 'misconfiguration');
+}
+
+export function isUserIndexed(store: SessionStore): store is UserIndexedSessionStore {
+  return hasMethods(store, 'listUser');
 }

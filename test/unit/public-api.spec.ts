@@ -11,6 +11,12 @@ const PUBLIC = [
   'SessionModule',
   'Session',
   'SessionData',
+  'SignInOptions',
+  'SessionTimeLeft',
+  'SessionRegistry',
+  'SessionDevice',
+  'SessionPolicyOptions',
+  'SessionUsersOptions',
   'SessionManager',
   'SessionStoreFactory',
   'Flash',
@@ -21,6 +27,9 @@ const PUBLIC = [
   'PrunableSessionStore',
   'ClosableSessionStore',
   'SynchronousSessionStore',
+  'UserIndexedSessionStore',
+  'SessionUser',
+  'UserLimit',
   'StartupCheckedSessionStore',
   'DiagnosingSessionStore',
   'SessionRecord',
@@ -41,6 +50,8 @@ const PUBLIC = [
   'SessionStoreMisconfiguredError',
   'SessionTooLargeError',
   'SessionConflictError',
+  'SessionReadOnlyError',
+  'SessionUserLimitError',
 ].sort();
 
 /** Emits the declarations as `npm run build` does (tsconfig.build.json) into a temporary directory. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Keyring } from '../../../lib/crypto/keyring.js';
@@ -37,9 +38,13 @@ describe('RequestContext.commit', () => {
       'cookie',
       (name, cookie) => new CookieDriver(name, cookie, keyring, writer, options.policies, logger),
     );
-    return { store, life: new SessionLifecycle(options, registry, writer) };
+    const services = { policies: options.policies, users: options.users, handle: (id: string) => id };
+    return { store, life: new SessionLifecycle(options, registry, writer, services) };
   }
-  const context = (life: SessionLifecycle) => new RequestContext(life, {}, () => false, Date.now());
+  const request = { headers: {} } as IncomingMessage;
+  const plain = { secure: () => false, ip: () => undefined };
+  const context = (life: SessionLifecycle, cookies = {}) =>
+    new RequestContext(life, cookies, request, undefined, plain, Date.now());
 
   it('writes each driver its cookie through the one writer, with the configured attributes', () => {
     const { life } = lifecycle();
@@ -76,7 +81,7 @@ describe('RequestContext.commit', () => {
     flashed.state('memory').flash('msg', 'hi');
     const cookie = flashed.commit(302).cookies[0].split(';')[0].split('=')[1];
     const id = new Keyring(options.secrets).unsign('sid', cookie)!;
-    const seen = new RequestContext(life, { sid: cookie }, () => false, Date.now());
+    const seen = context(life, { sid: cookie });
     seen.states.set('memory', life.driver('memory').load(cookie, Date.now()) as never);
     expect(seen.state('memory').getFlash('msg')).toBe('hi');
     seen.commit(404);
