@@ -24,6 +24,7 @@ import type {
   SessionMeta,
   SessionRecord,
 } from './session-store.js';
+import { describeFailure } from './file.errors.js';
 import { SessionLocks } from './file.locks.js';
 import { Sweeper } from './sweeper.js';
 
@@ -87,10 +88,11 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   readonly directory: string;
   private readonly pruneInterval: number;
   private readonly maxSize: number;
-  private readonly locks: SessionLocks;
+  /** @internal */
+  readonly locks: SessionLocks;
   /** Per id, the change sets waiting for its lock, to be applied together. */
   private readonly batches = new Map<string, Pending[]>();
-  private started: Promise<void> | undefined;
+  private started: Promise<string> | undefined;
   /** @internal */
   readonly sweeper: Sweeper;
   private closed = false;
@@ -104,18 +106,19 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     this.directory = resolve(resolved.directory);
     this.pruneInterval = resolved.pruneInterval;
     this.maxSize = options.maxSize ?? Infinity;
-    this.locks = new SessionLocks(this.directory, logger);
+    this.locks = new SessionLocks(logger);
     this.sweeper = new Sweeper(
       () => this.sweep(),
       this.pruneInterval,
-      (error) => this.logger.warn(`Pruning expired session files failed: ${errorMessage(error)}`),
+      (error) =>
+        this.logger.warn(`Pruning expired session files failed: ${errorMessage(describeFailure(error))}`),
     );
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
     this.checkOpen();
-    const stored = await this.read(id);
+    const stored = await this.read(id).catch(this.failed);
     if (stored === undefined) return undefined;
     return 'retired' in stored ? 'retired' : recordOf(stored);
   }
@@ -149,7 +152,9 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
         },
       );
     }
-    return new Promise<boolean>((resolve, reject) => batch.push({ changes, meta, resolve, reject }));
+    return new Promise<boolean>((resolve, reject) => batch.push({ changes, meta, resolve, reject })).catch(
+      this.failed,
+    );
   }
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
@@ -159,17 +164,17 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
       if (stored === undefined || 'retired' in stored) return undefined;
       await this.write(id, { retired: true, expiresAt: until });
       return recordOf(stored);
-    });
+    }).catch(this.failed);
   }
 
   async destroy(id: string): Promise<void> {
     if (!SESSION_ID.test(id)) return;
-    await this.exclusive(id, () => removeFile(this.fileOf(id)));
+    await this.exclusive(id, () => removeFile(this.fileOf(id))).catch(this.failed);
   }
 
   /** Deletes expired session files (and tombstones), and the temp files and locks a dead process left. */
   prune(): Promise<number> {
-    return this.sweeper.run();
+    return this.sweeper.run().catch(this.failed);
   }
 
   /** Stops the sweep and waits for the work under way; the store refuses work afterwards. */
@@ -253,8 +258,11 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     return this.locks.run(id, () => this.ready(), work);
   }
 
-  /** The directory, on first use; a failure (unwritable directory) is tried again next time. */
-  private ready(): Promise<void> {
+  /**
+   * The directory, made on first use and again after a call failed (it may have been removed); a
+   * failure (no space, no permission) is tried again by the next call.
+   */
+  private ready(): Promise<string> {
     this.started ??= this.start().catch((error: unknown) => {
       this.started = undefined;
       throw error;
@@ -262,10 +270,21 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     return this.started;
   }
 
-  private async start(): Promise<void> {
+  private async start(): Promise<string> {
     await mkdir(this.directory, { recursive: true, mode: 0o700 });
     this.sweeper.start();
+    return this.directory;
   }
+
+  /**
+   * What a call failed with, told for the log (FileStoreError); after an I/O failure the next call
+   * makes sure of the directory again, so a directory removed while the app runs is made again.
+   */
+  private readonly failed = (error: unknown): never => {
+    const described = describeFailure(error);
+    if (described !== error) this.started = undefined;
+    throw described;
+  };
 
   /** The live content of a session file: undefined when missing, expired or unreadable as a session. */
   private async read(id: string): Promise<Stored | undefined> {

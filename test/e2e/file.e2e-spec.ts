@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessionManager, type SessionModuleOptions } from 'nest-session';
 import { FileStore } from '../../lib/stores/file.store.js';
 import { resolveSessionOptions } from '../../lib/session.options.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
+import { RecordingLogger } from '../support/logger.js';
 import { sessionConformance } from '../support/conformance.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 
@@ -58,6 +59,43 @@ describe.each(platforms)('file driver on %s', (platform) => {
         .get('/get/a')
         .set('Cookie', cookiePair(ok, 'nest_session')!)
         .expect(200, { value: 2, has: true });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a 503 at once when its directory was removed, and makes it again for the next request', async () => {
+    const directory = freshDirectory();
+    const logger = new RecordingLogger();
+    const app = await createApp(
+      platform,
+      sessionApp({ driver: 'file', secret: SECRET, file: { directory, pruneInterval: 0 } }),
+      logger,
+    );
+    try {
+      const store = app.get(SessionManager).store('file') as FileStore;
+      const first = await http(app).post('/set').send({ a: 1 }).expect(200);
+      rmSync(directory, { recursive: true });
+      const attempts = store.locks.attempts;
+      const gone = await http(app)
+        .post('/set')
+        .set('Cookie', cookiePair(first, 'nest_session')!)
+        .send({ b: 2 })
+        .expect(503);
+      expect(gone.body.code).toBe('SESSION_STORE_UNAVAILABLE');
+      // One try of the lock, not proper-lockfile's ~1000 retries of an ENOENT (~25 s).
+      expect(store.locks.attempts - attempts).toBe(1);
+      expect(logger.errors()).toEqual([
+        expect.stringMatching(
+          /session store is unavailable: .*the session directory is gone; it is made again/,
+        ),
+      ]);
+      const again = await http(app).post('/set').send({ c: 3 }).expect(200);
+      expect(statSync(directory).mode & 0o777).toBe(0o700);
+      await http(app)
+        .get('/get/c')
+        .set('Cookie', cookiePair(again, 'nest_session')!)
+        .expect(200, { value: 3, has: true });
     } finally {
       await app.close();
     }
