@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import { mkdir, opendir, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { applyChanges, emptyRecord } from '../core/change-set.js';
-import { interval, invalid } from '../core/option-checks.js';
 import { SessionTooLargeError, errorMessage } from '../session.errors.js';
 import {
   LOCK_DIR,
@@ -25,36 +24,16 @@ import type {
   SessionRecord,
 } from './session-store.js';
 import { describeFailure } from './file.errors.js';
+import { resolveFileOptions, type FileStoreOptions } from './file.options.js';
 import { SessionLocks } from './file.locks.js';
 import { Sweeper } from './sweeper.js';
 
-/** `forRoot({ file })`. */
-export interface FileDriverOptions {
-  /** Where the session files are kept (one `<id>.json` per session), created on first use. Default './sessions'. */
-  directory?: string;
-  /** How often expired files are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
-  pruneInterval?: number;
-}
-
-export const FILE_DEFAULTS = { directory: './sessions', pruneInterval: 15 * 60 * 1000 } as const;
-
-/** The file driver's options with their defaults; one that cannot work is a start-up error. */
-export function resolveFileOptions(input: FileDriverOptions = {}): Required<FileDriverOptions> {
-  const resolved = {
-    directory: input.directory ?? FILE_DEFAULTS.directory,
-    pruneInterval: input.pruneInterval ?? FILE_DEFAULTS.pruneInterval,
-  };
-  if (typeof resolved.directory !== 'string' || resolved.directory.trim() === '') {
-    invalid(`file.directory must be a directory path such as './sessions'`);
-  }
-  interval('file.pruneInterval', resolved.pruneInterval);
-  return resolved;
-}
-
-export interface FileStoreOptions extends FileDriverOptions {
-  /** Bytes of one session's JSON past which a change is refused (SESSION_TOO_LARGE). */
-  maxSize?: number;
-}
+export {
+  FILE_DEFAULTS,
+  resolveFileOptions,
+  type FileDriverOptions,
+  type FileStoreOptions,
+} from './file.options.js';
 
 /** A temp file or lock this old belongs to no work still under way (locks are refreshed every 5 s): prune() removes it. */
 const LEFTOVER_STALE_MS = 60_000;
