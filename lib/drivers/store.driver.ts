@@ -55,7 +55,7 @@ export class StoreDriver implements SessionDriver {
       record = await this.store.get(id);
       this.up();
     } catch (error) {
-      return SessionState.failed(this.name, this.unavailable(error));
+      return SessionState.failed(this.name, this.unavailable(error, [id]));
     }
     return this.loaded(id, record, now);
   }
@@ -74,6 +74,9 @@ export class StoreDriver implements SessionDriver {
    */
   commit({ state, consume, hadCookie, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
+    // The ids this commit's store work is about, for its error (told without them); read only then,
+    // since reading a new session's id makes one.
+    const ids = () => [state.id, state.previousId];
     if (state.retired) {
       // The request brought a retired id: nothing is written under it, and the client's cookie is
       // left alone (the response that retired it carries the one to keep).
@@ -101,6 +104,7 @@ export class StoreDriver implements SessionDriver {
           then(this.apply(state.id, changes, meta), (applied) => {
             if (!applied && !empty) throw new SessionConflictError(this.name);
           }),
+          ids,
         );
       }
       const previous = state.previousId;
@@ -126,7 +130,7 @@ export class StoreDriver implements SessionDriver {
             });
           }),
         );
-        return { ...this.work(moved), cookie: newCookie() };
+        return { ...this.work(moved, ids), cookie: newCookie() };
       }
       // A new session, or what was set after destroy(): created when it holds something.
       const retired = previous === undefined ? undefined : this.retire(previous, until);
@@ -141,7 +145,7 @@ export class StoreDriver implements SessionDriver {
       }
       const pending = [retired, created].filter((p) => p instanceof Promise);
       if (pending.length === 0) return { cookie };
-      return { ...this.work(pending.length === 1 ? pending[0] : Promise.all(pending)), cookie };
+      return { ...this.work(pending.length === 1 ? pending[0] : Promise.all(pending), ids), cookie };
     } catch (error) {
       // A synchronous store refused (conflict, too large): the response becomes the error.
       return { failure: error instanceof Error ? error : new Error(String(error)) };
@@ -167,13 +171,13 @@ export class StoreDriver implements SessionDriver {
     return this.sync === undefined ? this.store.retire(id, until) : this.sync.retireNow(id, until);
   }
 
-  /** The commit's store work, if any is still to wait for. */
-  private work(result: Promise<unknown> | unknown): DriverCommit {
-    return result instanceof Promise ? { pending: this.guard(result) } : {};
+  /** The commit's store work on the sessions `ids`, if any is still to wait for. */
+  private work(result: Promise<unknown> | unknown, ids: () => (string | undefined)[]): DriverCommit {
+    return result instanceof Promise ? { pending: this.guard(result, ids) } : {};
   }
 
   /** A store that failed is unavailable (503, logged once per outage); a refusal (409, 500) passes as it is. */
-  private guard(work: Promise<unknown>): Promise<unknown> {
+  private guard(work: Promise<unknown>, ids: () => (string | undefined)[]): Promise<unknown> {
     return work.then(
       () => this.up(),
       (error: unknown) => {
@@ -181,13 +185,13 @@ export class StoreDriver implements SessionDriver {
           this.up();
           throw error;
         }
-        throw this.unavailable(error);
+        throw this.unavailable(error, ids());
       },
     );
   }
 
-  private unavailable(error: unknown): Error {
-    return this.health.failed(error);
+  private unavailable(error: unknown, ids: readonly (string | undefined)[]): Error {
+    return this.health.failed(error, ids);
   }
 
   private up(): void {

@@ -1,13 +1,15 @@
 /**
  * What the file store's failures say. A call on the session directory fails with an errno code; the
  * message a 503 is logged with adds what that code means for the directory and what to do about it.
+ * Node's messages name the file (`open '<dir>/<id>.json'`): its session id is replaced by a tag.
  */
+import { sessionTag } from '../core/session-tag.js';
 import { SessionError } from '../session.errors.js';
 
 /** Per errno code, what it means for the session directory. */
 const MEANINGS: Record<string, string> = {
   ENOENT: 'the session directory is gone; it is made again on the next write',
-  ENOTDIR: 'a path above the session directory is not a directory',
+  ENOTDIR: 'the session directory, or a path above it, is not a directory',
   ENOSPC: "no space or no inodes are left on the session directory's device",
   EDQUOT: "the app's user is over its disk quota",
   EACCES: "the app's user may not write in the session directory",
@@ -24,14 +26,25 @@ export function meaningOf(error: unknown): string | undefined {
   return typeof code === 'string' ? MEANINGS[code] : undefined;
 }
 
-/** A failed call on the session directory, its message saying what its errno code means. */
+/** A session file's name (`<id>.json`, `<id>.json.<hex>.tmp`, `<id>.lock`): the id, up to the suffix. */
+const SESSION_FILE_NAME = /[A-Za-z0-9_-]{20,128}(?=\.(?:json|lock)\b)/g;
+
+/** `text` with the session id of every session file it names replaced by the id's tag. */
+export function withoutFileIds(text: string): string {
+  return text.replace(SESSION_FILE_NAME, (id) => sessionTag(id));
+}
+
+/**
+ * A failed call on the session directory, its message saying what its errno code means, with no
+ * session id in it, and nothing else of the error (its `path` holds the id).
+ */
 export class FileStoreError extends Error {
   readonly code: string | undefined;
   readonly syscall: string | undefined;
 
   constructor(cause: NodeJS.ErrnoException) {
     const meaning = meaningOf(cause);
-    super(meaning === undefined ? cause.message : `${cause.message} (${meaning})`);
+    super(withoutFileIds(meaning === undefined ? cause.message : `${cause.message} (${meaning})`));
     this.name = 'FileStoreError';
     this.code = cause.code;
     this.syscall = cause.syscall;

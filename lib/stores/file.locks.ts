@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { errorMessage } from '../session.errors.js';
+import { withoutFileIds } from './file.errors.js';
 
 /** A lock not refreshed for this long belongs to a process that died: the next writer takes it over. */
 const LOCK_STALE_MS = 10_000;
@@ -81,7 +82,9 @@ export class SessionLocks {
           stale: LOCK_STALE_MS,
           retries: 0,
           onCompromised: (error) =>
-            this.logger.warn(`The lock of a session file was taken over: ${errorMessage(error)}`),
+            this.logger.warn(
+              `The lock of a session file was taken over: ${withoutFileIds(errorMessage(error))}`,
+            ),
         });
       } catch (error) {
         if (!isLockHeld(error) || attempt >= LOCK_TRIES) throw error;

@@ -1,11 +1,13 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
+import type { Logger } from '@nestjs/common';
+import { mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { sessionTag } from '../../lib/core/session-tag.js';
 import { FileStoreError, meaningOf } from '../../lib/stores/file.errors.js';
-import { isLockHeld } from '../../lib/stores/file.locks.js';
+import { SessionLocks, isLockHeld } from '../../lib/stores/file.locks.js';
 import { FileStore } from '../../lib/stores/file.store.js';
 import { asRecord, changes, meta } from '../support/fixtures.js';
 import { withoutWriteAccess } from '../support/unprivileged.js';
@@ -78,5 +80,33 @@ describe('FileStore failures', () => {
     expect(new FileStoreError(full).message).toBe(
       "ENOSPC: no space left on device, write (no space or no inodes are left on the session directory's device)",
     );
+  });
+
+  it('names a lock taken over by its session tag, never by its id', async () => {
+    const directory = join(root, `d${++dirs}`);
+    mkdirSync(directory);
+    let warned!: (message: string) => void;
+    const warning = new Promise<string>((resolve) => (warned = resolve));
+    const locks = new SessionLocks({ warn: (message: string) => warned(message) } as unknown as Logger);
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const message = await locks.run(
+        ID,
+        async () => directory,
+        async () => {
+          // Another process took the lock over: its directory is gone when the holder refreshes it (5 s).
+          rmdirSync(join(directory, `${ID}.lock`));
+          await jest.advanceTimersByTimeAsync(5_000);
+          return warning;
+        },
+      );
+      expect(message).toMatch(
+        /^The lock of a session file was taken over: .*ENOENT: no such file or directory, stat/,
+      );
+      expect(message).toContain(`${sessionTag(ID)}.lock`);
+      expect(message).not.toContain(ID);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
