@@ -39,6 +39,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_USER_LIMIT',
   /** SessionRegistry, or forRoot({ users }), on a driver that cannot keep the user index; the message names the fix. */
   'SESSION_USERS_UNSUPPORTED',
+  /** The file driver's directory is not the app's user's alone (owner, mode, a link others may point elsewhere). */
+  'SESSION_FILE_DIRECTORY_UNSAFE',
   /** Session or SessionManager.driver() used while no request is handled. */
   'SESSION_OUTSIDE_REQUEST',
   /** req.flash() (or another session API) where no SessionModule.forRoot() was imported. */

@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { redactedError, withoutIds } from '../core/session-tag.js';
 import {
   SessionStoreMisconfiguredError,
   SessionStoreUnavailableError,
@@ -14,7 +15,9 @@ export const RECOVERY_QUIET = 5_000;
  * pair of lines however many requests fail, also while only part of the store fails (one node of a
  * Cluster) and requests succeed in between. A misconfiguration (the store explains it: a Cluster node
  * given as a single server, a wrong password) is not an outage: it is logged once and answered with a
- * SESSION_STORE_MISCONFIGURED error naming the fix.
+ * SESSION_STORE_MISCONFIGURED error naming the fix. Neither the log nor the error answered carries the
+ * session's id (a store's message may echo it: a path, an SQL error): each id of the failed call is
+ * replaced by its tag (core/session-tag.ts).
  */
 export class StoreHealth {
   private down = false;
@@ -28,24 +31,24 @@ export class StoreHealth {
     private readonly now: () => number = () => Date.now(),
   ) {}
 
-  /** The error a failed store call answers with. */
-  failed(error: unknown): Error {
+  /** The error a failed store call on the sessions `ids` answers with. */
+  failed(error: unknown, ids: readonly (string | undefined)[] = []): Error {
     const fix = this.explain(error);
+    const told = withoutIds(errorMessage(error), ids);
+    const cause = redactedError(error, ids);
     if (fix !== undefined) {
       if (!this.explained.has(fix)) {
         this.explained.add(fix);
-        this.logger.error(
-          `The '${this.name}' session store is misconfigured: ${fix} (${errorMessage(error)})`,
-        );
+        this.logger.error(`The '${this.name}' session store is misconfigured: ${fix} (${told})`);
       }
-      return new SessionStoreMisconfiguredError(this.name, fix, error);
+      return new SessionStoreMisconfiguredError(this.name, fix, cause);
     }
     this.lastFailure = this.now();
     if (!this.down) {
       this.down = true;
-      this.logger.error(`The '${this.name}' session store is unavailable: ${errorMessage(error)}`);
+      this.logger.error(`The '${this.name}' session store is unavailable: ${told}`);
     }
-    return new SessionStoreUnavailableError(this.name, error);
+    return new SessionStoreUnavailableError(this.name, cause);
   }
 
   /** A store call that answered. */

@@ -50,10 +50,10 @@ export class StoreDriver implements SessionDriver {
     this.sync = isSynchronous(store) ? store : undefined;
     this.users = isUserIndexed(store)
       ? {
-          list: (userId) => this.guard(store.listUser(userId)),
+          list: (userId) => this.guard(store.listUser(userId), () => []),
           revoke: async (userId, id) => {
             const now = this.now();
-            return (await this.guard(store.retire(id, now + RETIRED_GRACE))) !== undefined;
+            return (await this.guard(store.retire(id, now + RETIRED_GRACE), () => [id])) !== undefined;
           },
         }
       : undefined;
@@ -77,7 +77,7 @@ export class StoreDriver implements SessionDriver {
       record = await this.store.get(id);
       this.up();
     } catch (error) {
-      return SessionState.failed(this.name, this.unavailable(error));
+      return SessionState.failed(this.name, this.unavailable(error, [id]));
     }
     return this.loaded(id, record, now);
   }
@@ -97,6 +97,9 @@ export class StoreDriver implements SessionDriver {
    */
   commit({ state, consume, hadCookie, now }: CommitInput): DriverCommit {
     if (state.failure) return {};
+    // The ids this commit's store work is about, for its error (told without them); read only then,
+    // since reading a new session's id makes one.
+    const ids = () => [state.id, state.previousId];
     if (state.retired) {
       // The request brought a retired id: nothing is written under it, and the client's cookie is
       // left alone (the response that retired it carries the one to keep).
@@ -127,6 +130,7 @@ export class StoreDriver implements SessionDriver {
           then(this.apply(state.id, changes, meta), (applied) => {
             if (!applied && !empty) throw new SessionConflictError(this.name);
           }),
+          ids,
         );
         // A new policy brings a new expiry for the cookie (its id is the same).
         return state.policyChangedHere ? { ...applied, cookie: newCookie() } : applied;
@@ -156,7 +160,7 @@ export class StoreDriver implements SessionDriver {
             });
           }),
         );
-        return { ...this.work(moved), cookie: newCookie() };
+        return { ...this.work(moved, ids), cookie: newCookie() };
       }
       // A new session, or what was set after destroy(): created when it holds something.
       const retired = previous === undefined ? undefined : this.retire(previous, until);
@@ -173,7 +177,7 @@ export class StoreDriver implements SessionDriver {
       state.committed(created === undefined ? NO_COOKIE : undefined);
       const pending = [retired, created].filter((p) => p instanceof Promise);
       if (pending.length === 0) return { cookie };
-      return { ...this.work(pending.length === 1 ? pending[0] : Promise.all(pending)), cookie };
+      return { ...this.work(pending.length === 1 ? pending[0] : Promise.all(pending), ids), cookie };
     } catch (error) {
       // A synchronous store refused (conflict, too large): the response becomes the error.
       return { failure: error instanceof Error ? error : new Error(String(error)) };
@@ -202,7 +206,7 @@ export class StoreDriver implements SessionDriver {
       const applied = then(this.apply(state.id, changes, meta), (applied) => {
         if (!applied) throw new SessionConflictError(this.name);
       });
-      return applied instanceof Promise ? this.guard(applied) : undefined;
+      return applied instanceof Promise ? this.guard(applied, () => [state.id]) : undefined;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -227,13 +231,13 @@ export class StoreDriver implements SessionDriver {
     return this.sync === undefined ? this.store.retire(id, until) : this.sync.retireNow(id, until);
   }
 
-  /** The commit's store work, if any is still to wait for. */
-  private work(result: Promise<unknown> | unknown): DriverCommit {
-    return result instanceof Promise ? { pending: this.guard(result) } : {};
+  /** The commit's store work on the sessions `ids`, if any is still to wait for. */
+  private work(result: Promise<unknown> | unknown, ids: () => (string | undefined)[]): DriverCommit {
+    return result instanceof Promise ? { pending: this.guard(result, ids) } : {};
   }
 
   /** A store that failed is unavailable (503, logged once per outage); a refusal (409, 500) passes as it is. */
-  private guard<T>(work: Promise<T>): Promise<T> {
+  private guard<T>(work: Promise<T>, ids: () => (string | undefined)[]): Promise<T> {
     return work.then(
       (value) => {
         this.up();
@@ -248,13 +252,13 @@ export class StoreDriver implements SessionDriver {
           this.up();
           throw error;
         }
-        throw this.unavailable(error);
+        throw this.unavailable(error, ids());
       },
     );
   }
 
-  private unavailable(error: unknown): Error {
-    return this.health.failed(error);
+  private unavailable(error: unknown, ids: readonly (string | undefined)[]): Error {
+    return this.health.failed(error, ids);
   }
 
   private up(): void {

@@ -3,6 +3,7 @@
  * the write that a reader can never see half of (a temp file renamed over the session's file).
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { isBag } from '../core/json-value.js';
 import type { SessionRecord } from './session-store.js';
@@ -25,23 +26,32 @@ export function checkId(id: string): void {
   }
 }
 
-/** The content of a session file, expired or not: undefined when it is missing or not a session file. */
+/** Opening a session file never follows a symbolic link: only the store puts files there. */
+const NO_FOLLOW = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+
+/**
+ * The content of a session file, expired or not: undefined when it is missing or not a session file
+ * (a symbolic link is none).
+ */
 export async function readStored(file: string): Promise<Stored | undefined> {
   let json: string;
   try {
-    json = await readFile(file, 'utf8');
+    json = await readFile(file, { encoding: 'utf8', flag: NO_FOLLOW });
   } catch (error) {
-    if (isMissing(error)) return undefined;
+    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ELOOP') return undefined;
     throw error;
   }
   return parse(json);
 }
 
-/** Writes the whole file under a temp name (0600), then renames it over the session's file. */
+/**
+ * Writes the whole file under a new temp name (0600, never an existing file or link), then renames it
+ * over the session's file (which replaces a link rather than following it).
+ */
 export async function writeStored(file: string, stored: Stored): Promise<void> {
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, JSON.stringify(stored), { mode: 0o600 });
+    await writeFile(temp, JSON.stringify(stored), { mode: 0o600, flag: 'wx' });
     await rename(temp, file);
   } catch (error) {
     await removeFile(temp);

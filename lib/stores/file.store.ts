@@ -1,9 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { mkdir, opendir, rmdir, stat } from 'node:fs/promises';
+import { opendir, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { applyChanges, emptyRecord } from '../core/change-set.js';
-import { interval, invalid } from '../core/option-checks.js';
-import { SessionTooLargeError, errorMessage } from '../session.errors.js';
+import { errorMessage } from '../session.errors.js';
 import {
   LOCK_DIR,
   SESSION_FILE,
@@ -19,55 +17,29 @@ import {
 } from './file.format.js';
 import type {
   ClosableSessionStore,
+  DiagnosingSessionStore,
   PrunableSessionStore,
+  StartupCheckedSessionStore,
   SessionChanges,
   SessionMeta,
   SessionRecord,
 } from './session-store.js';
+import { UNSAFE_DIRECTORY_FIX, UnsafeDirectoryError, openDirectory } from './file.directory.js';
+import { Batches, applyBatch, type Outcome, type Pending } from './file.batch.js';
+import { describeFailure } from './file.errors.js';
+import { resolveFileOptions, type FileStoreOptions } from './file.options.js';
 import { SessionLocks } from './file.locks.js';
 import { Sweeper } from './sweeper.js';
 
-/** `forRoot({ file })`. */
-export interface FileDriverOptions {
-  /** Where the session files are kept (one `<id>.json` per session), created on first use. Default './sessions'. */
-  directory?: string;
-  /** How often expired files are swept, in ms; 0 turns the sweep off. Default 15 minutes. */
-  pruneInterval?: number;
-}
-
-export const FILE_DEFAULTS = { directory: './sessions', pruneInterval: 15 * 60 * 1000 } as const;
-
-/** The file driver's options with their defaults; one that cannot work is a start-up error. */
-export function resolveFileOptions(input: FileDriverOptions = {}): Required<FileDriverOptions> {
-  const resolved = {
-    directory: input.directory ?? FILE_DEFAULTS.directory,
-    pruneInterval: input.pruneInterval ?? FILE_DEFAULTS.pruneInterval,
-  };
-  if (typeof resolved.directory !== 'string' || resolved.directory.trim() === '') {
-    invalid(`file.directory must be a directory path such as './sessions'`);
-  }
-  interval('file.pruneInterval', resolved.pruneInterval);
-  return resolved;
-}
-
-export interface FileStoreOptions extends FileDriverOptions {
-  /** Bytes of one session's JSON past which a change is refused (SESSION_TOO_LARGE). */
-  maxSize?: number;
-}
+export {
+  FILE_DEFAULTS,
+  resolveFileOptions,
+  type FileDriverOptions,
+  type FileStoreOptions,
+} from './file.options.js';
 
 /** A temp file or lock this old belongs to no work still under way (locks are refreshed every 5 s): prune() removes it. */
 const LEFTOVER_STALE_MS = 60_000;
-
-/** A change set waiting for its session's lock. */
-interface Pending {
-  changes: SessionChanges;
-  meta: SessionMeta;
-  resolve: (applied: boolean) => void;
-  reject: (error: unknown) => void;
-}
-
-/** What one queued change set gets: applied, refused (not live), or an error. */
-type Outcome = boolean | { error: unknown };
 
 /**
  * One JSON file per session in a directory, as Laravel's, AdonisJS's and Lucid's file drivers keep
@@ -80,17 +52,25 @@ type Outcome = boolean | { error: unknown };
  * - a retired id's file holds a tombstone until its session would have expired;
  * - file names come only from ids of the expected shape (base64url, 20 to 128 characters): anything
  *   else is never a path (reads find nothing, writes are refused).
- * Only the app's user can read them: the directory it creates is 0700, each file 0600. Constructing
- * it touches nothing: the directory is created and the sweep started on first use.
+ * Only the app's user can read them: the directory it creates is 0700, each file 0600, and a
+ * directory it finds must be the app's user's alone (file.directory.ts), checked at start-up when it
+ * is there, on first use, and after any failure. Constructing it touches nothing: the directory is
+ * created and the sweep started on first write.
  */
-export class FileStore implements PrunableSessionStore, ClosableSessionStore {
+export class FileStore
+  implements PrunableSessionStore, ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore
+{
   readonly directory: string;
   private readonly pruneInterval: number;
   private readonly maxSize: number;
-  private readonly locks: SessionLocks;
+  /** @internal */
+  readonly locks: SessionLocks;
   /** Per id, the change sets waiting for its lock, to be applied together. */
-  private readonly batches = new Map<string, Pending[]>();
-  private started: Promise<void> | undefined;
+  private readonly batches = new Batches();
+  /** The directory's check (file.directory.ts): its real path, or undefined while it does not exist. */
+  private checked: Promise<string | undefined> | undefined;
+  /** Where the session files are: the real path the last check found. */
+  private location: string;
   /** @internal */
   readonly sweeper: Sweeper;
   private closed = false;
@@ -102,20 +82,24 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   ) {
     const resolved = resolveFileOptions(options);
     this.directory = resolve(resolved.directory);
+    this.location = this.directory;
     this.pruneInterval = resolved.pruneInterval;
     this.maxSize = options.maxSize ?? Infinity;
-    this.locks = new SessionLocks(this.directory, logger);
+    this.locks = new SessionLocks(logger);
     this.sweeper = new Sweeper(
       () => this.sweep(),
       this.pruneInterval,
-      (error) => this.logger.warn(`Pruning expired session files failed: ${errorMessage(error)}`),
+      (error) =>
+        this.logger.warn(`Pruning expired session files failed: ${errorMessage(describeFailure(error))}`),
     );
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
     this.checkOpen();
-    const stored = await this.read(id);
+    const stored = await this.found()
+      .then((found) => (found === undefined ? undefined : this.read(id)))
+      .catch(this.failed);
     if (stored === undefined) return undefined;
     return 'retired' in stored ? 'retired' : recordOf(stored);
   }
@@ -123,33 +107,9 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
     checkId(id);
     this.checkOpen();
-    // Change sets that wait for the same id's lock are applied together: in order, each on what the
-    // one before it left, with one file write for all of them.
-    let batch = this.batches.get(id);
-    if (batch === undefined) {
-      const pending: Pending[] = [];
-      batch = pending;
-      this.batches.set(id, pending);
-      const close = () => {
-        if (this.batches.get(id) === pending) this.batches.delete(id);
-      };
-      void this.exclusive(id, () => {
-        close();
-        return this.applyAll(id, pending);
-      }).then(
-        (outcomes) =>
-          pending.forEach((p, i) => {
-            const outcome = outcomes[i];
-            if (typeof outcome === 'boolean') p.resolve(outcome);
-            else p.reject(outcome.error);
-          }),
-        (error: unknown) => {
-          close();
-          pending.forEach((p) => p.reject(error));
-        },
-      );
-    }
-    return new Promise<boolean>((resolve, reject) => batch.push({ changes, meta, resolve, reject }));
+    return this.batches
+      .add(id, changes, meta, (take) => this.exclusive(id, () => this.applyAll(id, take())))
+      .catch(this.failed);
   }
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
@@ -159,17 +119,33 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
       if (stored === undefined || 'retired' in stored) return undefined;
       await this.write(id, { retired: true, expiresAt: until });
       return recordOf(stored);
-    });
+    }).catch(this.failed);
   }
 
   async destroy(id: string): Promise<void> {
     if (!SESSION_ID.test(id)) return;
-    await this.exclusive(id, () => removeFile(this.fileOf(id)));
+    await this.exclusive(id, () => removeFile(this.fileOf(id))).catch(this.failed);
   }
 
   /** Deletes expired session files (and tombstones), and the temp files and locks a dead process left. */
   prune(): Promise<number> {
-    return this.sweeper.run();
+    return this.sweeper.run().catch(this.failed);
+  }
+
+  /**
+   * At start-up: a session directory that is there already is checked now, so one that is not the
+   * app's user's alone stops the app. A missing one is made on first write; a failed check (an I/O
+   * error) is left to the requests, which answer 503 until it passes.
+   */
+  async checkAtStartup(): Promise<void> {
+    await this.found().catch((error: unknown) => {
+      if (error instanceof UnsafeDirectoryError) throw error;
+    });
+  }
+
+  /** A refused directory is a misconfiguration (500, logged once with the path and the fix), not an outage. */
+  misconfiguration(error: unknown): string | undefined {
+    return error instanceof UnsafeDirectoryError ? UNSAFE_DIRECTORY_FIX : undefined;
   }
 
   /** Stops the sweep and waits for the work under way; the store refuses work afterwards. */
@@ -184,22 +160,10 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
    * each one gets (applied, refused, or an error), delivered once the lock is released.
    */
   private async applyAll(id: string, pending: Pending[]): Promise<Outcome[]> {
-    const stored = await this.read(id);
-    if (stored !== undefined && 'retired' in stored) return pending.map(() => false);
-    let record = stored && recordOf(stored);
-    let expiresAt = stored?.expiresAt ?? 0;
-    const outcomes = pending.map((p): Outcome => {
-      if (record === undefined && !p.meta.create) return false;
-      const next = applyChanges(structuredClone(record ?? emptyRecord(p.meta)), p.changes, p.meta);
-      const size = Buffer.byteLength(JSON.stringify({ data: next.data, flash: next.flash }));
-      if (size > this.maxSize) return { error: SessionTooLargeError.inStore(size, this.maxSize) };
-      record = next;
-      expiresAt = p.meta.expiresAt;
-      return true;
-    });
-    if (!outcomes.includes(true)) return outcomes;
+    const { outcomes, write } = applyBatch(await this.read(id), pending, this.maxSize);
+    if (write === undefined) return outcomes;
     try {
-      await this.write(id, { ...record!, expiresAt });
+      await this.write(id, write);
     } catch (error) {
       return outcomes.map((outcome) => (outcome === true ? { error } : outcome));
     }
@@ -207,11 +171,11 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   }
 
   private async sweep(): Promise<number> {
-    await this.ready();
+    const location = await this.ready();
     let removed = 0;
     let dir;
     try {
-      dir = await opendir(this.directory);
+      dir = await opendir(location);
     } catch (error) {
       if (isMissing(error)) return 0;
       throw error;
@@ -242,7 +206,7 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
 
   /** Removes what a dead process left (a temp file, a lock), once it is too old to be in use. */
   private async removeIfStale(name: string, remove: (path: string) => Promise<unknown>): Promise<void> {
-    const path = join(this.directory, name);
+    const path = join(this.location, name);
     const info = await stat(path).catch(() => undefined);
     if (info && info.mtimeMs < this.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
   }
@@ -253,19 +217,47 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
     return this.locks.run(id, () => this.ready(), work);
   }
 
-  /** The directory, on first use; a failure (unwritable directory) is tried again next time. */
-  private ready(): Promise<void> {
-    this.started ??= this.start().catch((error: unknown) => {
-      this.started = undefined;
-      throw error;
-    });
-    return this.started;
+  /** The checked directory, for a read: undefined while it does not exist (there is nothing to read). */
+  private found(): Promise<string | undefined> {
+    this.checked ??= this.check(false);
+    return this.checked;
   }
 
-  private async start(): Promise<void> {
-    await mkdir(this.directory, { recursive: true, mode: 0o700 });
+  /** The checked directory, for a write: made when missing; the sweep starts with the first write. */
+  private async ready(): Promise<string> {
+    const location = (await this.found()) ?? (await (this.checked = this.check(true)));
     this.sweeper.start();
+    return location!;
   }
+
+  /** Checks (and with `create`, makes) the directory; a failure or a missing one is checked again next time. */
+  private check(create: boolean): Promise<string | undefined> {
+    const forget = () => {
+      if (this.checked === checking) this.checked = undefined;
+    };
+    const checking = openDirectory(this.directory, create, this.logger).then(
+      (location) => {
+        if (location === undefined) forget();
+        else this.location = location;
+        return location;
+      },
+      (error: unknown) => {
+        forget();
+        throw error;
+      },
+    );
+    return checking;
+  }
+
+  /**
+   * What a call failed with, told for the log (FileStoreError); after an I/O failure the next call
+   * checks the directory again, so a directory removed while the app runs is made again.
+   */
+  private readonly failed = (error: unknown): never => {
+    const described = describeFailure(error);
+    if (described !== error) this.checked = undefined;
+    throw described;
+  };
 
   /** The live content of a session file: undefined when missing, expired or unreadable as a session. */
   private async read(id: string): Promise<Stored | undefined> {
@@ -278,7 +270,7 @@ export class FileStore implements PrunableSessionStore, ClosableSessionStore {
   }
 
   private fileOf(id: string): string {
-    return join(this.directory, `${id}.json`);
+    return join(this.location, `${id}.json`);
   }
 
   private checkOpen(): void {

@@ -1,4 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { inspect } from 'node:util';
+import { QueryFailedError } from 'typeorm';
+import { sessionTag } from '../../../lib/core/session-tag.js';
 import { RECOVERY_QUIET, StoreHealth } from '../../../lib/drivers/store-health.js';
 import { SessionConfigError, SessionStoreUnavailableError } from '../../../lib/session.errors.js';
 import { RedisStore } from '../../../lib/stores/redis/redis.store.js';
@@ -60,5 +63,27 @@ describe('StoreHealth', () => {
       /does not exist/,
     );
     expect(db.misconfiguration(new Error('ECONNREFUSED'))).toBeUndefined();
+  });
+
+  it("never passes on a session's id or data: the log line and the error's cause are told without them", () => {
+    const { h, logger } = health();
+    const id = 'K7tpWab6QjUyBBNrLXVINO4EVdaJbBuVaGfqcJQU7Js';
+    const payload = JSON.stringify({ data: { card: '4111 1111 1111 1111' }, flash: {} });
+    // An SQL error as TypeORM gives it: the driver's message (echoing the id, as MySQL's
+    // "Duplicate entry" does), and the query with its parameters, the session's data among them.
+    const sqlError = new QueryFailedError(
+      'UPDATE sessions SET payload = ? WHERE id = ?',
+      [payload, id],
+      Object.assign(new Error(`Duplicate entry '${id}' for key 'PRIMARY'`), { code: 'ER_DUP_ENTRY' }),
+    );
+    const error = h.failed(sqlError, [id, undefined]);
+    expect(logger.errors()).toEqual([
+      `The 'redis' session store is unavailable: Duplicate entry '${sessionTag(id)}' for key 'PRIMARY'`,
+    ]);
+    const told = inspect(error, { depth: 5 });
+    expect(told).not.toContain(id);
+    expect(told).not.toContain('4111');
+    expect((error.cause as Error).message).toBe(`Duplicate entry '${sessionTag(id)}' for key 'PRIMARY'`);
+    expect((error.cause as Error).name).toBe('QueryFailedError');
   });
 });
