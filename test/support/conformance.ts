@@ -92,15 +92,22 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
         expect(names).toEqual(expect.arrayContaining(['app', cookieName]));
       });
 
-      it.each(['function', 'symbol', 'bigint', 'circular', 'map', 'nested'])(
-        'rejects a %s value with a TypeError naming the key',
-        async (kind) => {
-          const res = await http(app).post(`/json/${kind}`).expect(200);
-          expect(res.body.error).toBe('TypeError');
-          expect(res.body.message).toContain(`'${kind}'`);
-          expect(setCookies(res)).toEqual([]);
-        },
-      );
+      it.each([
+        'function',
+        'symbol',
+        'bigint',
+        'circular',
+        'map',
+        'nested',
+        'deep',
+        'tojson-undefined',
+        'tojson-bigint',
+      ])('rejects a %s value with a TypeError naming the key', async (kind) => {
+        const res = await http(app).post(`/json/${kind}`).expect(200);
+        expect(res.body.error).toBe('TypeError');
+        expect(res.body.message).toContain(`'${kind}'`);
+        expect(setCookies(res)).toEqual([]);
+      });
     });
 
     describe('keys that name Object.prototype members', () => {
