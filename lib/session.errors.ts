@@ -43,6 +43,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_STORE_UNAVAILABLE',
   /** 500: the session is over its size limit; nothing of it was kept. */
   'SESSION_TOO_LARGE',
+  /** 500: a value changed in place through req.session cannot be kept as JSON; nothing of the request was kept. */
+  'SESSION_VALUE_INVALID',
   /** 409: the session was retired (regenerated or destroyed) under this request; nothing of it was kept. */
   'SESSION_CONFLICT',
 ] as const;

@@ -163,7 +163,9 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
 
   /** Step 6. */
   commit(status: number): CommitResult {
-    this.facade?.sync();
+    // req.session's nested changes join the change set; one JSON cannot keep refuses the response.
+    const invalid = this.facade?.syncForCommit();
+    if (invalid !== undefined) return { cookies: [], pending: undefined, failure: invalid };
     if (this.states.size === 0) return NOTHING;
     const consume = clearsFlash(status, this.keepsFlash);
     const entries: Array<readonly [SessionDriver, SessionState]> = [];

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Controller, Get, HttpCode, Module, Param, Post, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  Module,
+  Param,
+  Post,
+  Session as NestSession,
+  type INestApplication,
+} from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +18,24 @@ import { agent, createApp, platforms, setCookies } from '../support/app.js';
 import { RecordingLogger } from '../support/logger.js';
 import { SECRET } from '../support/session-app.js';
 
+type ReqSession = Record<string, any>;
+
 /** `levels` objects inside one another, built without recursion. */
 const nested = (levels: number): unknown =>
   Array.from({ length: levels }).reduce<unknown>((inner) => ({ inner }), 1);
+
+/** Nested changes through req.session that JSON cannot keep as they are. */
+const unkept: Record<string, (cart: ReqSession) => void> = {
+  map: (cart) => (cart.meta.tags = new Map([['a', 1]])),
+  bigint: (cart) => cart.items.push(10n),
+  nan: (cart) => (cart.total = NaN),
+  undefined: (cart) => cart.items.push(undefined),
+  circular: (cart) => (cart.self = cart),
+  deep: (cart) => cart.items.push(nested(MAX_DEPTH + 1)),
+  'tojson-undefined': (cart) => (cart.meta.note = { toJSON: () => undefined }),
+};
+
+let saveError: unknown;
 
 @Controller()
 class ValuesController {
@@ -27,6 +51,35 @@ class ValuesController {
   @Get('data')
   data() {
     return { data: this.session.all(), flash: this.session.flashes() };
+  }
+
+  /** A nested change of `kind` to req.session.cart, and a plain write beside it. */
+  @Post('nested/:kind')
+  @HttpCode(200)
+  nestedChange(@NestSession() session: ReqSession, @Param('kind') kind: string) {
+    session.other = 'written in the same request';
+    if (kind === 'push') session.cart.items.push('pear');
+    else if (kind === 'date') session.cart.at = new Date(0);
+    else unkept[kind](session.cart);
+    return 'ok';
+  }
+
+  /** save(cb) after a nested change JSON cannot keep: the callback gets the TypeError. */
+  @Post('save-bigint')
+  @HttpCode(200)
+  async saveBigint(@NestSession() session: ReqSession) {
+    session.cart.items.push(1n);
+    saveError = await new Promise((resolve) => session.save(resolve));
+    return 'ok';
+  }
+
+  /** '__proto__' through req.session: as a property and inside a nested value parsed from JSON. */
+  @Post('proto')
+  @HttpCode(200)
+  proto(@NestSession() session: ReqSession) {
+    session['__proto__'] = { isAdmin: true };
+    session.cart.meta = JSON.parse('{"__proto__": {"isAdmin": true}}');
+    return { isAdmin: session.isAdmin ?? null };
   }
 
   /** flash() and pushFlash() of a value nested `levels` deep. */
@@ -78,6 +131,60 @@ describe.each(platforms)('session values on %s', (platform) => {
     app = await createApp(platform, valuesApp({ secret: SECRET }), logger);
   });
   afterAll(() => app.close());
+
+  describe('nested changes through req.session', () => {
+    it.each(Object.keys(unkept))(
+      'a nested %s: 500 SESSION_VALUE_INVALID naming the key, nothing of the request kept',
+      async (kind) => {
+        const a = agent(app);
+        await a.post('/seed').expect(200);
+        const res = await a.post(`/nested/${kind}`).expect(500);
+        expect(res.body.code).toBe('SESSION_VALUE_INVALID');
+        expect(res.body.message).toMatch(/^SESSION_VALUE_INVALID: .*session key 'cart': /);
+        expect(setCookies(res)).toEqual([]);
+        // Neither the nested change nor the plain write beside it was kept; the session goes on.
+        await a.get('/data').expect(200, { data: { cart: { items: ['apple'], meta: {} } }, flash: {} });
+        await a.post('/nested/push').expect(200);
+        const after = await a.get('/data').expect(200);
+        expect(after.body.data.cart).toEqual({ items: ['apple', 'pear'], meta: {} });
+        expect(logger.errors().filter((m) => /unavailable|cannot be reached/.test(m))).toEqual([]);
+      },
+    );
+
+    it('keeps nested changes JSON keeps, a Date as its ISO string', async () => {
+      const a = agent(app);
+      await a.post('/seed').expect(200);
+      await a.post('/nested/date').expect(200);
+      const state = await a.get('/data').expect(200);
+      expect(state.body.data).toEqual({
+        cart: { items: ['apple'], meta: {}, at: '1970-01-01T00:00:00.000Z' },
+        other: 'written in the same request',
+      });
+    });
+
+    it('save(cb) hands the TypeError to its callback, and the commit refuses the request', async () => {
+      const a = agent(app);
+      await a.post('/seed').expect(200);
+      saveError = undefined;
+      const res = await a.post('/save-bigint').expect(500);
+      expect(res.body.code).toBe('SESSION_VALUE_INVALID');
+      expect(saveError).toBeInstanceOf(TypeError);
+      expect((saveError as Error).message).toMatch(/session key 'cart': .items: \[1\]: a BigInt/);
+      await a.get('/data').expect(200, { data: { cart: { items: ['apple'], meta: {} } }, flash: {} });
+    });
+
+    it("'__proto__' set through req.session is an ordinary key, never another key", async () => {
+      const a = agent(app);
+      await a.post('/seed').expect(200);
+      await a.post('/proto').expect(200, { isAdmin: null });
+      const { body } = await a.get('/data').expect(200);
+      expect(Object.keys(body.data).sort()).toEqual(['__proto__', 'cart']);
+      expect(body.data['__proto__']).toEqual({ isAdmin: true });
+      expect(Object.hasOwn(body.data, 'isAdmin')).toBe(false);
+      expect(Object.keys(body.data.cart.meta)).toEqual(['__proto__']);
+      expect(body.data.cart.meta.isAdmin).toBeUndefined();
+    });
+  });
 
   describe('depth', () => {
     it(`flash() and pushFlash() refuse a value nested past ${MAX_DEPTH} levels with a TypeError naming the key`, async () => {
