@@ -153,6 +153,26 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
       });
     });
 
+    describe('keys with a lone surrogate', () => {
+      // '\uD800a' and '\uDC00a' are two strings that UTF-8 would both turn into '\uFFFDa'.
+      const keys = { '\uD800a': 1, '\uDC00a': 2, '\uFFFDa': 3, '\uD83D\uDE00': 4 };
+
+      it('keeps keys that differ only in a lone surrogate apart, in data and in flash', async () => {
+        const a = agent(app);
+        await a.post('/set').send(keys).expect(200);
+        await a.post('/flash-redirect').send(keys).expect(302);
+        const state = await a.get('/state').expect(200);
+        expect(state.body.data).toEqual(keys);
+        expect(state.body.flash).toEqual(keys);
+        await a.post('/delete/%EF%BF%BDa').expect(200, { deleted: true });
+        await a.post('/set').send({ '\uD800a': 'changed' }).expect(200);
+        const after = await a.get('/state').expect(200);
+        expect(after.body.data).toEqual({ '\uD800a': 'changed', '\uDC00a': 2, '\uD83D\uDE00': 4 });
+        await a.post('/reset').expect(200, { data: {}, flash: {} });
+        expect((await a.get('/state').expect(200)).body).toMatchObject({ data: {}, flash: {} });
+      });
+    });
+
     describe('cookies', () => {
       it.each([
         ['garbage', 'garbage'],
