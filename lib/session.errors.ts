@@ -9,6 +9,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_SECRET_MISSING',
   /** A secret shorter than 32 characters. */
   'SESSION_SECRET_TOO_SHORT',
+  /** In production, a secret with too little variety (under 64 bits by its characters): use a random one. */
+  'SESSION_SECRET_WEAK',
   /** A cookie option browsers would reject or drop (name, sameSite, secure, prefixes). */
   'SESSION_COOKIE_INVALID',
   /** `driver` is not a name. */

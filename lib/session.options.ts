@@ -68,6 +68,14 @@ export const SESSION_DEFAULTS = {
 } as const;
 
 export const MIN_SECRET_LENGTH = 32;
+/**
+ * The least variety a secret may have, in bits: its length times the Shannon entropy of its own
+ * characters' frequencies. 32 spaces or 'a' x 32 carry 0, 'ab' x 16 carries 32; a random secret
+ * carries about what it was made from (`openssl rand -hex 16`: 85-128 here, never below 84 in 2
+ * million draws; `openssl rand -base64 32`: about 190). A floor against placeholders and typos, not
+ * a strength meter: a repeated word still passes.
+ */
+export const MIN_SECRET_BITS = 64;
 
 /** Merges the defaults in one place and rejects what cannot work, saying what to set. */
 export function resolveSessionOptions(
@@ -112,14 +120,37 @@ function resolveSecrets(
   }
   const list = Array.isArray(given) ? given : [given];
   list.forEach((s, i) => {
+    const name = `secret${list.length > 1 ? `[${i}]` : ''}`;
     if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {
       invalid(
-        `secret${list.length > 1 ? `[${i}]` : ''} must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+        `${name} must be a string of at least ${MIN_SECRET_LENGTH} characters`,
         'SESSION_SECRET_TOO_SHORT',
       );
     }
+    const bits = secretBits(s);
+    if (bits >= MIN_SECRET_BITS) return;
+    const message =
+      `${name} has too little variety to sign sessions (about ${Math.floor(bits)} bits by its characters, ` +
+      `under ${MIN_SECRET_BITS}): use a random one, such as the output of openssl rand -base64 32`;
+    // In production a guessable secret lets anyone forge session cookies; elsewhere a placeholder
+    // (tests, local runs) is only worth a warning, as a missing secret is.
+    if (env.NODE_ENV === 'production') invalid(message, 'SESSION_SECRET_WEAK');
+    warn(`${message}. Starting anyway because NODE_ENV is not 'production'.`);
   });
   return list;
+}
+
+/** A secret's length times the Shannon entropy of its characters' frequencies (MIN_SECRET_BITS). */
+export function secretBits(secret: string): number {
+  const counts = new Map<string, number>();
+  let length = 0;
+  for (const char of secret) {
+    counts.set(char, (counts.get(char) ?? 0) + 1);
+    length++;
+  }
+  let bits = 0;
+  for (const count of counts.values()) bits -= count * Math.log2(count / length);
+  return bits;
 }
 
 function randomSecret(): string {

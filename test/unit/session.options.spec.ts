@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { resolveSessionOptions } from '../../lib/session.options.js';
+import { randomBytes } from 'node:crypto';
+import { resolveSessionOptions, secretBits } from '../../lib/session.options.js';
 
 const SECRET = 'x'.repeat(32);
 
@@ -37,6 +38,67 @@ describe('resolveSessionOptions', () => {
     expect(a.secrets[0].length).toBeGreaterThanOrEqual(32);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/SESSION_SECRET/);
+  });
+
+  describe('a secret with too little variety', () => {
+    const production = { NODE_ENV: 'production' };
+    const random = 'kL9+2vQx/7RzT1mN4bH8cW3dY6fJ0gP5sA2eU9iO1qE=';
+
+    it.each([
+      ['32 spaces', ' '.repeat(32)],
+      ["'a' x 32", 'a'.repeat(32)],
+      ["'ab' x 16", 'ab'.repeat(16)],
+      ["'x' x 31 + 'y'", `${'x'.repeat(31)}y`],
+    ])('%s is a SESSION_SECRET_WEAK start-up error in production, naming the fix', (_label, secret) => {
+      expect(() => resolveSessionOptions({ secret }, production)).toThrow(
+        /^SESSION_SECRET_WEAK: secret has too little variety .*under 64.*openssl rand -base64 32/,
+      );
+      expect(() => resolveSessionOptions({}, { ...production, SESSION_SECRET: secret })).toThrow(
+        /SESSION_SECRET_WEAK/,
+      );
+    });
+
+    it('is refused as an older secret too (it still verifies cookies)', () => {
+      expect(() => resolveSessionOptions({ secret: [random, 'a'.repeat(40)] }, production)).toThrow(
+        /^SESSION_SECRET_WEAK: secret\[1\] has too little variety/,
+      );
+    });
+
+    it('is a warning outside production, once per weak secret, and the app starts', () => {
+      const warnings: string[] = [];
+      const o = resolveSessionOptions({ secret: ['a'.repeat(32), random, ' '.repeat(32)] }, {}, (m) =>
+        warnings.push(m),
+      );
+      expect(o.secrets).toHaveLength(3);
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /^secret\[0\] has too little variety .*openssl rand -base64 32.*not 'production'/,
+        ),
+        expect.stringMatching(/^secret\[2\] has too little variety/),
+      ]);
+      const quiet: string[] = [];
+      resolveSessionOptions({ secret: random }, {}, (m) => quiet.push(m));
+      expect(quiet).toEqual([]);
+    });
+
+    it.each([
+      ['openssl rand -base64 32', () => randomBytes(32).toString('base64')],
+      ['openssl rand -hex 16', () => randomBytes(16).toString('hex')],
+      ['openssl rand -hex 32', () => randomBytes(32).toString('hex')],
+      ['base64url of 24 bytes', () => randomBytes(24).toString('base64url')],
+    ])('passes random secrets (%s, 500 of them) in production', (_label, make) => {
+      for (let i = 0; i < 500; i++) {
+        const secret = make();
+        expect(() => resolveSessionOptions({ secret }, production)).not.toThrow();
+      }
+    });
+
+    it('estimates bits as length times the entropy of the characters', () => {
+      expect(secretBits('a'.repeat(32))).toBe(0);
+      expect(secretBits('ab'.repeat(16))).toBe(32);
+      expect(secretBits('0123456789abcdef'.repeat(2))).toBe(128);
+      expect(secretBits('\u{1F600}\u{1F601}'.repeat(16))).toBe(32);
+    });
   });
 
   it.each([
