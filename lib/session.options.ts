@@ -1,4 +1,4 @@
-import { invalid, positive } from './core/option-checks.js';
+import { duration, invalid, positive } from './core/option-checks.js';
 import {
   resolveStoreOptions,
   type BuiltInStoreOptions,
@@ -31,9 +31,9 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
   /** At least 32 characters; [current, ...older] rotates keys. Default process.env.SESSION_SECRET. */
   secret?: string | string[];
   cookie?: SessionCookieOptions;
-  /** ms without a request before the session ends. Default 2 hours. */
+  /** ms without a request before the session ends, at most 100 years. Default 2 hours. */
   idleTimeout?: number;
-  /** ms from creation, whatever the activity. Default 14 days. */
+  /** ms from creation, whatever the activity, at most 100 years. Default 14 days. */
   lifetime?: number;
   /** Bytes of one session's JSON on a server-side driver; past it a change is refused (500 SESSION_TOO_LARGE). Default 512 KiB. */
   maxSize?: number;
@@ -161,8 +161,8 @@ function validate(o: ResolvedSessionOptions): void {
   if (typeof o.driver !== 'string' || o.driver === '') {
     invalid(`driver must be a driver name such as 'memory'`, 'SESSION_DRIVER_INVALID');
   }
-  positive('idleTimeout', o.idleTimeout);
-  positive('lifetime', o.lifetime);
+  duration('idleTimeout', o.idleTimeout);
+  duration('lifetime', o.lifetime);
   positive('maxSize', o.maxSize, 'a positive number of bytes');
   if (typeof o.clock !== 'function') invalid('clock must be a function returning ms since the epoch');
   const { cookie } = o;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { MAX_DURATION, MAX_TIMER } from '../../lib/core/option-checks.js';
 import { resolveSessionOptions, secretBits } from '../../lib/session.options.js';
 
 const SECRET = 'x'.repeat(32);
@@ -105,6 +106,27 @@ describe('resolveSessionOptions', () => {
     [{ secret: 'short' }, /SESSION_SECRET_TOO_SHORT.*32/],
     [{ secret: [SECRET, 'short'] }, /secret\[1\]/],
     [{ secret: SECRET, idleTimeout: 0 }, /idleTimeout must be a positive/],
+    [
+      { secret: SECRET, idleTimeout: 1e17 },
+      /^SESSION_OPTION_INVALID: idleTimeout must be at most 3155760000000 ms/,
+    ],
+    [
+      { secret: SECRET, lifetime: MAX_DURATION + 1 },
+      /^SESSION_OPTION_INVALID: lifetime must be at most 3155760000000 ms/,
+    ],
+    [
+      { secret: SECRET, file: { pruneInterval: 2 ** 31 } },
+      /^SESSION_OPTION_INVALID: file.pruneInterval must be at most 2147483647 ms/,
+    ],
+    [
+      { secret: SECRET, database: { pruneInterval: 1e17 } },
+      /database.pruneInterval must be at most 2147483647 ms/,
+    ],
+    [
+      { secret: SECRET, redis: { waitTimeout: 1e21 } },
+      /^SESSION_OPTION_INVALID: redis.waitTimeout must be a whole number of milliseconds from 1 to 2147483647/,
+    ],
+    [{ secret: SECRET, redis: { waitTimeout: 1.5 } }, /redis.waitTimeout must be a whole number/],
     [{ secret: SECRET, lifetime: -1 }, /lifetime must be a positive/],
     [{ secret: SECRET, memory: { max: 0 } }, /memory.max/],
     [{ secret: SECRET, cookie: { name: 'bad name' } }, /cookie.name/],
@@ -113,5 +135,22 @@ describe('resolveSessionOptions', () => {
     [{ secret: SECRET, driver: '' }, /SESSION_DRIVER_INVALID/],
   ])('rejects %j at start-up', (input, message) => {
     expect(() => resolveSessionOptions(input, {})).toThrow(message);
+  });
+
+  it('accepts every duration at its bound', () => {
+    const o = resolveSessionOptions(
+      {
+        secret: SECRET,
+        idleTimeout: MAX_DURATION,
+        lifetime: MAX_DURATION,
+        file: { pruneInterval: MAX_TIMER },
+        database: { pruneInterval: MAX_TIMER },
+        redis: { waitTimeout: MAX_TIMER },
+      },
+      {},
+    );
+    expect(o).toMatchObject({ idleTimeout: MAX_DURATION, lifetime: MAX_DURATION });
+    // The furthest expiry the bound allows is still a date a cookie can carry.
+    expect(new Date(Date.now() + MAX_DURATION).toUTCString()).toMatch(/ GMT$/);
   });
 });
