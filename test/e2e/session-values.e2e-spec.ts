@@ -73,6 +73,15 @@ class ValuesController {
     return 'ok';
   }
 
+  /** regenerate(cb) after a nested change JSON cannot keep: the callback gets the TypeError. */
+  @Post('regenerate-bigint')
+  @HttpCode(200)
+  async regenerateBigint(@NestSession() session: ReqSession) {
+    session.cart.items.push(1n);
+    saveError = await new Promise((resolve) => session.regenerate(resolve));
+    return 'ok';
+  }
+
   /** '__proto__' through req.session: as a property and inside a nested value parsed from JSON. */
   @Post('proto')
   @HttpCode(200)
@@ -171,6 +180,18 @@ describe.each(platforms)('session values on %s', (platform) => {
       expect(saveError).toBeInstanceOf(TypeError);
       expect((saveError as Error).message).toMatch(/session key 'cart': .items: \[1\]: a BigInt/);
       await a.get('/data').expect(200, { data: { cart: { items: ['apple'], meta: {} } }, flash: {} });
+    });
+
+    it('regenerate(cb) hands the TypeError to its callback; the session and its id stay', async () => {
+      const a = agent(app);
+      await a.post('/seed').expect(200);
+      const before = await a.get('/data').expect(200);
+      saveError = undefined;
+      const res = await a.post('/regenerate-bigint').expect(500);
+      expect(res.body.code).toBe('SESSION_VALUE_INVALID');
+      expect(setCookies(res)).toEqual([]);
+      expect((saveError as Error).message).toMatch(/session key 'cart': .items: \[1\]: a BigInt/);
+      await a.get('/data').expect(200, before.body);
     });
 
     it("'__proto__' set through req.session is an ordinary key, never another key", async () => {
