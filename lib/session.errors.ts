@@ -9,6 +9,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_SECRET_MISSING',
   /** A secret shorter than 32 characters. */
   'SESSION_SECRET_TOO_SHORT',
+  /** In production, a secret with too little variety (under 64 bits by its characters): use a random one. */
+  'SESSION_SECRET_WEAK',
   /** A cookie option browsers would reject or drop (name, sameSite, secure, prefixes). */
   'SESSION_COOKIE_INVALID',
   /** `driver` is not a name. */
@@ -53,6 +55,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_TOO_LARGE',
   /** A change made where it can no longer be kept (after the response's head on the cookie driver, after the response); the message says why. */
   'SESSION_READ_ONLY',
+  /** 500: a value changed in place through req.session cannot be kept as JSON; nothing of the request was kept. */
+  'SESSION_VALUE_INVALID',
   /** 409: the session was retired (regenerated or destroyed) under this request; nothing of it was kept. */
   'SESSION_CONFLICT',
 ] as const;

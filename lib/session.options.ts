@@ -1,10 +1,10 @@
-import { invalid, positive } from './core/option-checks.js';
 import { Policies, type SessionPolicy, type SessionPolicyOptions } from './core/policies.js';
 import {
   resolveUsersOptions,
   type ResolvedUsersOptions,
   type SessionUsersOptions,
 } from './users/users.options.js';
+import { duration, invalid, positive } from './core/option-checks.js';
 import {
   resolveStoreOptions,
   type BuiltInStoreOptions,
@@ -37,9 +37,9 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
   /** At least 32 characters; [current, ...older] rotates keys. Default process.env.SESSION_SECRET. */
   secret?: string | string[];
   cookie?: SessionCookieOptions;
-  /** ms without a request before the session ends. Default 2 hours. */
+  /** ms without a request before the session ends, at most 100 years. Default 2 hours. */
   idleTimeout?: number;
-  /** ms from creation, whatever the activity. Default 14 days. */
+  /** ms from creation, whatever the activity, at most 100 years. Default 14 days. */
   lifetime?: number;
   /** Bytes of one session's JSON on a server-side driver; past it a change is refused (500 SESSION_TOO_LARGE). Default 512 KiB. */
   maxSize?: number;
@@ -87,6 +87,14 @@ export const SESSION_DEFAULTS = {
 } as const;
 
 export const MIN_SECRET_LENGTH = 32;
+/**
+ * The least variety a secret may have, in bits: its length times the Shannon entropy of its own
+ * characters' frequencies. 32 spaces or 'a' x 32 carry 0, 'ab' x 16 carries 32; a random secret
+ * carries about what it was made from (`openssl rand -hex 16`: 85-128 here, never below 84 in 2
+ * million draws; `openssl rand -base64 32`: about 190). A floor against placeholders and typos, not
+ * a strength meter: a repeated word still passes.
+ */
+export const MIN_SECRET_BITS = 64;
 
 /** Merges the defaults in one place and rejects what cannot work, saying what to set. */
 export function resolveSessionOptions(
@@ -118,13 +126,13 @@ export function resolveSessionOptions(
  */
 function resolvePolicies(options: SessionModuleOptions): Policies {
   const max = options.maxLifetime ?? SESSION_DEFAULTS.maxLifetime;
-  positive('maxLifetime', max);
+  duration('maxLifetime', max);
   const policy = (name: string | undefined, given: SessionPolicyOptions): SessionPolicy => {
     const at = name === undefined ? '' : `policies.${name}.`;
     const idleTimeout = given.idleTimeout ?? options.idleTimeout ?? SESSION_DEFAULTS.idleTimeout;
     const lifetime = given.lifetime ?? options.lifetime ?? SESSION_DEFAULTS.lifetime;
-    positive(`${at}idleTimeout`, idleTimeout);
-    positive(`${at}lifetime`, lifetime);
+    duration(`${at}idleTimeout`, idleTimeout);
+    duration(`${at}lifetime`, lifetime);
     const persistent = given.persistent ?? true;
     if (typeof persistent !== 'boolean') invalid(`${at}persistent must be true or false`);
     const capped = Math.min(lifetime, max);
@@ -161,14 +169,37 @@ function resolveSecrets(
   }
   const list = Array.isArray(given) ? given : [given];
   list.forEach((s, i) => {
+    const name = `secret${list.length > 1 ? `[${i}]` : ''}`;
     if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {
       invalid(
-        `secret${list.length > 1 ? `[${i}]` : ''} must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+        `${name} must be a string of at least ${MIN_SECRET_LENGTH} characters`,
         'SESSION_SECRET_TOO_SHORT',
       );
     }
+    const bits = secretBits(s);
+    if (bits >= MIN_SECRET_BITS) return;
+    const message =
+      `${name} has too little variety to sign sessions (about ${Math.floor(bits)} bits by its characters, ` +
+      `under ${MIN_SECRET_BITS}): use a random one, such as the output of openssl rand -base64 32`;
+    // In production a guessable secret lets anyone forge session cookies; elsewhere a placeholder
+    // (tests, local runs) is only worth a warning, as a missing secret is.
+    if (env.NODE_ENV === 'production') invalid(message, 'SESSION_SECRET_WEAK');
+    warn(`${message}. Starting anyway because NODE_ENV is not 'production'.`);
   });
   return list;
+}
+
+/** A secret's length times the Shannon entropy of its characters' frequencies (MIN_SECRET_BITS). */
+export function secretBits(secret: string): number {
+  const counts = new Map<string, number>();
+  let length = 0;
+  for (const char of secret) {
+    counts.set(char, (counts.get(char) ?? 0) + 1);
+    length++;
+  }
+  let bits = 0;
+  for (const count of counts.values()) bits -= count * Math.log2(count / length);
+  return bits;
 }
 
 function randomSecret(): string {
@@ -179,8 +210,8 @@ function validate(o: ResolvedSessionOptions): void {
   if (typeof o.driver !== 'string' || o.driver === '') {
     invalid(`driver must be a driver name such as 'memory'`, 'SESSION_DRIVER_INVALID');
   }
-  positive('idleTimeout', o.idleTimeout);
-  positive('lifetime', o.lifetime);
+  duration('idleTimeout', o.idleTimeout);
+  duration('lifetime', o.lifetime);
   positive('maxSize', o.maxSize, 'a positive number of bytes');
   if (typeof o.clock !== 'function') invalid('clock must be a function returning ms since the epoch');
   const { cookie } = o;

@@ -1,17 +1,39 @@
 /**
+ * How deeply a session value may nest objects and arrays (`{}` and `[]` are one level each, so
+ * `{ a: [1] }` is two). JSON.stringify and JSON.parse recurse once per level, and the stores run
+ * them deep in a request's stack: past about 4 100 levels they overflow it (a 503), and a session
+ * the file driver stored 1 930 levels deep failed every later write (docs/reliability.md has the
+ * figures). 64 is far below that on every driver and far above what sessions hold (a user, a
+ * cart, a form's state).
+ */
+export const MAX_DEPTH = 64;
+
+const TOO_DEEP = `it nests objects and arrays more than ${MAX_DEPTH} levels deep`;
+
+/**
  * Throws a TypeError naming the key when JSON cannot keep the value as it is: functions, symbols,
  * BigInt, circular structures, non-finite numbers, Map/Set and other values JSON would silently
- * empty. Plain objects, arrays, strings, finite numbers, booleans, null and values with toJSON
- * (such as Date) pass.
+ * empty, undefined in an array (stored as null), a toJSON() that returns undefined or something
+ * JSON cannot keep, an invalid Date, and values nested more than MAX_DEPTH levels. Plain objects,
+ * arrays, strings, finite numbers, booleans, null and values whose toJSON() gives one of them (such
+ * as a Date) pass. An undefined property of an object passes: JSON leaves it out, and reading it
+ * back gives undefined again. The walk stops at MAX_DEPTH, so the check itself cannot overflow the
+ * stack, however deep the value.
  */
 export function assertJsonValue(key: string, value: unknown): void {
-  const problem = check(value, new Set<object>(), 0);
+  let problem: string | undefined;
+  try {
+    problem = check(value, key, new Set<object>(), 0);
+  } catch (error) {
+    problem = `reading it threw (${error instanceof Error ? error.message : String(error)})`;
+  }
   if (problem) {
     throw new TypeError(`session key '${key}': ${problem}; session values must survive JSON`);
   }
 }
 
-function check(value: unknown, seen: Set<object>, depth: number): string | undefined {
+/** `value` as JSON.stringify sees it under `key`, inside `depth` objects and arrays. */
+function check(value: unknown, key: string, seen: Set<object>, depth: number): string | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -31,15 +53,39 @@ function check(value: unknown, seen: Set<object>, depth: number): string | undef
   const obj = value as object;
   if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer)
     return 'binary data cannot be stored (encode it first)';
-  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return undefined;
+  const toJSON = (obj as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON !== 'function') return checkContainer(obj, seen, depth);
+  if (obj instanceof Date && Number.isNaN(obj.getTime())) return 'an invalid Date would be stored as null';
+  // JSON.stringify stores what toJSON(key) returns, as it is (its own toJSON is not called).
+  const json: unknown = toJSON.call(obj, key);
+  if (json === undefined) return 'its toJSON() returned undefined, so nothing would be stored';
+  const problem =
+    typeof json === 'object' && json !== null
+      ? checkContainer(json, seen, depth)
+      : check(json, key, seen, depth + 1);
+  return problem === undefined || problem === TOO_DEEP ? problem : `its toJSON() gave: ${problem}`;
+}
+
+function checkContainer(obj: object, seen: Set<object>, depth: number): string | undefined {
   if (seen.has(obj)) return 'a circular structure cannot be stored';
   if (obj instanceof Map || obj instanceof Set || obj instanceof WeakMap || obj instanceof WeakSet) {
     return `a ${obj.constructor.name} would be stored as {}`;
   }
+  if (depth >= MAX_DEPTH) return TOO_DEEP;
   seen.add(obj);
-  for (const k of Object.keys(obj)) {
-    const problem = check((obj as Record<string, unknown>)[k], seen, depth + 1);
-    if (problem) return Array.isArray(obj) ? `[${k}]: ${problem}` : `.${k}: ${problem}`;
+  const bag = obj as Record<string, unknown>;
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) {
+      const item: unknown = obj[i];
+      const problem =
+        item === undefined ? 'undefined would be stored as null' : check(item, String(i), seen, depth + 1);
+      if (problem) return problem === TOO_DEEP ? problem : `[${i}]: ${problem}`;
+    }
+  } else {
+    for (const k of Object.keys(obj)) {
+      const problem = check(bag[k], k, seen, depth + 1);
+      if (problem) return problem === TOO_DEEP ? problem : `.${k}: ${problem}`;
+    }
   }
   for (const s of Object.getOwnPropertySymbols(obj)) {
     if (Object.prototype.propertyIsEnumerable.call(obj, s)) return 'a symbol key cannot be stored';

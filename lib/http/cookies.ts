@@ -29,8 +29,14 @@ const EXPIRES = '; Expires=';
 export class CookieWriter {
   private readonly base: SerializeOptions;
   private readonly templates = new Map<string, [insecure: Template, secure: Template]>();
+  /** sameSite 'none' with secure 'auto': a cookie sent over plain http is one browsers drop (said once). */
+  private unsafeNone: boolean;
 
-  constructor(private readonly options: ResolvedSessionOptions['cookie']) {
+  constructor(
+    private readonly options: ResolvedSessionOptions['cookie'],
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {
+    this.unsafeNone = options.sameSite === 'none' && options.secure === 'auto';
     this.base = {
       path: options.path,
       domain: options.domain,
@@ -42,6 +48,7 @@ export class CookieWriter {
 
   /** The Set-Cookie value; with no `expires`, a browser-session cookie (gone when the browser closes). */
   set(name: string, value: string, expires: Date | undefined, secureRequest: boolean): string {
+    if (this.unsafeNone && !secureRequest) this.warnUnsafeNone();
     const { head, tail } = this.template(name, this.secure(secureRequest));
     if (expires === undefined) return `${name}=${value}${head.slice(0, -EXPIRES.length)}${tail}`;
     return `${name}=${value}${head}${expires.toUTCString()}${tail}`;
@@ -54,6 +61,7 @@ export class CookieWriter {
   }
 
   clear(name: string, secureRequest: boolean): string {
+    if (this.unsafeNone && !secureRequest) this.warnUnsafeNone();
     return serialize(name, '', {
       ...this.base,
       expires: new Date(0),
@@ -76,6 +84,20 @@ export class CookieWriter {
       this.templates.set(name, pair);
     }
     return pair[secure ? 1 : 0];
+  }
+
+  /**
+   * Chromium drops a SameSite=None cookie without Secure, so such a client never keeps a session and
+   * nothing else says so: warned at the first such response, once.
+   */
+  private warnUnsafeNone(): void {
+    this.unsafeNone = false;
+    this.warn(
+      "cookie.sameSite 'none' with cookie.secure 'auto': a response over plain http got a session cookie " +
+        'without Secure, which browsers (Chromium) drop, so that client keeps no session. Serve the app over ' +
+        "https; behind a TLS proxy, trust it (Express: app.set('trust proxy', 1); Fastify: new FastifyAdapter({ " +
+        "trustProxy: true })) so X-Forwarded-Proto counts; or use cookie.sameSite 'lax'. Said once.",
+    );
   }
 
   private secure(secureRequest: boolean): boolean {

@@ -196,7 +196,12 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
 
   /** Step 6. */
   commit(status: number): CommitResult {
-    this.facade?.sync();
+    // req.session's nested changes join the change set; one JSON cannot keep refuses the response.
+    const invalid = this.facade?.syncForCommit();
+    if (invalid !== undefined) {
+      this.late = NONE;
+      return { cookies: [], pending: undefined, failure: invalid };
+    }
     if (this.states.size === 0) {
       this.late = NONE;
       return NOTHING;

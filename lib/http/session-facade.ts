@@ -1,5 +1,8 @@
+import { HttpStatus } from '@nestjs/common';
 import { inspect } from 'node:util';
+import { assertJsonValue } from '../core/json-value.js';
 import type { SessionState } from '../core/session-state.js';
+import { SessionError, errorMessage } from '../session.errors.js';
 import type { Session } from '../session.js';
 
 /** `req.session.cookie`: express-session's view of the session cookie. */
@@ -60,8 +63,8 @@ const FORWARDED = [
   'reset',
 ] as const;
 
-const later = (callback: unknown) => {
-  if (typeof callback === 'function') process.nextTick(callback as Callback);
+const later = (callback: unknown, error?: unknown) => {
+  if (typeof callback === 'function') process.nextTick(callback as Callback, error);
 };
 
 /** Everything on `req.session` that is not a data key. */
@@ -80,7 +83,12 @@ const MEMBERS = new Map<string, Member>([
         const state = f.state();
         if (typeof arg === 'function') {
           // express-session: a new id and an empty session, in a new req.session.
-          f.replace();
+          try {
+            f.replace();
+          } catch (error) {
+            later(arg, error); // a nested change JSON cannot keep: nothing is replaced
+            return undefined;
+          }
           state.reset(false);
           f.read.clear();
           state.regenerate();
@@ -111,8 +119,13 @@ const MEMBERS = new Map<string, Member>([
     'save',
     (f) =>
       f.method('save', (callback?: unknown) => {
-        f.sync();
-        later(callback);
+        try {
+          f.sync();
+          later(callback);
+        } catch (error) {
+          // As express-session hands a failed save to its callback; the commit refuses it anyway.
+          later(callback, error);
+        }
       }),
   ],
   ['reload', (f) => f.method('reload', (callback?: unknown) => later(callback))],
@@ -199,7 +212,11 @@ export class Facade {
     return this.host.cookieView();
   }
 
-  /** Keeps the nested changes made to values read through the facade. */
+  /**
+   * Keeps the nested changes made to values read through the facade. Each value read is checked as
+   * set() checks a value: one that JSON cannot keep as it is now throws a TypeError naming its key,
+   * so a nested change is never silently altered (a Map stored as {}, NaN as null) or dropped.
+   */
   sync(): void {
     if (this.reads === undefined || this.reads.size === 0) return;
     let state: SessionState;
@@ -210,15 +227,30 @@ export class Facade {
     }
     for (const [key, json] of this.reads) {
       if (!state.hasData(key)) continue;
-      let now: string | undefined;
-      try {
-        now = JSON.stringify(state.getData(key));
-      } catch {
-        continue; // not JSON (a cycle, a BigInt): what was kept stays
-      }
-      if (now === undefined || now === json) continue;
+      const value = state.getData(key);
+      assertJsonValue(key, value);
+      const now = JSON.stringify(value);
+      if (now === json) continue;
       state.set(key, JSON.parse(now));
       this.reads.set(key, now);
+    }
+  }
+
+  /**
+   * sync() for the commit: a value JSON cannot keep becomes the response's error, a 500
+   * SESSION_VALUE_INVALID naming the key, and nothing of the request is kept.
+   */
+  syncForCommit(): SessionError | undefined {
+    try {
+      this.sync();
+      return undefined;
+    } catch (error) {
+      return new SessionError(
+        'SESSION_VALUE_INVALID',
+        `a value changed through req.session cannot be kept: ${errorMessage(error)}; nothing of this request was kept`,
+        HttpStatus.INTERNAL_SERVER_ERROR,
+        error,
+      );
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { createApp, platforms } from '../support/app.js';
+import { createApp, http, platforms, setCookies } from '../support/app.js';
 import { SECRET, sessionApp } from '../support/session-app.js';
 
 describe.each(platforms)('start-up checks on %s', (platform) => {
@@ -10,6 +10,20 @@ describe.each(platforms)('start-up checks on %s', (platform) => {
     await expect(
       createApp(platform, sessionApp({ secret: SECRET, redis: { url: 'http://localhost' } })),
     ).rejects.toThrow(/SESSION_REDIS_INVALID: redis.url must be a redis:\/\/ or rediss:\/\/ URL/);
+  });
+
+  it('refuses a lifetime past the Date range (it sent Expires=Invalid Date), naming the bound', async () => {
+    await expect(createApp(platform, sessionApp({ secret: SECRET, lifetime: 1e17 }))).rejects.toThrow(
+      /^SESSION_OPTION_INVALID: lifetime must be at most 3155760000000 ms \(100 years\)/,
+    );
+    const longest = await createApp(platform, sessionApp({ secret: SECRET, lifetime: 3_155_760_000_000 }));
+    try {
+      const res = await http(longest).post('/set').send({ a: 1 }).expect(200);
+      const expires = /Expires=([^;]+)/.exec(setCookies(res)[0])?.[1];
+      expect(expires).toMatch(/^\w{3}, \d{2} \w{3} 2\d{3} \d{2}:\d{2}:\d{2} GMT$/);
+    } finally {
+      await longest.close();
+    }
   });
 
   it('refuses cookie options browsers would drop, saying what to set', async () => {

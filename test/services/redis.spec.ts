@@ -96,6 +96,55 @@ function redisSuite(url: string): void {
       expect(await redis.exists(`sess:${id}`)).toBe(0);
     });
 
+    it('keeps keys that differ only in a lone surrogate in fields of their own, and counts their bytes', async () => {
+      const id = newId();
+      const key = `${prefix}${id}`;
+      await store.apply(id, changes({ set: { '\uD800a': 1, '\uDC00a': 2, '\uFFFDa': 3 } }), meta());
+      await store.apply(id, changes({ flash: { '\uDBFF': 'f' } }), { ...meta(), create: false });
+      const fields = await redis.hgetall(key);
+      expect(
+        Object.keys(fields)
+          .filter((f) => /^[dDfF]:/.test(f))
+          .sort(),
+      ).toEqual(['D:"\\ud800a"', 'D:"\\udc00a"', 'F:"\\udbff"', 'd:\uFFFDa'].sort());
+      const record = asRecord(await store.get(id));
+      expect(record?.data).toEqual({ '\uD800a': 1, '\uDC00a': 2, '\uFFFDa': 3 });
+      expect(record?.flash).toEqual({ '\uDBFF': 'f' });
+      // The size the script keeps counts the escaped fields, and clearing removes them.
+      const bytes = (f: Record<string, string>) =>
+        Object.keys(f)
+          .filter((name) => /^[dDfF]:/.test(name))
+          .reduce((sum, name) => sum + Buffer.byteLength(name) + Buffer.byteLength(f[name]), 0);
+      expect(Number(fields['m:s'])).toBe(bytes(fields));
+      await store.apply(id, changes({ deleted: ['\uD800a'], flashCleared: { '\uDBFF': '"f"' } }), meta());
+      expect(asRecord(await store.get(id))).toMatchObject({
+        data: { '\uDC00a': 2, '\uFFFDa': 3 },
+        flash: {},
+      });
+      await store.apply(id, changes({ clearData: true, set: { b: 1 } }), meta());
+      const cleared = await redis.hgetall(key);
+      expect(Object.keys(cleared).filter((f) => /^[dDfF]:/.test(f))).toEqual(['d:b']);
+      expect(Number(cleared['m:s'])).toBe(bytes(cleared));
+    });
+
+    it('reads a session written in the plain layout unchanged', async () => {
+      const id = newId();
+      const now = Date.now();
+      await redis.hset(`${prefix}${id}`, {
+        'd:userId': '7',
+        'd:\u00FC \u{1F600}': '"\u00FCn\u00EFcode"',
+        'f:success': '"ok"',
+        'm:c': String(now),
+        'm:a': String(now),
+      });
+      expect(asRecord(await store.get(id))).toEqual({
+        data: { userId: 7, '\u00FC \u{1F600}': '\u00FCn\u00EFcode' },
+        flash: { success: 'ok' },
+        createdAt: now,
+        lastActivity: now,
+      });
+    });
+
     it('expires the key with the session: its TTL is the time left, and every write renews it', async () => {
       const id = newId();
       const now = Date.now();

@@ -96,15 +96,22 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
         expect(names).toEqual(expect.arrayContaining(['app', cookieName]));
       });
 
-      it.each(['function', 'symbol', 'bigint', 'circular', 'map', 'nested'])(
-        'rejects a %s value with a TypeError naming the key',
-        async (kind) => {
-          const res = await http(app).post(`/json/${kind}`).expect(200);
-          expect(res.body.error).toBe('TypeError');
-          expect(res.body.message).toContain(`'${kind}'`);
-          expect(setCookies(res)).toEqual([]);
-        },
-      );
+      it.each([
+        'function',
+        'symbol',
+        'bigint',
+        'circular',
+        'map',
+        'nested',
+        'deep',
+        'tojson-undefined',
+        'tojson-bigint',
+      ])('rejects a %s value with a TypeError naming the key', async (kind) => {
+        const res = await http(app).post(`/json/${kind}`).expect(200);
+        expect(res.body.error).toBe('TypeError');
+        expect(res.body.message).toContain(`'${kind}'`);
+        expect(setCookies(res)).toEqual([]);
+      });
     });
 
     describe('keys that name Object.prototype members', () => {
@@ -147,6 +154,26 @@ export function sessionConformance(label: string, spec: ConformanceOptions): voi
         expect(Object.keys(state.body.data).sort()).toEqual(['again', 'warm']);
         await a.get('/read-flash').expect(200);
         expect((await a.get('/poll').expect(200)).body).toEqual({});
+      });
+    });
+
+    describe('keys with a lone surrogate', () => {
+      // '\uD800a' and '\uDC00a' are two strings that UTF-8 would both turn into '\uFFFDa'.
+      const keys = { '\uD800a': 1, '\uDC00a': 2, '\uFFFDa': 3, '\uD83D\uDE00': 4 };
+
+      it('keeps keys that differ only in a lone surrogate apart, in data and in flash', async () => {
+        const a = agent(app);
+        await a.post('/set').send(keys).expect(200);
+        await a.post('/flash-redirect').send(keys).expect(302);
+        const state = await a.get('/state').expect(200);
+        expect(state.body.data).toEqual(keys);
+        expect(state.body.flash).toEqual(keys);
+        await a.post('/delete/%EF%BF%BDa').expect(200, { deleted: true });
+        await a.post('/set').send({ '\uD800a': 'changed' }).expect(200);
+        const after = await a.get('/state').expect(200);
+        expect(after.body.data).toEqual({ '\uD800a': 'changed', '\uDC00a': 2, '\uD83D\uDE00': 4 });
+        await a.post('/reset').expect(200, { data: {}, flash: {} });
+        expect((await a.get('/state').expect(200)).body).toMatchObject({ data: {}, flash: {} });
       });
     });
 

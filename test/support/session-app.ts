@@ -289,6 +289,10 @@ export class SessionController {
       circular,
       map: new Map(),
       nested: { a: [1, { b: () => 2 }] },
+      // What the stores' JSON.stringify/parse cannot take (they overflow the stack past ~4 000).
+      deep: Array.from({ length: 5_000 }).reduce<unknown>((inner) => ({ inner }), 1),
+      'tojson-undefined': { toJSON: () => undefined },
+      'tojson-bigint': { toJSON: () => 10n },
     };
     try {
       this.session.set(kind, values[kind]);

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { invalid } from '../../core/option-checks.js';
+import { invalid, wait } from '../../core/option-checks.js';
 import { parseRedisUrl, type RedisTarget } from './redis.connection.js';
 
 /** `forRoot({ redis })`. */
@@ -55,8 +55,7 @@ export function resolveRedisOptions(input: RedisDriverOptions = {}): ResolvedRed
   if (!Number.isInteger(waitForReplicas) || waitForReplicas < 0) {
     fail('redis.waitForReplicas must be a whole number, 0 or more');
   }
-  if (typeof waitTimeout !== 'number' || !(waitTimeout > 0) || !Number.isFinite(waitTimeout)) {
-    fail('redis.waitTimeout must be a positive number of milliseconds');
-  }
+  // Redis's WAIT takes whole milliseconds ('1.5' or '1e+21' would fail every regenerate()).
+  wait('redis.waitTimeout', waitTimeout);
   return { client, url, target, prefix, waitForReplicas, waitTimeout };
 }

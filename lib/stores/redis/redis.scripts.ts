@@ -5,6 +5,13 @@
 
 export const DATA = 'd:';
 export const FLASH = 'f:';
+/**
+ * The fields of data and flash keys that hold a lone surrogate, which UTF-8 cannot carry (ioredis
+ * would send it as U+FFFD, and '\uD800a' and '\uDC00a' would become one field): the key is kept as
+ * its JSON string, which escapes it. Every other key keeps its plain field.
+ */
+export const DATA_ESCAPED = 'D:';
+export const FLASH_ESCAPED = 'F:';
 export const CREATED = 'm:c';
 export const ACTIVE = 'm:a';
 /** Bytes of the data and flash fields (names and JSON values). */
@@ -38,9 +45,10 @@ if clearData or clearFlash or size < 0 then
   local sum = 0
   for _, field in ipairs(redis.call('HKEYS', key)) do
     local kind = string.sub(field, 1, 2)
-    if kind == '${DATA}' or kind == '${FLASH}' then
+    local data, flash = kind == '${DATA}' or kind == '${DATA_ESCAPED}', kind == '${FLASH}' or kind == '${FLASH_ESCAPED}'
+    if data or flash then
       sum = sum + #field + redis.call('HSTRLEN', key, field)
-      if (clearData and kind == '${DATA}') or (clearFlash and kind == '${FLASH}') then put(field, false) end
+      if (clearData and data) or (clearFlash and flash) then put(field, false) end
     end
   end
   size = sum

@@ -11,7 +11,17 @@ import type {
 } from '../session-store.js';
 import { openRedis, REDIS_CLIENT_DEFAULTS, type IORedis, type RedisTarget } from './redis.connection.js';
 import { resolveRedisOptions, type RedisDriverOptions } from './redis.options.js';
-import { ACTIVE, APPLY_SCRIPT, CREATED, DATA, FLASH, RETIRED, RETIRE_SCRIPT } from './redis.scripts.js';
+import {
+  ACTIVE,
+  APPLY_SCRIPT,
+  CREATED,
+  DATA,
+  DATA_ESCAPED,
+  FLASH,
+  FLASH_ESCAPED,
+  RETIRED,
+  RETIRE_SCRIPT,
+} from './redis.scripts.js';
 
 /** What the driver gives a store beyond the user's options (tests give more). */
 export interface RedisStoreInternals {
@@ -41,7 +51,8 @@ const CONNECTING = new Set(['connecting', 'connect']);
 
 /**
  * Sessions in Redis, one hash per session (`<prefix><id>`): a field per data key (`d:<key>`) and per
- * flash key (`f:<key>`), each holding the value's JSON, plus the timestamps. A change set is one Lua
+ * flash key (`f:<key>`), each holding the value's JSON, plus the timestamps (a key with a lone
+ * surrogate, which UTF-8 cannot carry, is kept escaped, `D:`/`F:` and its JSON string). A change set is one Lua
  * script (EVALSHA, EVAL when the script cache is empty) that touches only the fields it names, so its
  * cost does not grow with the session and concurrent requests that touch different keys all survive.
  * The key expires with the session, so nothing has to sweep: every write sets its TTL to the time the
@@ -98,7 +109,7 @@ export class RedisStore implements ClosableSessionStore, StartupCheckedSessionSt
       Number.isFinite(this.maxSize) ? this.maxSize : Number.MAX_SAFE_INTEGER,
     ];
     args.push(changes.deleted.length);
-    for (const key of changes.deleted) args.push(DATA + key);
+    for (const key of changes.deleted) args.push(field(DATA, key));
     pushPairs(args, DATA, changes.set, JSON.stringify);
     pushPairs(args, FLASH, changes.flashCleared, String);
     pushPairs(args, FLASH, changes.flash, JSON.stringify);
@@ -257,10 +268,22 @@ function defineApply(client: Redis | Cluster): RedisClient {
   return c;
 }
 
+/** A lone surrogate (a well-formed string has none; a paired one is one code point under /u). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * The hash field of a data or flash key: `d:<key>`, or `D:<key as JSON>` for a key with a lone
+ * surrogate, which UTF-8 cannot carry (it would reach Redis as U+FFFD, merged with other keys).
+ */
+function field(kind: typeof DATA | typeof FLASH, key: string): string {
+  if (!LONE_SURROGATE.test(key)) return kind + key;
+  return (kind === DATA ? DATA_ESCAPED : FLASH_ESCAPED) + JSON.stringify(key);
+}
+
 /** Appends a count and then field/value pairs, the list layout the script reads. */
 function pushPairs(
   args: (string | number)[],
-  prefix: string,
+  prefix: typeof DATA | typeof FLASH,
   bag: Record<string, unknown>,
   encode: (value: unknown) => string | undefined,
 ): void {
@@ -269,7 +292,7 @@ function pushPairs(
   for (const key in bag) {
     const value = encode(bag[key]);
     if (value === undefined) continue; // not JSON (set() rejects it): nothing to store
-    args.push(prefix + key, value);
+    args.push(field(prefix, key), value);
     count++;
   }
   args[at] = count;
@@ -283,10 +306,14 @@ function parseRecord(fields: Record<string, string>): SessionRecord | undefined 
   const data: Record<string, unknown> = {};
   const flash: Record<string, unknown> = {};
   try {
-    for (const field in fields) {
-      const kind = field.slice(0, 2);
-      if (kind === DATA) putKey(data, field.slice(2), JSON.parse(fields[field]));
-      else if (kind === FLASH) putKey(flash, field.slice(2), JSON.parse(fields[field]));
+    for (const name in fields) {
+      const kind = name.slice(0, 2);
+      const plain = kind === DATA || kind === FLASH;
+      const bag =
+        kind === DATA || kind === DATA_ESCAPED ? data : plain || kind === FLASH_ESCAPED ? flash : undefined;
+      if (bag === undefined) continue;
+      const key = plain ? name.slice(2) : String(JSON.parse(name.slice(2)));
+      putKey(bag, key, JSON.parse(fields[name]));
     }
   } catch {
     return undefined;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isEmptyChanges } from '../../../lib/core/change-set.js';
+import { MAX_DEPTH } from '../../../lib/core/json-value.js';
 import { SessionState } from '../../../lib/core/session-state.js';
 
 let n = 0;
@@ -114,4 +115,42 @@ describe('SessionState', () => {
     expect(s.modified).toBe(false);
     expect(s.all()).toEqual({});
   });
+
+  it.each([
+    ['a value nested past the depth limit', () => deep(MAX_DEPTH + 1), /more than 64 levels deep/],
+    [
+      'a value nested 5 000 levels (JSON would overflow the stack in the store)',
+      () => deep(5_000),
+      /64 levels/,
+    ],
+    ['a toJSON() returning undefined', () => ({ toJSON: () => undefined }), /toJSON\(\) returned undefined/],
+    ['a toJSON() returning a BigInt', () => ({ toJSON: () => 10n }), /toJSON\(\) gave: a BigInt/],
+  ])('refuses %s in set(), flash() and pushFlash(), naming the key', (_label, make, message) => {
+    const s = loaded({});
+    expect(() => s.set('k', make())).toThrow(TypeError);
+    expect(() => s.set('k', make())).toThrow(/session key 'k'/);
+    expect(() => s.set('k', make())).toThrow(message);
+    expect(() => s.flash('f', make())).toThrow(/session key 'f'/);
+    expect(() => s.flash('f', make())).toThrow(message);
+    expect(() => s.pushFlash('info', ['fine', make()])).toThrow(/session key 'info\[1\]'/);
+    expect(() => s.pushFlash('info', ['fine', make()])).toThrow(message);
+    expect(s.modified).toBe(false);
+    expect(s.all()).toEqual({});
+    expect(s.pullFlash()).toEqual({});
+  });
+
+  it('keeps a Date and a value nested exactly to the depth limit', () => {
+    const s = loaded({});
+    s.set('at', new Date(0));
+    s.set('deep', deep(MAX_DEPTH));
+    s.flash('deep', deep(MAX_DEPTH));
+    expect(JSON.parse(JSON.stringify(s.changes(false, false).set)).at).toBe('1970-01-01T00:00:00.000Z');
+  });
 });
+
+/** `levels` objects inside one another. */
+function deep(levels: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < levels; i++) value = { a: value };
+  return value;
+}

@@ -45,6 +45,8 @@ describe('redis.url', () => {
     expect(replicas({ url: 'redis://h:6379' })).toBe(0);
     expect(replicas({ url: 'redis://h:6379', waitForReplicas: 2 })).toBe(2);
     expect(() => new RedisStore({ waitForReplicas: -1 })).toThrow(/waitForReplicas must be a whole number/);
-    expect(() => new RedisStore({ waitTimeout: 0 })).toThrow(/waitTimeout must be a positive number/);
+    expect(() => new RedisStore({ waitTimeout: 0 })).toThrow(
+      /waitTimeout must be a whole number of milliseconds/,
+    );
   });
 });
