@@ -32,3 +32,5 @@ export {
   SessionConflictError,
   type SessionErrorCode,
 } from './session.errors.js';
+export { fromExpressSessionStore } from './stores/express-session.adapter.js';
+export type { ExpressSessionStore } from './stores/express-session.store.js';

@@ -33,6 +33,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_REDIS_INVALID',
   /** The redis driver is used without ioredis installed. */
   'SESSION_REDIS_MISSING',
+  /** fromExpressSessionStore() given something that is not an express-session store. */
+  'SESSION_STORE_INVALID',
   /** Session or SessionManager.driver() used while no request is handled. */
   'SESSION_OUTSIDE_REQUEST',
   /** req.flash() (or another session API) where no SessionModule.forRoot() was imported. */

@@ -28,6 +28,9 @@ const PUBLIC = [
   'SessionMeta',
   'applyChanges',
   'emptyRecord',
+  // coming from express-session
+  'fromExpressSessionStore',
+  'ExpressSessionStore',
   // options
   'SessionModuleOptions',
   'SessionCookieOptions',
