@@ -34,3 +34,4 @@ export {
 } from './session.errors.js';
 export { fromExpressSessionStore } from './stores/express-session.adapter.js';
 export type { ExpressSessionStore } from './stores/express-session.store.js';
+export type { SessionMigrationOptions } from './migration/migration.options.js';

@@ -6,6 +6,7 @@ import { StoreDriver } from './drivers/store.driver.js';
 import { CookieWriter } from './http/cookies.js';
 import { currentScope } from './core/request-scope.js';
 import { SessionLifecycle } from './http/lifecycle.js';
+import { Migration } from './migration/migration.js';
 import { Session } from './session.js';
 import { SessionConfigError, SessionStoreUnavailableError } from './session.errors.js';
 import { MODULE_OPTIONS_TOKEN } from './session.module-definition.js';
@@ -39,7 +40,16 @@ export class SessionManager implements OnApplicationShutdown {
     this.keyring = new Keyring(this.options.secrets);
     const cookies = new CookieWriter(this.options.cookie);
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
-    this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies);
+    const migration =
+      this.options.migrateFrom.length === 0
+        ? undefined
+        : new Migration(
+            this.options,
+            this.keyring,
+            () => this.registry.resolve(this.options.driver),
+            this.logger,
+          );
+    this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies, migration);
     const context = { maxSize: this.options.maxSize, logger: this.logger, now: this.options.clock };
     for (const name of BUILT_IN_STORE_NAMES) {
       this.extend(name, (options) => createBuiltInStore(name, options, context));

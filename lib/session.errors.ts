@@ -35,6 +35,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_REDIS_MISSING',
   /** fromExpressSessionStore() given something that is not an express-session store. */
   'SESSION_STORE_INVALID',
+  /** migrateFrom options that cannot work (a missing secret or store, a cookie name taken twice). */
+  'SESSION_MIGRATION_INVALID',
   /** Session or SessionManager.driver() used while no request is handled. */
   'SESSION_OUTSIDE_REQUEST',
   /** req.flash() (or another session API) where no SessionModule.forRoot() was imported. */

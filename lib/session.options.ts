@@ -1,5 +1,10 @@
 import { invalid, positive } from './core/option-checks.js';
 import {
+  resolveMigration,
+  type ResolvedOldSource,
+  type SessionMigrationOptions,
+} from './migration/migration.options.js';
+import {
   resolveStoreOptions,
   type BuiltInStoreOptions,
   type ResolvedStoreOptions,
@@ -39,6 +44,8 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
   maxSize?: number;
   /** The clock every expiry is read from, in ms since the epoch (the testing kit's clock). Default Date.now. */
   clock?: () => number;
+  /** Users of express-session, cookie-session or @fastify/session move here without signing in again. Default: none. */
+  migrateFrom?: SessionMigrationOptions;
 }
 
 export interface ResolvedSessionOptions extends ResolvedStoreOptions {
@@ -49,6 +56,8 @@ export interface ResolvedSessionOptions extends ResolvedStoreOptions {
   lifetime: number;
   maxSize: number;
   clock: () => number;
+  /** The old libraries' cookies a request without nest-session's may bring ([] for none). */
+  migrateFrom: ResolvedOldSource[];
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -85,9 +94,11 @@ export function resolveSessionOptions(
     lifetime: options.lifetime ?? SESSION_DEFAULTS.lifetime,
     maxSize: options.maxSize ?? SESSION_DEFAULTS.maxSize,
     clock: options.clock ?? (() => Date.now()),
+    migrateFrom: [],
     ...resolveStoreOptions(options),
   };
   validate(resolved);
+  resolved.migrateFrom = resolveMigration(options.migrateFrom, cookie.name);
   return resolved;
 }
 

@@ -31,6 +31,7 @@ const PUBLIC = [
   // coming from express-session
   'fromExpressSessionStore',
   'ExpressSessionStore',
+  'SessionMigrationOptions',
   // options
   'SessionModuleOptions',
   'SessionCookieOptions',
