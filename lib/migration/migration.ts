@@ -190,7 +190,11 @@ export class MigratingRequest {
     private readonly old: OldSession,
     private readonly now: number,
   ) {
-    this.loaded = this.load();
+    // A load never fails the request: whatever goes wrong is a failed state (503 where it is used).
+    this.loaded = this.load().catch((error: unknown) => {
+      this.outcome = 'failed';
+      return SessionState.failed(this.driverName ?? 'session', error);
+    });
   }
 
   private async load(): Promise<SessionState> {
