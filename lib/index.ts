@@ -40,3 +40,6 @@ export {
   SessionUserLimitError,
   type SessionErrorCode,
 } from './session.errors.js';
+export { fromExpressSessionStore } from './stores/express-session.adapter.js';
+export type { ExpressSessionStore } from './stores/express-session.store.js';
+export type { SessionMigrationOptions } from './migration/migration.options.js';

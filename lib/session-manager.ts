@@ -6,6 +6,7 @@ import { StoreDriver } from './drivers/store.driver.js';
 import { CookieWriter } from './http/cookies.js';
 import { currentScope } from './core/request-scope.js';
 import { SessionLifecycle } from './http/lifecycle.js';
+import { Migration } from './migration/migration.js';
 import { Session, type SessionServices } from './session.js';
 import { SessionConfigError, SessionStoreUnavailableError } from './session.errors.js';
 import { MODULE_OPTIONS_TOKEN } from './session.module-definition.js';
@@ -48,7 +49,17 @@ export class SessionManager implements OnApplicationShutdown {
       users: this.options.users,
       handle: (id) => keyring.handle(id),
     };
-    this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies, this.services);
+
+    const migration =
+      this.options.migrateFrom.length === 0
+        ? undefined
+        : new Migration(
+            this.options,
+            this.keyring,
+            () => this.registry.resolve(this.options.driver),
+            this.logger,
+          );
+    this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies, this.services, migration);
     const context = { maxSize: this.options.maxSize, logger: this.logger, now: this.options.clock };
     for (const name of BUILT_IN_STORE_NAMES) {
       this.extend(name, (options) => createBuiltInStore(name, options, context));

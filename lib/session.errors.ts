@@ -43,6 +43,10 @@ export const SESSION_ERROR_CODES = [
   'SESSION_USERS_UNSUPPORTED',
   /** The file driver's directory is not the app's user's alone (owner, mode, a link others may point elsewhere). */
   'SESSION_FILE_DIRECTORY_UNSAFE',
+  /** fromExpressSessionStore() given something that is not an express-session store. */
+  'SESSION_STORE_INVALID',
+  /** migrateFrom options that cannot work (a missing secret or store, a cookie name taken twice). */
+  'SESSION_MIGRATION_INVALID',
   /** Session or SessionManager.driver() used while no request is handled. */
   'SESSION_OUTSIDE_REQUEST',
   /** req.flash() (or another session API) where no SessionModule.forRoot() was imported. */

@@ -6,6 +6,11 @@ import {
 } from './users/users.options.js';
 import { duration, invalid, positive } from './core/option-checks.js';
 import {
+  resolveMigration,
+  type ResolvedOldSource,
+  type SessionMigrationOptions,
+} from './migration/migration.options.js';
+import {
   resolveStoreOptions,
   type BuiltInStoreOptions,
   type ResolvedStoreOptions,
@@ -54,6 +59,8 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
   users?: SessionUsersOptions;
   /** The clock every expiry is read from, in ms since the epoch (the testing kit's clock). Default Date.now. */
   clock?: () => number;
+  /** Users of express-session, cookie-session or @fastify/session move here without signing in again. Default: none. */
+  migrateFrom?: SessionMigrationOptions;
 }
 
 export interface ResolvedSessionOptions extends ResolvedStoreOptions {
@@ -67,6 +74,8 @@ export interface ResolvedSessionOptions extends ResolvedStoreOptions {
   policies: Policies;
   users: ResolvedUsersOptions;
   clock: () => number;
+  /** The old libraries' cookies a request without nest-session's may bring ([] for none). */
+  migrateFrom: ResolvedOldSource[];
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -114,9 +123,11 @@ export function resolveSessionOptions(
     policies: resolvePolicies(options),
     users: resolveUsersOptions(options.users),
     clock: options.clock ?? (() => Date.now()),
+    migrateFrom: [],
     ...resolveStoreOptions(options),
   };
   validate(resolved);
+  resolved.migrateFrom = resolveMigration(options.migrateFrom, cookie.name);
   return resolved;
 }
 

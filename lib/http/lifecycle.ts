@@ -7,13 +7,16 @@
  *  3. Load each driver whose cookie came (cookie name -> driver: driver-registry.ts). A synchronous
  *     load (memory store, cookie driver) is adopted at once; the others are awaited together. A load
  *     that fails becomes a failed state: the routes that use that session answer 503, the rest work.
+ *     With `migrateFrom`, a request that brings no default-driver cookie but an old library's cookie
+ *     loads the session moved from it (migration/migration.ts).
  *  4. Gate the response (response-gate.ts): nothing of it leaves before the commit is decided.
  *  5. Run the rest of the request (middleware, guards, handler, filters) in the request scope
  *     (core/request-scope.ts), where `Session`, `@Flash()` and `req.session` find its sessions.
  *  6. Commit, once, at the first head or body write, with the status the response is sent with:
  *     the flash rule (`clearsFlash`) decides whether the flash this request saw is consumed; each
  *     driver turns its state into a cookie decision and store work (drivers that may refuse go
- *     first); the cookies are written here, through one CookieWriter.
+ *     first); the cookies are written here, through one CookieWriter (a migration adds the moved
+ *     session's cookie, clears the old one and destroys the old record).
  *  7. The gate holds head, body and end until the store work is done, then releases them, or
  *     replaces the response with the error's body (503 store unavailable, 500 too large, 409 conflict).
  */
@@ -24,6 +27,7 @@ import { SessionState } from '../core/session-state.js';
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
+import type { MigratingRequest, Migration } from '../migration/migration.js';
 import { Session, type SessionServices } from '../session.js';
 import { SessionStoreUnavailableError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
@@ -47,6 +51,8 @@ export class SessionLifecycle {
     private readonly registry: DriverRegistry,
     private readonly cookies: CookieWriter,
     readonly services: SessionServices,
+    /** `migrateFrom`, when configured. */
+    private readonly migration?: Migration,
   ) {
     this.defaultDriver = options.driver;
   }
@@ -88,6 +94,15 @@ export class SessionLifecycle {
         adopt(loaded);
       }
     }
+    // 3. A migration: no default-driver cookie, an old library's that verifies.
+    if (this.migration !== undefined && cookies[this.options.cookie.name] === undefined) {
+      const migrating = (ctx.migrating = this.migration.start(cookies, ctx.now));
+      if (migrating !== undefined) {
+        (loading ??= []).push(
+          migrating.loaded.then((state) => void ctx.states.set(this.defaultDriver, state)),
+        );
+      }
+    }
     // 5. The rest of the request, in the context.
     const run = () => requestScope.run(ctx, next);
     if (loading === undefined) run();
@@ -125,6 +140,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   readonly states = new Map<string, SessionState>();
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
+  /** The request brought an old library's cookie (migrateFrom). */
+  migrating: MigratingRequest | undefined;
   private facade: Facade | undefined;
   /** Once committed: the states whose later changes the late commit keeps (step 7). */
   private late: Array<readonly [SessionDriver, SessionState]> | undefined;
@@ -202,7 +219,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       this.late = NONE;
       return { cookies: [], pending: undefined, failure: invalid };
     }
-    if (this.states.size === 0) {
+    if (this.states.size === 0 && this.migrating === undefined) {
       this.late = NONE;
       return NOTHING;
     }
@@ -232,11 +249,17 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
         this.late = NONE;
         return { cookies: [], pending: undefined, failure: out.failure };
       }
-      if (out.cookie !== undefined) cookies.push(this.lifecycle.setCookie(driver, out.cookie, secure));
+      const cookie = out.cookie ?? this.migrating?.cookie(driver, state);
+      if (cookie !== undefined) cookies.push(this.lifecycle.setCookie(driver, cookie, secure));
       if (out.pending !== undefined) (pending ??= []).push(out.pending);
       if (state.acceptsLate) late.push(entry);
     }
     this.late = late;
+    if (this.migrating !== undefined) {
+      const old = this.migrating.commit();
+      cookies.push(...old.cookies);
+      if (old.pending !== undefined) (pending ??= []).push(old.pending);
+    }
     return {
       cookies,
       pending: pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending),

@@ -4,6 +4,7 @@ import {
   SessionTooLargeError,
   applyChanges,
   type SessionChanges,
+  type SessionStoreFactory,
   type SessionMeta,
   type SessionRecord,
   type SessionStore,
@@ -115,7 +116,7 @@ export class HeldStore extends MapStore {
 }
 
 /** Registers `store` under `name` the way an app does: SessionManager.extend() in onModuleInit. */
-export function extendModule(name: string, store: () => SessionStore) {
+export function extendModule(name: string, store: SessionStoreFactory) {
   @Injectable()
   class Registrar implements OnModuleInit {
     constructor(private readonly sessions: SessionManager) {}

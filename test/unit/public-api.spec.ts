@@ -37,6 +37,10 @@ const PUBLIC = [
   'SessionMeta',
   'applyChanges',
   'emptyRecord',
+  // coming from express-session
+  'fromExpressSessionStore',
+  'ExpressSessionStore',
+  'SessionMigrationOptions',
   // options
   'SessionModuleOptions',
   'SessionCookieOptions',

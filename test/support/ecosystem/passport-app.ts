@@ -163,10 +163,17 @@ class AuthWithMiddlewareModule implements NestModule {
   }
 }
 
-/** The app module: the session driver, auth; with `inModule`, passport's middleware comes from consumer.apply(). */
-export function passportApp(driver: Driver, inModule = false): Type<unknown> {
+/**
+ * The app module: the session driver, auth; with `inModule`, passport's middleware comes from
+ * consumer.apply(). `session` replaces the driver's SessionModule (one with migrateFrom, say).
+ */
+export function passportApp(
+  driver: Driver,
+  inModule = false,
+  session: DynamicModule = sessionModule(driver),
+): Type<unknown> {
   const auth: Type<unknown> | DynamicModule = inModule ? AuthWithMiddlewareModule : AuthModule;
-  @Module({ imports: [sessionModule(driver), auth] })
+  @Module({ imports: [session, auth] })
   class AppModule {}
   return AppModule;
 }
