@@ -14,6 +14,7 @@ import { installExpress, reserveGateSlots, type ExpressApp } from './http/expres
 import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './http/fastify.adapter.js';
 import { SessionLifecycle } from './http/lifecycle.js';
 import { SessionMiddleware } from './http/nest-middleware.js';
+import { GraphqlEndpoints } from './realtime/graphql.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
 import { SessionConfigError } from './session.errors.js';
@@ -32,6 +33,7 @@ const CONFIGURED_PROVIDERS: Provider[] = [
     inject: [SessionManager],
   },
   SessionMiddleware,
+  GraphqlEndpoints,
 ];
 
 /** A bare `imports: [SessionModule]`: the manager of the forRoot() called elsewhere, or an error that says to call it. */

@@ -10,6 +10,12 @@ const has = Object.hasOwn;
  */
 export const MESSAGES = '\u0000messages';
 type Messages = Record<string, unknown[]>;
+/**
+ * What a response consumes of the flash: `true`, all the flash its request saw (HTTP's 2xx);
+ * `'read'`, only the flash its request read that earlier requests left, never what it flashed
+ * (a GraphQL 2xx); `false`, nothing.
+ */
+export type FlashConsumption = boolean | 'read';
 
 /**
  * One driver's session for one request: data, the flash it was given and the flash it added, and a
@@ -26,6 +32,8 @@ export class SessionState {
   private clearFlash = false;
   private keepAll = false;
   private kept = new Set<string>();
+  /** Flash keys read (getFlash, get, @Flash); every key once flashes() ran. For the 'read' consumption. */
+  private read: Set<string> | true | undefined;
   private touched = false;
   private failedWith: Error | undefined;
   private previous: string | undefined;
@@ -146,11 +154,14 @@ export class SessionState {
   }
 
   getFlash(key: string): unknown {
+    if (this.read === undefined) this.read = new Set([key]);
+    else if (this.read !== true) this.read.add(key);
     if (has(this.flashOut, key)) return this.flashOut[key];
     return has(this.flashIn, key) ? this.flashIn[key] : undefined;
   }
 
   flashes(): Bag {
+    this.read = true;
     const all = { ...this.flashIn, ...this.flashOut };
     delete all[MESSAGES];
     return all;
@@ -235,14 +246,17 @@ export class SessionState {
   }
 
   /**
-   * The change set to commit. `consume` is true when the response's final status is 2xx on a route
-   * that clears flash: the flash this request saw (given or flashed) goes, except what it kept.
-   * `full` writes the whole session (a new record: new or regenerated session).
+   * The change set to commit. `consume` (FlashConsumption) is what the response consumes of the
+   * flash this request saw (given or flashed), except what it kept. `full` writes the whole session
+   * (a new record: new or regenerated session).
    */
-  changes(consume: boolean, full: boolean): SessionChanges {
-    const keep = (key: string) => !consume || key === MESSAGES || this.keepAll || this.kept.has(key);
+  changes(consume: FlashConsumption, full: boolean): SessionChanges {
+    const kept = (key: string) => key === MESSAGES || this.keepAll || this.kept.has(key);
+    const unread = (key: string) => this.read !== true && !this.read?.has(key);
+    const keepOut = (key: string) => consume !== true || kept(key);
+    const keep = (key: string) => !consume || kept(key) || (consume === 'read' && unread(key));
     const flash: Bag = keyBag();
-    for (const key in this.flashOut) if (keep(key)) flash[key] = this.flashOut[key];
+    for (const key in this.flashOut) if (keepOut(key)) flash[key] = this.flashOut[key];
     // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
     const messages = flash[MESSAGES];
     const pulledAll = typeof messages === 'object' && messages !== null && isEmptyBag(messages);
@@ -270,7 +284,7 @@ export class SessionState {
   }
 
   /** The whole session as the store would hold it after committing `changes(consume, true)`. */
-  snapshot(consume: boolean): { data: Bag; flash: Bag } {
+  snapshot(consume: FlashConsumption): { data: Bag; flash: Bag } {
     const c = this.changes(consume, true);
     return { data: c.set, flash: c.flash };
   }
