@@ -49,7 +49,7 @@ export const SESSION_ERROR_CODES = [
   'SESSION_MIGRATION_INVALID',
   /** Session or SessionManager.driver() used while no request is handled. */
   'SESSION_OUTSIDE_REQUEST',
-  /** req.flash() (or another session API) where no SessionModule.forRoot() was imported. */
+  /** A bare `imports: [SessionModule]`, or req.flash(), where no SessionModule.forRoot() is visible. */
   'SESSION_MODULE_NOT_CONFIGURED',
   /** 500: the store answered, but is set up wrongly (a Cluster node given as one server, a wrong password); the message names the fix. */
   'SESSION_STORE_MISCONFIGURED',

@@ -1,10 +1,12 @@
 import {
   Module,
+  Optional,
   RequestMethod,
   type DynamicModule,
   type MiddlewareConsumer,
   type NestModule,
   type OnApplicationBootstrap,
+  type Provider,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
@@ -12,32 +14,61 @@ import { installExpress, reserveGateSlots, type ExpressApp } from './http/expres
 import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './http/fastify.adapter.js';
 import { SessionLifecycle } from './http/lifecycle.js';
 import { SessionMiddleware } from './http/nest-middleware.js';
+import { GraphqlEndpoints } from './realtime/graphql.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './users/session-registry.js';
+import { SessionConfigError } from './session.errors.js';
 import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './session.module-definition.js';
+
+/** The manager forRoot() configured, under a token its module exports: what a bare import finds. */
+const CONFIGURED = Symbol('nest-session:configured');
+
+/** What forRoot() and forRootAsync() add to the options provider the module builder gives them. */
+const CONFIGURED_PROVIDERS: Provider[] = [
+  SessionManager,
+  { provide: CONFIGURED, useExisting: SessionManager },
+  {
+    provide: SessionLifecycle,
+    useFactory: (manager: SessionManager) => manager.lifecycle,
+    inject: [SessionManager],
+  },
+  SessionMiddleware,
+  GraphqlEndpoints,
+];
+
+/** A bare `imports: [SessionModule]`: the manager of the forRoot() called elsewhere, or an error that says to call it. */
+function configuredManager(manager: SessionManager | undefined): SessionManager {
+  if (manager !== undefined) return manager;
+  throw new SessionConfigError(
+    'SESSION_MODULE_NOT_CONFIGURED',
+    'SessionModule is imported without options and no SessionModule.forRoot() is visible: call ' +
+      'SessionModule.forRoot() (or forRootAsync()) once, in the root module; feature modules then import ' +
+      'SessionModule as it is (with isGlobal: false, only the modules that import that forRoot() see it)',
+  );
+}
 
 /**
  * `SessionModule.forRoot(driver | options)` or `forRootAsync({ imports, inject, useFactory })`:
  * a global module that puts SessionManager and Session in the container, loads sessions before
- * guards and commits them as responses go out, on Express and on Fastify.
+ * guards and commits them as responses go out, on Express and on Fastify. The providers below are
+ * what a bare `imports: [SessionModule]` gives; forRoot()'s own manager replaces the first (Nest adds
+ * a dynamic module's providers after its decorator's, as @nestjs/config's ConfigModule relies on).
  */
 @Module({
   providers: [
-    SessionManager,
-    { provide: Session, useFactory: (manager: SessionManager) => manager.session, inject: [SessionManager] },
+    {
+      provide: SessionManager,
+      useFactory: configuredManager,
+      inject: [{ token: CONFIGURED, optional: true }],
+    },
     {
       provide: SessionRegistry,
       useFactory: (manager: SessionManager) => new SessionRegistry(manager.registryHost()),
       inject: [SessionManager],
     },
-    {
-      provide: SessionLifecycle,
-      useFactory: (manager: SessionManager) => manager.lifecycle,
-      inject: [SessionManager],
-    },
+    { provide: Session, useFactory: (manager: SessionManager) => manager.session, inject: [SessionManager] },
     FlashInterceptor,
-    SessionMiddleware,
   ],
   exports: [SessionManager, Session, SessionRegistry, FlashInterceptor],
 })
@@ -48,11 +79,13 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
   constructor(
     private readonly manager: SessionManager,
     private readonly adapterHost: HttpAdapterHost,
+    /** Only forRoot()'s module has it: a bare import leaves the request's way to that one. */
+    @Optional() private readonly lifecycle?: SessionLifecycle,
   ) {
     super();
     // As soon as the adapter exists (at once after NestFactory.create(); at createNestApplication()
     // for a testing module), so the session is there for middleware main.ts adds with app.use().
-    adapterHost.init$.subscribe(() => this.install());
+    if (lifecycle !== undefined) adapterHost.init$.subscribe(() => this.install());
   }
 
   /** Picks the adapter's glue (lib/http/*.adapter.ts). */
@@ -72,15 +105,16 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
   }
 
   static override forRoot(options: typeof OPTIONS_TYPE | string): DynamicModule {
-    return super.forRoot(typeof options === 'string' ? { driver: options } : options);
+    return withSession(super.forRoot(typeof options === 'string' ? { driver: options } : options));
   }
 
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
-    return super.forRootAsync(options);
+    return withSession(super.forRootAsync(options));
   }
 
   /** At app.init(): what needs the HTTP server or the app's plugins; any other adapter gets a Nest middleware. */
   configure(consumer: MiddlewareConsumer): void {
+    if (this.lifecycle === undefined) return;
     const adapter = this.adapterHost.httpAdapter;
     switch (this.installed) {
       case 'express':
@@ -93,7 +127,16 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
   }
 
   /** After every module's onModuleInit, so drivers registered there with extend() count. */
-  onApplicationBootstrap(): Promise<void> {
-    return this.manager.checkDrivers();
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.lifecycle !== undefined) await this.manager.checkDrivers();
   }
+}
+
+/** forRoot()'s module: the builder's (the options, isGlobal) with the session's providers. */
+function withSession(definition: DynamicModule): DynamicModule {
+  return {
+    ...definition,
+    providers: [...(definition.providers ?? []), ...CONFIGURED_PROVIDERS],
+    exports: [...(definition.exports ?? []), CONFIGURED],
+  };
 }

@@ -10,6 +10,12 @@ const has = Object.hasOwn;
  */
 export const MESSAGES = '\u0000messages';
 type Messages = Record<string, unknown[]>;
+/**
+ * What a response consumes of the flash: `true`, all the flash its request saw (HTTP's 2xx);
+ * `'read'`, only the flash its request read that earlier requests left, never what it flashed
+ * (a GraphQL 2xx); `false`, nothing.
+ */
+export type FlashConsumption = boolean | 'read';
 const NO_BINDING = Object.freeze({ user: undefined, policy: undefined });
 
 /**
@@ -27,6 +33,8 @@ export class SessionBags {
   private clearFlash = false;
   private keepAll = false;
   private kept = new Set<string>();
+  /** Flash keys read (getFlash, get, @Flash); every key once flashes() ran. For the 'read' consumption. */
+  private read: Set<string> | true | undefined;
   protected touched = false;
   /** The request brought an id that was retired: every change attempted counts, to be refused at commit. */
   protected broughtRetired = false;
@@ -108,11 +116,14 @@ export class SessionBags {
   }
 
   getFlash(key: string): unknown {
+    if (this.read === undefined) this.read = new Set([key]);
+    else if (this.read !== true) this.read.add(key);
     if (has(this.flashOut, key)) return this.flashOut[key];
     return has(this.flashIn, key) ? this.flashIn[key] : undefined;
   }
 
   flashes(): Bag {
+    this.read = true;
     const all = { ...this.flashIn, ...this.flashOut };
     delete all[MESSAGES];
     return all;
@@ -207,14 +218,17 @@ export class SessionBags {
   }
 
   /**
-   * The change set to commit. `consume` is true when the response's final status is 2xx on a route
-   * that clears flash: the flash this request saw (given or flashed) goes, except what it kept.
+   * The change set to commit. `consume` (FlashConsumption) is what the response consumes of the
+   * flash this request saw (given or flashed), except what it kept.
    * `full` writes the whole session (a new record: new or regenerated session).
    */
-  changes(consume: boolean, full: boolean): SessionChanges {
-    const keep = (key: string) => !consume || key === MESSAGES || this.keepAll || this.kept.has(key);
+  changes(consume: FlashConsumption, full: boolean): SessionChanges {
+    const kept = (key: string) => key === MESSAGES || this.keepAll || this.kept.has(key);
+    const unread = (key: string) => this.read !== true && !this.read?.has(key);
+    const keepOut = (key: string) => consume !== true || kept(key);
+    const keep = (key: string) => !consume || kept(key) || (consume === 'read' && unread(key));
     const flash: Bag = keyBag();
-    for (const key in this.flashOut) if (keep(key)) flash[key] = this.flashOut[key];
+    for (const key in this.flashOut) if (keepOut(key)) flash[key] = this.flashOut[key];
     // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
     const messages = flash[MESSAGES];
     const pulledAll = typeof messages === 'object' && messages !== null && isEmptyBag(messages);
@@ -256,7 +270,7 @@ export class SessionBags {
   }
 
   /** The whole session as the store would hold it after committing `changes(consume, true)`. */
-  snapshot(consume: boolean): { data: Bag; flash: Bag } {
+  snapshot(consume: FlashConsumption): { data: Bag; flash: Bag } {
     const c = this.changes(consume, true);
     return { data: c.set, flash: c.flash };
   }

@@ -92,7 +92,7 @@ export class CookieDriver implements SessionDriver {
   /** The cookie to send, or undefined when the client's cookie (or none) is still right. */
   private cookieFor(
     state: SessionState,
-    consume: boolean,
+    consume: CommitInput['consume'],
     now: number,
   ): { value: string; expires: number | undefined } | undefined {
     // A new session, or the fresh one destroy() starts: written only when it holds something.

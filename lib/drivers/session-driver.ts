@@ -11,7 +11,7 @@
  * Drivers speak cookies and session states; stores speak ids and records and never see HTTP.
  */
 import type { SessionRecord } from '../core/change-set.js';
-import type { SessionState } from '../core/session-state.js';
+import type { FlashConsumption, SessionState } from '../core/session-state.js';
 import type { SessionStore } from '../stores/session-store.js';
 
 /**
@@ -35,8 +35,8 @@ export interface DriverCommit {
 
 export interface CommitInput {
   state: SessionState;
-  /** The final status is 2xx on a route that clears flash. */
-  consume: boolean;
+  /** What the response consumes of the flash (http/lifecycle.ts `clearsFlash`). */
+  consume: FlashConsumption;
   /** The request came with this driver's cookie. */
   hadCookie: boolean;
   secure: boolean;

@@ -3,14 +3,16 @@ import type { Observable } from 'rxjs';
 import { requestScope } from '../core/request-scope.js';
 
 /**
- * Marks the request so its response never clears flash. @KeepFlash() applies it to its routes; it
- * is not global, so routes without it pay nothing (flash is cleared at commit, by the final status).
+ * Marks the request so its response never clears flash. @KeepFlash() applies it to its routes and
+ * resolvers; it is not global, so routes without it pay nothing (flash is cleared at commit, by the
+ * final status).
  */
 @Injectable()
 export class FlashInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const scope = requestScope.getStore();
-    if (scope !== undefined && context.getType() === 'http') scope.keepsFlash = true;
+    const type = context.getType<string>();
+    if (scope !== undefined && (type === 'http' || type === 'graphql')) scope.keepsFlash = true;
     return next.handle();
   }
 }

@@ -13,7 +13,7 @@
  *  5. Run the rest of the request (middleware, guards, handler, filters) in the request scope
  *     (core/request-scope.ts), where `Session`, `@Flash()` and `req.session` find its sessions.
  *  6. Commit, once, at the first head or body write, with the status the response is sent with:
- *     the flash rule (`clearsFlash`) decides whether the flash this request saw is consumed; each
+ *     the flash rule (`clearsFlash`) decides what of the flash this request saw is consumed; each
  *     driver turns its state into a cookie decision and store work (drivers that may refuse go
  *     first); the cookies are written here, through one CookieWriter (a migration adds the moved
  *     session's cookie, clears the old one and destroys the old record).
@@ -23,7 +23,7 @@
 import { HttpException } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestScope, usableState, type RequestScope } from '../core/request-scope.js';
-import { SessionState } from '../core/session-state.js';
+import { SessionState, type FlashConsumption } from '../core/session-state.js';
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
@@ -38,13 +38,20 @@ import { gateResponse, type CommitResult, type Committer } from './response-gate
 /** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
 export const SESSION_ACCESSOR = Symbol('nest-session:request');
 
-/** The flash rule: a response consumes the flash its request saw when its final status is 2xx, unless the route keeps flash. */
-export function clearsFlash(status: number, keepsFlash: boolean): boolean {
-  return status >= 200 && status < 300 && !keepsFlash;
+/**
+ * The flash rule: a response whose final status is 2xx consumes the flash its request saw, unless
+ * the route keeps flash. Every GraphQL response is a 200, so a GraphQL request consumes only the
+ * flash it read, never what it flashed: a mutation's flash reaches the next operation that reads it.
+ */
+export function clearsFlash(status: number, keepsFlash: boolean, graphql = false): FlashConsumption {
+  if (status < 200 || status >= 300 || keepsFlash) return false;
+  return graphql ? 'read' : true;
 }
 
 export class SessionLifecycle {
   readonly defaultDriver: string;
+  /** Whether a request's URL is the GraphQL endpoint's (realtime/graphql.ts, at start-up); none without GraphQL. */
+  isGraphql: ((url: string) => boolean) | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -71,6 +78,7 @@ export class SessionLifecycle {
     // 2. Cookies.
     const cookies = readCookies(req.headers.cookie);
     const ctx = new RequestContext(this, cookies, req, client, view, this.options.clock());
+    if (this.isGraphql !== undefined && req.url !== undefined) ctx.graphql = this.isGraphql(req.url);
     if (!(SESSION_ACCESSOR in req)) req.session = ctx.session();
     // 4. The gate, before anything can write.
     gateResponse(res, ctx, errorResponse);
@@ -142,6 +150,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   keepsFlash = false;
   /** The request brought an old library's cookie (migrateFrom). */
   migrating: MigratingRequest | undefined;
+  /** The request is for the GraphQL endpoint: its response consumes only the flash it read. */
+  graphql = false;
   private facade: Facade | undefined;
   /** Once committed: the states whose later changes the late commit keeps (step 7). */
   private late: Array<readonly [SessionDriver, SessionState]> | undefined;
@@ -223,7 +233,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       this.late = NONE;
       return NOTHING;
     }
-    const consume = clearsFlash(status, this.keepsFlash);
+    const consume = clearsFlash(status, this.keepsFlash, this.graphql);
     const entries: Array<readonly [SessionDriver, SessionState]> = [];
     for (const [name, state] of this.states) {
       if (state.failure === undefined) entries.push([this.lifecycle.driver(name), state]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readmeFiles, sectionFiles, writeFiles } from '../support/readme.js';
 import { root, typeErrors } from '../support/typecheck.js';
 
 describe('typed SessionData', () => {
@@ -10,23 +11,39 @@ describe('typed SessionData', () => {
 });
 
 describe('README', () => {
-  it('every TypeScript block compiles', () => {
+  it('every TypeScript block compiles; the blocks that name their file, as the files of an app', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
     expect(blocks.length).toBeGreaterThanOrEqual(8);
-    const dir = join(root, 'test', '.readme');
+    const dir = join(root, 'test', '.readme', 'types');
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const files = blocks.map((code, i) => {
-      const file = join(dir, `block-${i + 1}.ts`);
-      writeFileSync(
-        file,
-        code.includes('import') || code.includes('export') ? code : `${code}\nexport {};\n`,
-      );
-      return file;
+    const files = blocks
+      .filter((code) => !readmeFiles().some((named) => named.code === code))
+      .map((code, i) => {
+        const file = join(dir, `block-${i + 1}.ts`);
+        writeFileSync(
+          file,
+          code.includes('import') || code.includes('export') ? code : `${code}\nexport {};\n`,
+        );
+        return file;
+      });
+    // Each section's app, once as it is and once with each variant (`// src/main.ts (Fastify)`).
+    const named = readmeFiles();
+    const apps = new Set(named.map((f) => JSON.stringify([f.section, f.variant ?? null])));
+    [...apps].forEach((app, i) => {
+      const [section, variant] = JSON.parse(app) as [string, string | null];
+      const files = sectionFiles(section, variant ?? undefined);
+      writeFiles(join(dir, `app-${i + 1}`), files);
     });
+    const appFiles = [...apps].flatMap((_, i) =>
+      readdirSync(join(dir, `app-${i + 1}`), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join(dir, `app-${i + 1}`, f)),
+    );
+    expect(appFiles.length).toBeGreaterThanOrEqual(named.filter((f) => f.path.endsWith('.ts')).length);
     try {
-      expect(typeErrors(files)).toEqual([]);
+      expect(typeErrors([...files, ...appFiles])).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -47,6 +47,37 @@ describe('SessionState', () => {
     expect(s.changes(false, false)).toMatchObject({ flash: { added: 'y' }, flashCleared: {} });
   });
 
+  it("consumes only the flash it read, never the flash it added, when told 'read' (a GraphQL 2xx)", () => {
+    const s = loaded({ a: 'data' }, { read: 1, viaGet: 2, checked: 3, untouched: 4, kept: 5 });
+    s.flash('added', 'y');
+    expect(s.getFlash('read')).toBe(1);
+    expect(s.get('viaGet')).toBe(2);
+    expect(s.get('a')).toBe('data');
+    expect(s.has('checked')).toBe(true);
+    expect(s.getFlash('kept')).toBe(5);
+    s.keep(['kept']);
+    expect(s.changes('read', false)).toMatchObject({
+      flash: { added: 'y' },
+      flashCleared: { read: '1', viaGet: '2' },
+    });
+    expect(s.changes('read', true).flash).toEqual({ added: 'y', checked: 3, untouched: 4, kept: 5 });
+    expect(s.changes(true, false)).toMatchObject({
+      flash: {},
+      flashCleared: { read: '1', viaGet: '2', checked: '3', untouched: '4' },
+    });
+  });
+
+  it('counts flashes() and @Flash() without a key as reading every flash key', () => {
+    const s = loaded({}, { one: 1, two: 2 });
+    s.flash('own', 3);
+    expect(s.flashes()).toEqual({ one: 1, two: 2, own: 3 });
+    expect(s.changes('read', false)).toMatchObject({
+      flash: { own: 3 },
+      flashCleared: { one: '1', two: '2' },
+    });
+    expect(loaded({}, { one: 1 }).changes('read', false).flashCleared).toEqual({});
+  });
+
   it('keep() with keys and reflash() keep flash past a success', () => {
     const s = loaded({}, { a: 1, b: 2 });
     s.flash('c', 3);

@@ -7,6 +7,7 @@ import { DriverRegistry } from '../../../lib/drivers/driver-registry.js';
 import { StoreDriver } from '../../../lib/drivers/store.driver.js';
 import { CookieWriter } from '../../../lib/http/cookies.js';
 import { RequestContext, SessionLifecycle, clearsFlash } from '../../../lib/http/lifecycle.js';
+import type { SessionState } from '../../../lib/core/session-state.js';
 import { SessionTooLargeError } from '../../../lib/session.errors.js';
 import { resolveSessionOptions } from '../../../lib/session.options.js';
 import { MemoryStore } from '../../../lib/stores/memory.store.js';
@@ -17,6 +18,18 @@ describe('the flash rule', () => {
     for (const status of [100, 301, 302, 303, 304, 400, 401, 404, 409, 500, 503])
       expect(clearsFlash(status, false)).toBe(false);
     expect(clearsFlash(200, true)).toBe(false);
+  });
+
+  it.each([
+    // status, keepsFlash, graphql, consumes
+    [200, false, true, 'read'],
+    [204, false, true, 'read'],
+    [200, true, true, false],
+    [400, false, true, false],
+    [500, false, true, false],
+    [200, false, false, true],
+  ] as const)('a %i, keepsFlash %s, GraphQL %s: consumes %s', (status, keeps, graphql, consumes) => {
+    expect(clearsFlash(status, keeps, graphql)).toBe(consumes);
   });
 });
 
@@ -89,4 +102,25 @@ describe('RequestContext.commit', () => {
     seen.commit(200);
     expect((store.getNow(id) as { flash: object }).flash).toEqual({});
   });
+
+  it.each(['memory', 'cookie'])(
+    'on GraphQL requests (%s), a 200 consumes only the flash read, never the flash set',
+    (driver) => {
+      const { life } = lifecycle();
+      const cookieName = driver === 'memory' ? 'sid' : 'sid_cookie';
+      let cookie: string | undefined;
+      const request = (use: (state: SessionState) => void) => {
+        const ctx = context(life, cookie ? { [cookieName]: cookie } : {});
+        ctx.graphql = true;
+        if (cookie) ctx.states.set(driver, life.driver(driver).load(cookie, Date.now()) as SessionState);
+        use(ctx.state(driver));
+        const sent = ctx.commit(200).cookies[0];
+        if (sent !== undefined) cookie = sent.split(';')[0].split('=')[1];
+      };
+      request((s) => s.flash('msg', 'hi')); // a mutation
+      request((s) => s.set('other', 1)); // an operation that reads no flash
+      request((s) => expect(s.getFlash('msg')).toBe('hi'));
+      request((s) => expect(s.getFlash('msg')).toBeUndefined());
+    },
+  );
 });
