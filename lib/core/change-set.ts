@@ -49,8 +49,9 @@ export interface SessionMeta {
 export interface UserLimit {
   max: number;
   /**
-   * 'revoke-oldest': retire the user's sessions signed in earliest (tombstones until `until`), in the
-   * same atomic step, until the new one fits; 'reject': change nothing and throw SessionUserLimitError.
+   * 'revoke-oldest': retire the user's sessions signed in earliest (tombstones until `until`, which
+   * is now: a revoked device's next request is a fresh session), in the same atomic step, until the
+   * new one fits; 'reject': change nothing and throw SessionUserLimitError.
    */
   onLimit: 'revoke-oldest' | 'reject';
   until: number;

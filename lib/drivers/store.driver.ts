@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { RETIRED_GRACE, expiresAt, isExpired, needsTouch, retiredUntil } from '../core/expiry.js';
+import { expiresAt, isExpired, needsTouch, retiredUntil } from '../core/expiry.js';
 import type { Policies } from '../core/policies.js';
 import { applyChanges, isEmptyChanges, type UserLimit } from '../core/change-set.js';
 import { SessionState } from '../core/session-state.js';
@@ -51,10 +51,10 @@ export class StoreDriver implements SessionDriver {
     this.users = isUserIndexed(store)
       ? {
           list: (userId) => this.guard(store.listUser(userId), () => []),
-          revoke: async (userId, id) => {
-            const now = this.now();
-            return (await this.guard(store.retire(id, now + RETIRED_GRACE), () => [id])) !== undefined;
-          },
+          // A tombstone that ends at once: a request in flight still writes nothing (its change set
+          // applies only to a live record), and the next request is an anonymous, fresh session.
+          revoke: async (_userId, id) =>
+            (await this.guard(store.retire(id, this.now()), () => [id])) !== undefined,
         }
       : undefined;
     this.health = new StoreHealth(
@@ -123,6 +123,8 @@ export class StoreDriver implements SessionDriver {
     try {
       if (state.hasStoredRecord) {
         const changes = state.changes(consume, false);
+        // A new policy brings a new expiry for the cookie (its id is the same).
+        const reissue = state.policyChangedHere;
         state.committed(undefined);
         const empty = isEmptyChanges(changes);
         if (empty && !needsTouch(policy, state.lastActivity, now)) return {};
@@ -132,8 +134,7 @@ export class StoreDriver implements SessionDriver {
           }),
           ids,
         );
-        // A new policy brings a new expiry for the cookie (its id is the same).
-        return state.policyChangedHere ? { ...applied, cookie: newCookie() } : applied;
+        return reissue ? { ...applied, cookie: newCookie() } : applied;
       }
       const previous = state.previousId;
       if (previous !== undefined && !state.destroyed) {
@@ -144,7 +145,7 @@ export class StoreDriver implements SessionDriver {
         const changes = state.changes(consume, false);
         const seen = state.changes(consume, true);
         state.committed(undefined);
-        const bind = { ...meta, create: true, limit: this.limit(changes, until, previous) };
+        const bind = { ...meta, create: true, limit: this.limit(changes, now, previous) };
         const moved = then(this.apply(state.id, seen, bind), () =>
           then(this.retire(previous, until), (record) => {
             if (record === undefined) {
@@ -168,7 +169,7 @@ export class StoreDriver implements SessionDriver {
       let created: Promise<boolean> | boolean | undefined;
       let cookie: SessionCookie | undefined;
       if (!isEmptyChanges({ ...changes, clearData: false, clearFlash: false })) {
-        created = this.apply(state.id, changes, { ...meta, create: true, limit: this.limit(changes, until) });
+        created = this.apply(state.id, changes, { ...meta, create: true, limit: this.limit(changes, now) });
         cookie = newCookie();
       } else if (state.destroyed && hadCookie) {
         cookie = 'clear';
