@@ -178,7 +178,7 @@ function memoryDriver(): Built {
         now: clock.now,
         // An entry is stale once more than its TTL has passed.
         expire: async () => clock.advance(SHORT_TTL + 1),
-        powers: ['prune', 'synchronous'],
+        powers: ['prune', 'synchronous', 'userIndex'],
         cleanup: async () => {},
       };
     },

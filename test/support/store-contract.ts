@@ -1,7 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { SessionTooLargeError, applyChanges, type SessionChanges, type SessionStore } from 'nest-session';
-import { emptyRecord, isClosable, isPrunable, isSynchronous } from '../../lib/stores/session-store.js';
+import {
+  emptyRecord,
+  isClosable,
+  isPrunable,
+  isSynchronous,
+  isUserIndexed,
+} from '../../lib/stores/session-store.js';
 import { asRecord, changes, meta } from './fixtures.js';
 
 /** How long a record the contract means to expire lives: `expire()` ends it without waiting. */
@@ -12,11 +18,12 @@ export const LONG_TTL = 3_600_000;
 export const CONTRACT_MAX_SIZE = 4096;
 
 /** The optional powers of session-store.ts, each with its run-time guard. */
-export type StorePower = 'prune' | 'close' | 'synchronous';
+export type StorePower = 'prune' | 'close' | 'synchronous' | 'userIndex';
 const GUARDS: Record<StorePower, (store: SessionStore) => boolean> = {
   prune: isPrunable,
   close: isClosable,
   synchronous: isSynchronous,
+  userIndex: isUserIndexed,
 };
 
 /**

@@ -2,12 +2,15 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { contractStore, testDriver } from '../../support/drivers.js';
 import { overlappingChangeSets, storeContract } from '../../support/store-contract.js';
 import { WholeRecordStore } from '../../support/stores.js';
+import { userIndexContract } from '../../support/user-index-contract.js';
 
 // The stores that need no server; PostgreSQL, MariaDB and Redis run it in test/services/.
 for (const name of ['memory', 'file', 'sqlite', 'custom'] as const) {
   const driver = testDriver(name);
   afterAll(() => driver.cleanup());
   storeContract(driver.label, contractStore(driver), driver.contractGaps);
+  // The stores with the user index power run its contract too.
+  if (name === 'memory') userIndexContract(driver.label, contractStore(driver));
 }
 
 describe('the store contract', () => {
