@@ -6,6 +6,11 @@ import {
 } from './users/users.options.js';
 import { duration, invalid, positive } from './core/option-checks.js';
 import {
+  resolveSocketsOptions,
+  type ResolvedSocketsOptions,
+  type SessionSocketsOptions,
+} from './core/sockets.options.js';
+import {
   resolveMigration,
   type ResolvedOldSource,
   type SessionMigrationOptions,
@@ -61,6 +66,8 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
   clock?: () => number;
   /** Users of express-session, cookie-session or @fastify/session move here without signing in again. Default: none. */
   migrateFrom?: SessionMigrationOptions;
+  /** WebSocket gateways: how often a connected socket's session is checked (disconnected once it ended). */
+  sockets?: SessionSocketsOptions;
 }
 
 export interface ResolvedSessionOptions extends ResolvedStoreOptions {
@@ -76,6 +83,7 @@ export interface ResolvedSessionOptions extends ResolvedStoreOptions {
   clock: () => number;
   /** The old libraries' cookies a request without nest-session's may bring ([] for none). */
   migrateFrom: ResolvedOldSource[];
+  sockets: ResolvedSocketsOptions;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -124,6 +132,7 @@ export function resolveSessionOptions(
     users: resolveUsersOptions(options.users),
     clock: options.clock ?? (() => Date.now()),
     migrateFrom: [],
+    sockets: resolveSocketsOptions(options.sockets),
     ...resolveStoreOptions(options),
   };
   validate(resolved);

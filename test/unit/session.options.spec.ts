@@ -133,6 +133,8 @@ describe('resolveSessionOptions', () => {
     [{ secret: SECRET, cookie: { sameSite: 'none' as const } }, /sameSite 'none' needs cookie.secure/],
     [{ secret: SECRET, cookie: { sameSite: 'loose' as never } }, /cookie.sameSite/],
     [{ secret: SECRET, driver: '' }, /SESSION_DRIVER_INVALID/],
+    [{ secret: SECRET, sockets: { checkInterval: -1 } }, /sockets.checkInterval must be a number/],
+    [{ secret: SECRET, sockets: { checkInterval: 2 ** 31 } }, /sockets.checkInterval must be at most/],
   ])('rejects %j at start-up', (input, message) => {
     expect(() => resolveSessionOptions(input, {})).toThrow(message);
   });
@@ -146,10 +148,12 @@ describe('resolveSessionOptions', () => {
         file: { pruneInterval: MAX_TIMER },
         database: { pruneInterval: MAX_TIMER },
         redis: { waitTimeout: MAX_TIMER },
+        sockets: { checkInterval: MAX_TIMER },
       },
       {},
     );
     expect(o).toMatchObject({ idleTimeout: MAX_DURATION, lifetime: MAX_DURATION });
+    expect(resolveSessionOptions({ secret: SECRET }, {}).sockets).toEqual({ checkInterval: 30_000 });
     // The furthest expiry the bound allows is still a date a cookie can carry.
     expect(new Date(Date.now() + MAX_DURATION).toUTCString()).toMatch(/ GMT$/);
   });
