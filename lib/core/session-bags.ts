@@ -42,6 +42,8 @@ export class SessionBags {
   private refusal: string | undefined;
   /** Changes now go to a late commit: the id cannot change any more. */
   private lateMode = false;
+  /** Why the id cannot change any more, when it is not the response's head (a WebSocket message). */
+  private fixedBecause: string | undefined;
 
   constructor(record: SessionRecord | undefined) {
     this.data = keyBag(record?.data);
@@ -194,11 +196,13 @@ export class SessionBags {
    * Called once the commit is decided (the response's head is going out). `refusal` undefined: the
    * driver keeps later changes with a late commit before the response ends, so from now on the
    * change set holds only what comes after this point, and the id can no longer change. Otherwise
-   * every later change throws SESSION_READ_ONLY with that reason.
+   * every later change throws SESSION_READ_ONLY with that reason. `fixed` says why the id can no
+   * longer change, where that is not the response's head (kept by the commits that follow).
    */
-  committed(refusal: string | undefined): void {
+  committed(refusal: string | undefined, fixed?: string): void {
     if (refusal !== undefined) return void (this.refusal = refusal);
     this.lateMode = true;
+    this.fixedBecause ??= fixed;
     this.flashIn = Object.assign(this.flashIn, this.flashOut);
     this.flashOut = keyBag();
     this.setKeys = keyBag();
@@ -212,7 +216,8 @@ export class SessionBags {
     if (this.refusal !== undefined) throw new SessionReadOnlyError(this.refusal);
     if (changesId && this.lateMode) {
       throw new SessionReadOnlyError(
-        "the response's head, and the session cookie with it, has been sent: the session's id, user, policy and flash rule can no longer change",
+        this.fixedBecause ??
+          "the response's head, and the session cookie with it, has been sent: the session's id, user, policy and flash rule can no longer change",
       );
     }
   }

@@ -130,8 +130,8 @@ export class SessionState extends SessionBags {
     this.policyChanged = this.touched = true;
   }
 
-  override committed(refusal: string | undefined): void {
-    super.committed(refusal);
+  override committed(refusal: string | undefined, fixed?: string): void {
+    super.committed(refusal, fixed);
     if (refusal === undefined) this.userChanged = this.policyChanged = false;
   }
 
