@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Keyring } from './crypto/keyring.js';
 import { CookieDriver } from './drivers/cookie.driver.js';
 import { DriverRegistry, type DriverFactory } from './drivers/driver-registry.js';
+import type { DriverUsers, SessionDriver } from './drivers/session-driver.js';
 import { StoreDriver } from './drivers/store.driver.js';
 import { CookieWriter } from './http/cookies.js';
 import { currentScope } from './core/request-scope.js';
@@ -33,7 +34,8 @@ export class SessionManager implements OnApplicationShutdown {
   private readonly keyring: Keyring;
   /** @internal What every Session of this module needs besides the request's state. */
   readonly services: SessionServices;
-  private readonly registry: DriverRegistry;
+  /** @internal the drivers by name and cookie (realtime/ loads a socket's sessions with it). */
+  readonly registry: DriverRegistry;
   private readonly sessions = new Map<string, Session>();
   /** Built-in drivers other than the default whose options were given: checked at start-up. */
   private readonly configured: string[];
@@ -126,10 +128,24 @@ export class SessionManager implements OnApplicationShutdown {
         const defaultDriver = this.registry.resolve(this.options.driver);
         if (defaultDriver.users === undefined) throw this.usersUnsupported(defaultDriver.name);
         const drivers = new Set([defaultDriver, ...this.registry.built()]);
-        return [...drivers].flatMap((d) => (d.users === undefined ? [] : [{ name: d.name, users: d.users }]));
+        return [...drivers].flatMap((d) =>
+          d.users === undefined ? [] : [{ name: d.name, users: this.told(d) }],
+        );
       },
       handle: this.services.handle,
       policies: this.options.policies,
+    };
+  }
+
+  /** A driver's users, whose revocations close the revoked sessions' sockets (realtime/). */
+  private told({ name, users }: SessionDriver): DriverUsers {
+    return {
+      list: (userId) => users!.list(userId),
+      revoke: async (userId, id) => {
+        const revoked = await users!.revoke(userId, id);
+        if (revoked) this.lifecycle.sessionEnded?.(name, id);
+        return revoked;
+      },
     };
   }
 

@@ -52,6 +52,8 @@ export class SessionLifecycle {
   readonly defaultDriver: string;
   /** Whether a request's URL is the GraphQL endpoint's (realtime/graphql.ts, at start-up); none without GraphQL. */
   isGraphql: ((url: string) => boolean) | undefined;
+  /** Told of each id a commit retired, once kept (realtime/sockets.ts closes its sockets). Must not throw. */
+  sessionEnded: ((driver: string, id: string) => void) | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -245,6 +247,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
     const late: Array<readonly [SessionDriver, SessionState]> = [];
+    let ended: Array<[string, string]> | undefined;
     for (const entry of entries) {
       const [driver, state] = entry;
       const out = driver.commit({
@@ -263,6 +266,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       if (cookie !== undefined) cookies.push(this.lifecycle.setCookie(driver, cookie, secure));
       if (out.pending !== undefined) (pending ??= []).push(out.pending);
       if (state.acceptsLate) late.push(entry);
+      if (state.previousId !== undefined) (ended ??= []).push([driver.name, state.previousId]);
     }
     this.late = late;
     if (this.migrating !== undefined) {
@@ -270,10 +274,14 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       cookies.push(...old.cookies);
       if (old.pending !== undefined) (pending ??= []).push(old.pending);
     }
-    return {
-      cookies,
-      pending: pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending),
-    };
+    let work = pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending);
+    const told = this.lifecycle.sessionEnded;
+    if (told !== undefined && ended !== undefined) {
+      const retired = ended;
+      const tell = () => retired.forEach(([driver, id]) => told(driver, id));
+      work = work === undefined ? void tell() : work.then((value) => (tell(), value));
+    }
+    return { cookies, pending: work };
   }
 
   /**
