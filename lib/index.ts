@@ -5,6 +5,9 @@ export { SessionManager, type SessionStoreFactory } from './session-manager.js';
 export { Flash } from './flash/flash.decorator.js';
 export { KeepFlash } from './flash/keep-flash.decorator.js';
 export { FlashInterceptor } from './flash/flash.interceptor.js';
+export { SessionSockets } from './realtime/sockets.js';
+export type { SocketShape } from './realtime/socket-shapes.js';
+export type { SessionSocketsOptions } from './core/sockets.options.js';
 export {
   applyChanges,
   emptyRecord,

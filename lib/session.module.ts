@@ -15,6 +15,7 @@ import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './
 import { SessionLifecycle } from './http/lifecycle.js';
 import { SessionMiddleware } from './http/nest-middleware.js';
 import { GraphqlEndpoints } from './realtime/graphql.js';
+import { SessionSockets } from './realtime/sockets.js';
 import { SessionManager } from './session-manager.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './users/session-registry.js';
@@ -35,6 +36,8 @@ const CONFIGURED_PROVIDERS: Provider[] = [
   },
   SessionMiddleware,
   GraphqlEndpoints,
+  // WebSocket gateways: hooks the app's WebSocket adapter as it is set (realtime/sockets.ts).
+  SessionSockets,
 ];
 
 /** A bare `imports: [SessionModule]`: the manager of the forRoot() called elsewhere, or an error that says to call it. */
@@ -137,6 +140,6 @@ function withSession(definition: DynamicModule): DynamicModule {
   return {
     ...definition,
     providers: [...(definition.providers ?? []), ...CONFIGURED_PROVIDERS],
-    exports: [...(definition.exports ?? []), CONFIGURED],
+    exports: [...(definition.exports ?? []), CONFIGURED, SessionSockets],
   };
 }

@@ -22,6 +22,10 @@ const PUBLIC = [
   'Flash',
   'KeepFlash',
   'FlashInterceptor',
+  // WebSocket gateways
+  'SessionSockets',
+  'SocketShape',
+  'SessionSocketsOptions',
   // the store contract
   'SessionStore',
   'PrunableSessionStore',
@@ -111,6 +115,8 @@ describe('published types', () => {
       }
       const session = readFileSync(join(out, 'session.d.ts'), 'utf8');
       expect(session).not.toContain('RequestContext');
+      const sockets = readFileSync(join(out, 'realtime', 'sockets.d.ts'), 'utf8');
+      for (const internal of ['manager', 'live', 'constructor']) expect(sockets).not.toContain(internal);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
