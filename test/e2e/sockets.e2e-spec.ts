@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
-import type { SessionModuleOptions } from 'nest-session';
+import { Controller, HttpCode, Post, type INestApplication, type Type } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { Session, type SessionModuleOptions } from 'nest-session';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { platforms, type Platform } from '../support/app.js';
+import { readmeDirectory, sectionFiles, writeFiles } from '../support/readme.js';
 import { SECRET } from '../support/session-app.js';
 import { createSocketApp, socketLibraries, type SocketLibrary } from '../support/socket-app.js';
 import { TestSocket } from '../support/socket-client.js';
@@ -241,5 +247,60 @@ describe.each(cases)('the sockets timer, %s with %s', (platform, library) => {
     const expiring = await h.connect(await h.signedIn());
     clock.now += 2 * HOUR + 1;
     expect(await expiring.closed).toBe(ENDED[library]);
+  });
+});
+
+/** What the README's gateway needs from HTTP: a signed-in session. */
+@Controller()
+class SignInController {
+  constructor(private readonly session: Session) {}
+
+  @Post('sign-in')
+  @HttpCode(200)
+  signIn() {
+    this.session.signIn('ada');
+  }
+}
+
+describe.each(platforms)("the README's WebSockets gateway on %s", (platform) => {
+  const directory = readmeDirectory();
+  let app: INestApplication;
+  let url: string;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    writeFiles(directory.path, sectionFiles('WebSockets'));
+    const { AppModule } = (await import(join(directory.path, 'src', 'app.module.ts'))) as { AppModule: Type };
+    const ref = await Test.createTestingModule({
+      imports: [AppModule],
+      controllers: [SignInController],
+    }).compile();
+    const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
+    app = ref.createNestApplication(adapter, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.close());
+    await app?.close();
+    directory.remove();
+  });
+  const connect = async (cookie?: string) => {
+    const socket = await TestSocket.connect('socket.io', url, cookie);
+    sockets.push(socket);
+    return socket;
+  };
+
+  it('greets with the signed-in user, keeps the theme, and guards refuse an anonymous socket', async () => {
+    const anonymous = await connect();
+    expect(await anonymous.next('hello')).toEqual({ event: 'hello', data: { user: null } });
+    expect(await anonymous.ask('theme', 'dark')).toMatchObject({ event: 'exception' });
+    const res = await fetch(`${url}/sign-in`, { method: 'POST' });
+    const cookie = res.headers.getSetCookie()[0].split(';')[0];
+    const socket = await connect(cookie);
+    expect(await socket.next('hello')).toEqual({ event: 'hello', data: { user: 'ada' } });
+    expect(await socket.ask('theme', 'dark')).toEqual({ event: 'theme', data: 'dark' });
+    const again = await connect(cookie);
+    await again.next('hello');
+    expect(await again.ask('theme', 'light')).toEqual({ event: 'theme', data: 'light' });
   });
 });
