@@ -24,6 +24,7 @@ import { HttpException } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestScope, usableState, type RequestScope } from '../core/request-scope.js';
 import { SessionState, type FlashConsumption } from '../core/session-state.js';
+import { thenTell, type Ended, type SessionEnded } from '../core/sessions-ended.js';
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
@@ -52,8 +53,8 @@ export class SessionLifecycle {
   readonly defaultDriver: string;
   /** Whether a request's URL is the GraphQL endpoint's (realtime/graphql.ts, at start-up); none without GraphQL. */
   isGraphql: ((url: string) => boolean) | undefined;
-  /** Told of each id a commit retired, once kept (realtime/sockets.ts closes its sockets). Must not throw. */
-  sessionEnded: ((driver: string, id: string) => void) | undefined;
+  /** Told of each session a commit ended (realtime/sockets.ts closes its sockets). */
+  sessionEnded: SessionEnded | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -247,7 +248,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
     const late: Array<readonly [SessionDriver, SessionState]> = [];
-    let ended: Array<[string, string]> | undefined;
+    let ended: Ended[] | undefined;
     for (const entry of entries) {
       const [driver, state] = entry;
       const out = driver.commit({
@@ -274,14 +275,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       cookies.push(...old.cookies);
       if (old.pending !== undefined) (pending ??= []).push(old.pending);
     }
-    let work = pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending);
-    const told = this.lifecycle.sessionEnded;
-    if (told !== undefined && ended !== undefined) {
-      const retired = ended;
-      const tell = () => retired.forEach(([driver, id]) => told(driver, id));
-      work = work === undefined ? void tell() : work.then((value) => (tell(), value));
-    }
-    return { cookies, pending: work };
+    const work = pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending);
+    return { cookies, pending: thenTell(work, ended, this.lifecycle.sessionEnded) };
   }
 
   /**
