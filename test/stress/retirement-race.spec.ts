@@ -108,10 +108,14 @@ async function race(req: Client, how: 'regenerate' | 'destroy' | 'revoke', t: Ta
     // Some commit before the revocation; the rest after it.
     const order = shuffle(tagged.map((r) => r.tag));
     const before = order.splice(0, Math.floor(rand() * WRITERS));
-    hold.release(before);
-    await Promise.all(before.map((tag) => requests.get(tag)));
-    await req().post(`/revoke-all/${user}`).expect(200, { revoked: 1 });
-    hold.release(order);
+    try {
+      hold.release(before);
+      await Promise.all(before.map((tag) => requests.get(tag)));
+      await req().post(`/revoke-all/${user}`).expect(200, { revoked: 1 });
+    } finally {
+      // Never leave requests held: a failed revoke still lets the others answer.
+      hold.release(order);
+    }
     for (const { tag } of tagged) {
       const res = await requests.get(tag)!;
       const after = !before.includes(tag);
