@@ -59,13 +59,17 @@ export async function writeStored(file: string, stored: Stored): Promise<void> {
   }
 }
 
+/** The record a session file holds, its user and policy included. */
 export function recordOf(stored: SessionRecord): SessionRecord {
-  return {
+  const record: SessionRecord = {
     data: stored.data,
     flash: stored.flash,
     createdAt: stored.createdAt,
     lastActivity: stored.lastActivity,
   };
+  if (stored.user !== undefined) record.user = stored.user;
+  if (stored.policy !== undefined) record.policy = stored.policy;
+  return record;
 }
 
 function parse(json: string): Stored | undefined {
@@ -79,6 +83,13 @@ function parse(json: string): Stored | undefined {
   if (value.retired === true) return { retired: true, expiresAt: value.expiresAt };
   if (!isBag(value.data) || !isBag(value.flash)) return undefined;
   if (typeof value.createdAt !== 'number' || typeof value.lastActivity !== 'number') return undefined;
+  const { user, policy } = value;
+  if (
+    user !== undefined &&
+    !(isBag(user) && typeof user.id === 'string' && typeof user.signedInAt === 'number')
+  )
+    return undefined;
+  if (policy !== undefined && typeof policy !== 'string') return undefined;
   return value as Stored;
 }
 
