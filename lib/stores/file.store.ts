@@ -1,14 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { opendir, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../session.errors.js';
 import {
-  LOCK_DIR,
-  SESSION_FILE,
   SESSION_ID,
-  TEMP_FILE,
   checkId,
-  isMissing,
   readStored,
   recordOf,
   removeFile,
@@ -24,11 +19,12 @@ import type {
   SessionMeta,
   SessionRecord,
 } from './session-store.js';
-import { UNSAFE_DIRECTORY_FIX, UnsafeDirectoryError, openDirectory } from './file.directory.js';
+import { CheckedDirectory, UNSAFE_DIRECTORY_FIX, UnsafeDirectoryError } from './file.directory.js';
 import { Batches, applyBatch, type Outcome, type Pending } from './file.batch.js';
 import { describeFailure } from './file.errors.js';
 import { resolveFileOptions, type FileStoreOptions } from './file.options.js';
 import { SessionLocks } from './file.locks.js';
+import { sweepDirectory } from './file.sweep.js';
 import { Sweeper } from './sweeper.js';
 
 export {
@@ -37,9 +33,6 @@ export {
   type FileDriverOptions,
   type FileStoreOptions,
 } from './file.options.js';
-
-/** A temp file or lock this old belongs to no work still under way (locks are refreshed every 5 s): prune() removes it. */
-const LEFTOVER_STALE_MS = 60_000;
 
 /**
  * One JSON file per session in a directory, as Laravel's, AdonisJS's and Lucid's file drivers keep
@@ -67,10 +60,8 @@ export class FileStore
   readonly locks: SessionLocks;
   /** Per id, the change sets waiting for its lock, to be applied together. */
   private readonly batches = new Batches();
-  /** The directory's check (file.directory.ts): its real path, or undefined while it does not exist. */
-  private checked: Promise<string | undefined> | undefined;
-  /** Where the session files are: the real path the last check found. */
-  private location: string;
+  /** The directory as last checked (file.directory.ts). */
+  private readonly dir: CheckedDirectory;
   /** @internal */
   readonly sweeper: Sweeper;
   private closed = false;
@@ -82,7 +73,8 @@ export class FileStore
   ) {
     const resolved = resolveFileOptions(options);
     this.directory = resolve(resolved.directory);
-    this.location = this.directory;
+    // The sweep starts with the first write.
+    this.dir = new CheckedDirectory(this.directory, logger, () => this.sweeper.start());
     this.pruneInterval = resolved.pruneInterval;
     this.maxSize = options.maxSize ?? Infinity;
     this.locks = new SessionLocks(logger);
@@ -97,7 +89,8 @@ export class FileStore
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
     this.checkOpen();
-    const stored = await this.found()
+    const stored = await this.dir
+      .found()
       .then((found) => (found === undefined ? undefined : this.read(id)))
       .catch(this.failed);
     if (stored === undefined) return undefined;
@@ -138,7 +131,7 @@ export class FileStore
    * error) is left to the requests, which answer 503 until it passes.
    */
   async checkAtStartup(): Promise<void> {
-    await this.found().catch((error: unknown) => {
+    await this.dir.found().catch((error: unknown) => {
       if (error instanceof UnsafeDirectoryError) throw error;
     });
   }
@@ -171,82 +164,18 @@ export class FileStore
   }
 
   private async sweep(): Promise<number> {
-    const location = await this.ready();
-    let removed = 0;
-    let dir;
-    try {
-      dir = await opendir(location);
-    } catch (error) {
-      if (isMissing(error)) return 0;
-      throw error;
-    }
-    for await (const entry of dir) {
-      if (this.closed) break;
-      if (entry.isDirectory() && LOCK_DIR.test(entry.name)) {
-        await this.removeIfStale(entry.name, (path) => rmdir(path));
-        continue;
-      }
-      if (!entry.isFile()) continue;
-      const id = SESSION_FILE.exec(entry.name)?.[1];
-      if (id !== undefined) {
-        // Expired, or not a session file this store wrote: read() answers nothing for either.
-        if ((await this.read(id)) !== undefined) continue;
-        // Checked again under the lock: a request may have written it since.
-        const gone = await this.exclusive(id, async () => {
-          if ((await this.read(id)) !== undefined) return false;
-          return removeFile(this.fileOf(id));
-        });
-        if (gone) removed++;
-      } else if (TEMP_FILE.test(entry.name)) {
-        await this.removeIfStale(entry.name, removeFile);
-      }
-    }
-    return removed;
-  }
-
-  /** Removes what a dead process left (a temp file, a lock), once it is too old to be in use. */
-  private async removeIfStale(name: string, remove: (path: string) => Promise<unknown>): Promise<void> {
-    const path = join(this.location, name);
-    const info = await stat(path).catch(() => undefined);
-    if (info && info.mtimeMs < this.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
+    return sweepDirectory(await this.dir.ready(), {
+      read: (id) => this.read(id),
+      locked: (id, work) => this.exclusive(id, work),
+      now: this.now,
+      closed: () => this.closed,
+    });
   }
 
   /** Runs `work` holding the id's lock (file.locks.ts), once the directory is there. */
   private exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
     this.checkOpen();
-    return this.locks.run(id, () => this.ready(), work);
-  }
-
-  /** The checked directory, for a read: undefined while it does not exist (there is nothing to read). */
-  private found(): Promise<string | undefined> {
-    this.checked ??= this.check(false);
-    return this.checked;
-  }
-
-  /** The checked directory, for a write: made when missing; the sweep starts with the first write. */
-  private async ready(): Promise<string> {
-    const location = (await this.found()) ?? (await (this.checked = this.check(true)));
-    this.sweeper.start();
-    return location!;
-  }
-
-  /** Checks (and with `create`, makes) the directory; a failure or a missing one is checked again next time. */
-  private check(create: boolean): Promise<string | undefined> {
-    const forget = () => {
-      if (this.checked === checking) this.checked = undefined;
-    };
-    const checking = openDirectory(this.directory, create, this.logger).then(
-      (location) => {
-        if (location === undefined) forget();
-        else this.location = location;
-        return location;
-      },
-      (error: unknown) => {
-        forget();
-        throw error;
-      },
-    );
-    return checking;
+    return this.locks.run(id, () => this.dir.ready(), work);
   }
 
   /**
@@ -255,7 +184,7 @@ export class FileStore
    */
   private readonly failed = (error: unknown): never => {
     const described = describeFailure(error);
-    if (described !== error) this.checked = undefined;
+    if (described !== error) this.dir.forget();
     throw described;
   };
 
@@ -270,7 +199,7 @@ export class FileStore
   }
 
   private fileOf(id: string): string {
-    return join(this.location, `${id}.json`);
+    return join(this.dir.location, `${id}.json`);
   }
 
   private checkOpen(): void {
