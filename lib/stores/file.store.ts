@@ -18,13 +18,15 @@ import type {
   SessionChanges,
   SessionMeta,
   SessionRecord,
+  UserIndexedSessionStore,
 } from './session-store.js';
 import { CheckedDirectory, UNSAFE_DIRECTORY_FIX, UnsafeDirectoryError } from './file.directory.js';
-import { Batches, applyBatch, type Outcome, type Pending } from './file.batch.js';
+import { Batches, applyToFile, type ChangeSet, type Outcome, type Pending } from './file.batch.js';
 import { describeFailure } from './file.errors.js';
 import { resolveFileOptions, type FileStoreOptions } from './file.options.js';
 import { SessionLocks } from './file.locks.js';
 import { sweepDirectory } from './file.sweep.js';
+import { FileUserIndex } from './file.users.js';
 import { Sweeper } from './sweeper.js';
 
 export {
@@ -43,6 +45,7 @@ export {
  *   processes, a lock directory `<id>.lock` (proper-lockfile), so no process loses another's change;
  *   the change sets that waited for the lock are applied together, in order, with one write;
  * - a retired id's file holds a tombstone until its session would have expired;
+ * - a user's sessions are listed in an index file per user, `<key>.user` (file.users.ts);
  * - file names come only from ids of the expected shape (base64url, 20 to 128 characters): anything
  *   else is never a path (reads find nothing, writes are refused).
  * Only the app's user can read them: the directory it creates is 0700, each file 0600, and a
@@ -51,7 +54,12 @@ export {
  * created and the sweep started on first write.
  */
 export class FileStore
-  implements PrunableSessionStore, ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore
+  implements
+    PrunableSessionStore,
+    ClosableSessionStore,
+    StartupCheckedSessionStore,
+    DiagnosingSessionStore,
+    UserIndexedSessionStore
 {
   readonly directory: string;
   private readonly pruneInterval: number;
@@ -60,6 +68,10 @@ export class FileStore
   readonly locks: SessionLocks;
   /** Per id, the change sets waiting for its lock, to be applied together. */
   private readonly batches = new Batches();
+  /** The user index: one `<key>.user` file per user (file.users.ts). */
+  private readonly users: FileUserIndex;
+  /** The calls under way, which close() waits for (with the index work that follows their writes). */
+  private readonly running = new Set<Promise<unknown>>();
   /** The directory as last checked (file.directory.ts). */
   private readonly dir: CheckedDirectory;
   /** @internal */
@@ -78,6 +90,16 @@ export class FileStore
     this.pruneInterval = resolved.pruneInterval;
     this.maxSize = options.maxSize ?? Infinity;
     this.locks = new SessionLocks(logger);
+    this.users = new FileUserIndex({
+      locked: (name, work) => this.locked(name, work),
+      read: (id) => this.read(id),
+      pathOf: (name) => join(this.dir.location, name),
+      now: this.now,
+      failed: (error) =>
+        this.logger.warn(
+          `Updating a user's session index failed; it is set right when next read: ${errorMessage(describeFailure(error))}`,
+        ),
+    });
     this.sweeper = new Sweeper(
       () => this.sweep(),
       this.pruneInterval,
@@ -97,27 +119,57 @@ export class FileStore
     return 'retired' in stored ? 'retired' : recordOf(stored);
   }
 
+  /**
+   * A change set that binds the session to a user (`changes.user`) is applied under the user's lock
+   * (file.users.ts); the others wait for the session's lock and are applied together. One that leaves
+   * a user takes the id out of that user's index once the session's lock is released.
+   */
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
     checkId(id);
     this.checkOpen();
-    return this.batches
-      .add(id, changes, meta, (take) => this.exclusive(id, () => this.applyAll(id, take())))
-      .catch(this.failed);
+    const done = changes.user
+      ? this.bind(id, changes, meta)
+      : this.batches.add(id, changes, meta, (take) => this.applyQueued(id, take));
+    return this.track(done.catch(this.failed));
   }
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
-    return this.exclusive(id, async () => {
-      const stored = await this.read(id);
-      if (stored === undefined || 'retired' in stored) return undefined;
-      await this.write(id, { retired: true, expiresAt: until });
-      return recordOf(stored);
-    }).catch(this.failed);
+    this.checkOpen();
+    return this.track(
+      this.locked(id, () => this.retireLocked(id, until)).then(async (record) => {
+        if (record?.user !== undefined) await this.users.leave(record.user.id, id);
+        return record;
+      }, this.failed),
+    );
   }
 
   async destroy(id: string): Promise<void> {
     if (!SESSION_ID.test(id)) return;
-    await this.exclusive(id, () => removeFile(this.fileOf(id))).catch(this.failed);
+    this.checkOpen();
+    const removed = this.locked(id, async () => {
+      const stored = await readStored(this.fileOf(id));
+      await removeFile(this.fileOf(id));
+      return stored === undefined || 'retired' in stored ? undefined : stored.user?.id;
+    });
+    await this.track(
+      removed.then(async (user) => {
+        if (user !== undefined) await this.users.leave(user, id);
+      }, this.failed),
+    );
+  }
+
+  /** The user's live sessions; the index entries found stale are dropped afterwards. */
+  async listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>> {
+    this.checkOpen();
+    if (typeof userId !== 'string') return [];
+    const listed = this.dir.found().then(async (location) => {
+      if (location === undefined) return [];
+      const { found, stale } = await this.users.list(userId);
+      if (stale.length > 0) await this.users.leave(userId, stale);
+      return found;
+    });
+    return this.track(listed.catch(this.failed));
   }
 
   /** Deletes expired session files (and tombstones), and the temp files and locks a dead process left. */
@@ -145,37 +197,75 @@ export class FileStore
   async close(): Promise<void> {
     this.closed = true;
     await this.sweeper.stop();
+    await Promise.allSettled(this.running);
     await this.locks.idle();
   }
 
-  /**
-   * Applies queued change sets in order on the file's record, then writes it once. Resolves to what
-   * each one gets (applied, refused, or an error), delivered once the lock is released.
-   */
-  private async applyAll(id: string, pending: Pending[]): Promise<Outcome[]> {
-    const { outcomes, write } = applyBatch(await this.read(id), pending, this.maxSize);
-    if (write === undefined) return outcomes;
-    try {
-      await this.write(id, write);
-    } catch (error) {
-      return outcomes.map((outcome) => (outcome === true ? { error } : outcome));
-    }
+  /** Binds the session to `changes.user` under the user's lock, the limit checked inside it. */
+  private async bind(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    const user = changes.user!;
+    let left: string | undefined;
+    const write = async () => {
+      const applied = await this.locked(id, () => this.applyAll(id, [{ changes, meta }]));
+      left = applied.left;
+      const [outcome] = applied.outcomes;
+      if (typeof outcome !== 'boolean') throw outcome.error;
+      return outcome;
+    };
+    const entry = { id, signedInAt: user.signedInAt, expiresAt: meta.expiresAt };
+    const until = meta.limit?.until ?? this.now();
+    const retire = (other: string) => this.locked(other, () => this.retireLocked(other, until));
+    const bound = await this.users.bind(user, entry, meta.limit, write, retire);
+    if (left !== undefined) await this.users.leave(left, id);
+    return bound;
+  }
+
+  /** The change sets that waited for the session's lock, applied together. */
+  private async applyQueued(id: string, take: () => Pending[]): Promise<Outcome[]> {
+    const { outcomes, left } = await this.locked(id, () => this.applyAll(id, take()));
+    if (left !== undefined) await this.users.leave(left, id);
     return outcomes;
+  }
+
+  /** Applies change sets on the session's file, holding its lock (file.batch.ts). */
+  private applyAll(id: string, pending: readonly ChangeSet[]) {
+    return applyToFile(
+      pending,
+      this.maxSize,
+      () => this.read(id),
+      (stored) => this.write(id, stored),
+    );
+  }
+
+  /** Retires the id, holding its lock: the live record it held, or undefined. */
+  private async retireLocked(id: string, until: number): Promise<SessionRecord | undefined> {
+    const stored = await this.read(id);
+    if (stored === undefined || 'retired' in stored) return undefined;
+    await this.write(id, { retired: true, expiresAt: until });
+    return recordOf(stored);
+  }
+
+  /** Keeps a call under way in `running` until it settles, for close(). */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.running.add(work);
+    const settled = () => void this.running.delete(work);
+    work.then(settled, settled);
+    return work;
   }
 
   private async sweep(): Promise<number> {
     return sweepDirectory(await this.dir.ready(), {
       read: (id) => this.read(id),
-      locked: (id, work) => this.exclusive(id, work),
+      locked: (name, work) => this.locked(name, work),
+      sweepUser: (key) => this.users.sweep(key),
       now: this.now,
       closed: () => this.closed,
     });
   }
 
-  /** Runs `work` holding the id's lock (file.locks.ts), once the directory is there. */
-  private exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
-    this.checkOpen();
-    return this.locks.run(id, () => this.dir.ready(), work);
+  /** Runs `work` holding the lock of `name` (file.locks.ts), once the directory is there. */
+  private locked<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.locks.run(name, () => this.dir.ready(), work);
   }
 
   /**

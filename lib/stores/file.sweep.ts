@@ -1,11 +1,12 @@
 /**
  * The file store's sweep (prune()): what it removes from the session directory, each under the lock
- * its writers take. Expired session files and tombstones, and what a dead process left: temp files
- * and locks.
+ * its writers take. Expired session files and tombstones, index entries whose sessions are gone (an
+ * index file goes with its last entry), and what a dead process left: temp files and locks.
  */
 import { opendir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOCK_DIR, SESSION_FILE, TEMP_FILE, isMissing, removeFile, type Stored } from './file.format.js';
+import { USER_FILE } from './file.users.js';
 
 /** A temp file or lock this old belongs to no work still under way (locks are refreshed every 5 s). */
 const LEFTOVER_STALE_MS = 60_000;
@@ -16,6 +17,8 @@ export interface SweepHost {
   read(id: string): Promise<Stored | undefined>;
   /** Runs `work` holding the lock named `name`. */
   locked<T>(name: string, work: () => Promise<T>): Promise<T>;
+  /** Checks the entries of the user index file `<key>.user` (file.users.ts). */
+  sweepUser(key: string): Promise<void>;
   now(): number;
   /** Whether the store was closed: the sweep stops. */
   closed(): boolean;
@@ -44,8 +47,11 @@ export async function sweepDirectory(location: string, host: SweepHost): Promise
       continue;
     }
     if (!entry.isFile()) continue;
+    const key = USER_FILE.exec(entry.name)?.[1];
     const id = SESSION_FILE.exec(entry.name)?.[1];
-    if (id !== undefined) {
+    if (key !== undefined) {
+      await host.sweepUser(key);
+    } else if (id !== undefined) {
       // Expired, or not a session file this store wrote: read() answers nothing for either.
       if ((await host.read(id)) !== undefined) continue;
       // Checked again under the lock: a request may have written it since.
