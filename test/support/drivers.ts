@@ -266,7 +266,7 @@ function databaseDriver(
             ]);
           }
         },
-        powers: ['prune', 'close'],
+        powers: ['prune', 'close', 'userIndex'],
         cleanup: async () => {
           await store.close();
           await dataSource.destroy();
