@@ -208,7 +208,8 @@ export class FileStore
   private async removeIfStale(name: string, remove: (path: string) => Promise<unknown>): Promise<void> {
     const path = join(this.location, name);
     const info = await stat(path).catch(() => undefined);
-    if (info && info.mtimeMs < this.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
+    // A file's mtime is on the real clock, whatever clock the sessions follow (a test's, moved on).
+    if (info && info.mtimeMs < Date.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
   }
 
   /** Runs `work` holding the id's lock (file.locks.ts), once the directory is there. */
