@@ -22,7 +22,7 @@ const SET_COOKIE_ATTRIBUTE =
 /** The cookie `name` as the source leaves it; `now` (the app's clock) tells an expired Set-Cookie. */
 export function sightCookie(source: SessionSource, name: string, now: number): CookieSighting {
   const { setCookies, cookieHeader } = split(source);
-  for (const line of setCookies.toReversed()) {
+  for (const line of [...setCookies].reverse()) {
     const set = parseSetCookie(line);
     if (set.name !== name) continue;
     const cleared =
