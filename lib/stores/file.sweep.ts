@@ -38,7 +38,8 @@ export async function sweepDirectory(location: string, host: SweepHost): Promise
   const removeIfStale = async (name: string, remove: (path: string) => Promise<unknown>) => {
     const path = join(location, name);
     const info = await stat(path).catch(() => undefined);
-    if (info && info.mtimeMs < host.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
+    // A file's mtime is on the real clock, whatever clock the sessions follow (a test's, moved on).
+    if (info && info.mtimeMs < Date.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
   };
   for await (const entry of dir) {
     if (host.closed()) break;

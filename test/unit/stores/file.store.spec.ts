@@ -209,9 +209,10 @@ describe('FileStore', () => {
       mkdirSync(deadLock);
       mkdirSync(heldLock);
       c.advance(2000);
-      const old = (c.now() - 120_000) / 1000;
+      // Files' times are on the real clock, not the store's.
+      const old = (Date.now() - 120_000) / 1000;
       for (const path of [deadTemp, deadLock]) utimesSync(path, old, old);
-      for (const path of [freshTemp, heldLock]) utimesSync(path, c.now() / 1000, c.now() / 1000);
+      for (const path of [freshTemp, heldLock]) utimesSync(path, Date.now() / 1000, Date.now() / 1000);
 
       expect(await store.prune()).toBe(3);
       expect(readdirSync(directory).sort()).toEqual(
