@@ -7,9 +7,10 @@
  *     binds the socket to it (live-sockets.ts).
  *  2. Connection: the adapter's connection callback (Nest's, which calls handleConnection) and
  *     handleConnection's promise run in the handshake's scope, committed once they are all done.
- *  3. Each message: its sessions are loaded again, fresh from the store. A socket whose session
- *     ended since (signed out, revoked, destroyed, expired) is closed and the message dropped; else
- *     the handler (guards, pipes, interceptors, filters: all of Nest's callback) runs in that scope,
+ *  3. Each message, once step 2's changes are kept: its sessions are loaded again, fresh from the
+ *     store. A socket whose session ended since (signed out, revoked, destroyed, expired) is
+ *     closed and the message dropped; else the handler (guards, pipes, interceptors, filters: all
+ *     of Nest's callback) runs in that scope,
  *     its promise or observable is awaited, and its changes are committed before its result (the
  *     acknowledgement, the events it emits) goes out. A commit refused is an 'exception' to the
  *     client instead (409 also closes the socket: its session was retired).
@@ -36,6 +37,8 @@ export class SocketConnection {
   /** The socket, once connected. */
   private client: unknown;
   private claims = 0;
+  /** Step 2 runs, or its changes are being kept. */
+  private connecting: { promise: Promise<void>; resolve: () => void } | undefined;
   private closed = false;
   /** The default driver's session the socket connected with, while it was live: its cookie and handle. */
   readonly bound: { cookie: string; handle: string } | undefined;
@@ -81,17 +84,25 @@ export class SocketConnection {
 
   /** Something of step 2 runs: the handshake's scope is committed once all of it is done. */
   claim(): void {
-    this.claims++;
+    if (this.claims++ > 0 || this.connecting !== undefined) return;
+    let resolve!: () => void;
+    this.connecting = { promise: new Promise<void>((r) => (resolve = r)), resolve };
   }
 
   release(): void {
     if (--this.claims > 0) return;
     const scope = this.scope;
-    void this.keep(scope).then(() => scope.seal(READ_ONLY.connection));
+    void this.keep(scope).then(() => {
+      scope.seal(READ_ONLY.connection);
+      this.connecting?.resolve();
+      this.connecting = undefined;
+    });
   }
 
   /** Step 3: one message; what the adapter gets in place of the handler's result. */
   message(handle: () => unknown): Promise<unknown> {
+    // A message that comes while step 2 runs waits for it: it sees what handleConnection changed.
+    if (this.connecting !== undefined) return this.connecting.promise.then(() => this.message(handle));
     const loaded = SocketScope.load(this.host.manager, this.request, this.cookies);
     const run = async (scope: SocketScope) => {
       if (this.bound !== undefined && isLive(scope.existing(this.host.manager.options.driver)) === false) {
