@@ -1,29 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
-import type { SessionModuleOptions } from 'nest-session';
+import { testDriver } from '../support/drivers.js';
 import { root } from '../support/typecheck.js';
 import { ScriptProcess } from '../support/script-process.js';
-import { serviceUrl } from '../support/services.js';
-import { SECRET } from '../support/session-app.js';
 import { socketLibraries, type SocketLibrary } from '../support/socket-app.js';
 import { TestSocket } from '../support/socket-client.js';
 
-// Two app processes on one Redis: a socket connected to one process is disconnected when its session
-// ends through the other (signed out, revoked), by the timer that reads each socket's session again
-// (sockets.checkInterval); its messages see what the other process changed.
+// Two app processes on one store: a socket connected to one process is disconnected when its
+// session ends through the other (signed out, retired, revoked), by the timer that reads each
+// socket's session again (sockets.checkInterval); its messages see what the other process changed.
+// On Redis and on PostgreSQL, whose store has the user index that revoking needs.
 
 const CHILD = fileURLToPath(new URL('../support/socket-app-child.ts', import.meta.url));
-const redisUrl = serviceUrl('NEST_SESSION_REDIS_URL');
-const prefix = `nest-session-test:${process.pid}:sockets:`;
 const ENDED: Record<SocketLibrary, number | string> = { 'socket.io': 'io server disconnect', ws: 4401 };
 
-afterAll(async () => {
-  const redis = new Redis(redisUrl);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
-});
+const drivers = [
+  { driver: testDriver('redis'), revokes: false },
+  { driver: testDriver('postgres'), revokes: true },
+];
+afterAll(() => Promise.all(drivers.map(({ driver }) => driver.cleanup())));
+const cases = drivers.flatMap((d) => socketLibraries.map((library) => [d.driver.label, library, d] as const));
 
 /** HTTP to one process with a cookie; answers the body and the cookie to keep. */
 async function http(
@@ -48,64 +44,80 @@ async function http(
   return { body: (await res.json()) as any, cookie: set ?? cookie };
 }
 
-describe.each(socketLibraries)('sockets on two app processes on Redis, with %s', (library) => {
-  let a: ScriptProcess;
-  let b: ScriptProcess;
-  const sockets: TestSocket[] = [];
-  const connect = async (app: ScriptProcess, cookie: string) => {
-    const socket = await TestSocket.connect(library, app.url, cookie);
-    sockets.push(socket);
-    await socket.next('hello');
-    return socket;
-  };
-  beforeAll(async () => {
-    const options: SessionModuleOptions = {
-      driver: 'redis',
-      secret: SECRET,
-      redis: { url: redisUrl, prefix },
-      sockets: { checkInterval: 50 },
+describe.each(cases)(
+  'sockets on two app processes on %s, with %s',
+  (_label, library, { driver, revokes }) => {
+    let a: ScriptProcess;
+    let b: ScriptProcess;
+    const sockets: TestSocket[] = [];
+    const connect = async (app: ScriptProcess, cookie: string) => {
+      const socket = await TestSocket.connect(library, app.url, cookie);
+      sockets.push(socket);
+      await socket.next('hello');
+      return socket;
     };
-    const start = () =>
-      ScriptProcess.start(CHILD, { cwd: root, args: [JSON.stringify(options), 'express', library] });
-    [a, b] = await Promise.all([start(), start()]);
-  }, 60_000);
-  afterAll(async () => {
-    sockets.forEach((socket) => socket.close());
-    await Promise.all([a?.stop(), b?.stop()]);
-  });
-
-  it("a socket's messages see the other process's changes, and its changes reach the other process", async () => {
-    const { cookie } = await http(a, 'POST', '/auth/set', undefined, { name: 'ada' });
-    const socket = await connect(a, cookie!);
-    await http(b, 'POST', '/auth/set', cookie, { theme: 'dark' });
-    expect((await socket.ask('whoami')).data).toMatchObject({ fromRequest: 'dark', data: { name: 'ada' } });
-    expect(await socket.ask('set', { color: 'blue' })).toEqual({ event: 'set', data: 'ok' });
-    expect((await http(b, 'GET', '/auth/me', cookie)).body.data).toEqual({
-      name: 'ada',
-      connections: 1,
-      theme: 'dark',
-      color: 'blue',
+    beforeAll(async () => {
+      const options = { ...driver.options(), sockets: { checkInterval: 50 } };
+      const start = () =>
+        ScriptProcess.start(CHILD, { cwd: root, args: [JSON.stringify(options), 'express', library] });
+      // One after the other: the first creates the table.
+      a = await start();
+      b = await start();
+    }, 60_000);
+    afterAll(async () => {
+      sockets.forEach((socket) => socket.close());
+      await Promise.all([a?.stop(), b?.stop()]);
     });
-  }, 20_000);
 
-  it('signing out on one process disconnects the sockets on both', async () => {
-    const { cookie } = await http(a, 'POST', '/auth/sign-in/bob');
-    const [onA, onB] = [await connect(a, cookie!), await connect(b, cookie!)];
-    await http(b, 'POST', '/auth/sign-out', cookie);
-    expect(await onB.closed).toBe(ENDED[library]);
-    expect(await onA.closed).toBe(ENDED[library]);
-  }, 20_000);
+    it("a socket's messages see the other process's changes, and its changes reach the other process", async () => {
+      const { cookie } = await http(a, 'POST', '/auth/set', undefined, { name: 'ada' });
+      const socket = await connect(a, cookie!);
+      await http(b, 'POST', '/auth/set', cookie, { theme: 'dark' });
+      expect((await socket.ask('whoami')).data).toMatchObject({ fromRequest: 'dark', data: { name: 'ada' } });
+      expect(await socket.ask('set', { color: 'blue' })).toEqual({ event: 'set', data: 'ok' });
+      expect((await http(b, 'GET', '/auth/me', cookie)).body.data).toEqual({
+        name: 'ada',
+        connections: 1,
+        theme: 'dark',
+        color: 'blue',
+      });
+    }, 20_000);
 
-  it("a new id on one process (regenerate(), as at sign-in) disconnects the old id's sockets on the other", async () => {
-    const { cookie } = await http(a, 'POST', '/auth/set', undefined, { name: 'cy' });
-    const [one, two] = [await connect(a, cookie!), await connect(a, cookie!)];
-    const other = await connect(a, (await http(a, 'POST', '/auth/set', undefined, { name: 'dee' })).cookie!);
-    const renewed = await http(b, 'POST', '/regenerate', cookie);
-    expect(renewed.cookie).not.toBe(cookie);
-    expect(await one.closed).toBe(ENDED[library]);
-    expect(await two.closed).toBe(ENDED[library]);
-    expect((await other.ask('whoami')).data.data).toEqual({ name: 'dee', connections: 1 });
-    const again = await connect(a, renewed.cookie!);
-    expect((await again.ask('whoami')).data.data).toEqual({ name: 'cy', connections: 3 });
-  }, 20_000);
-});
+    it('signing out on one process disconnects the sockets on both', async () => {
+      const { cookie } = await http(a, 'POST', '/auth/sign-in/bob');
+      const [onA, onB] = [await connect(a, cookie!), await connect(b, cookie!)];
+      await http(b, 'POST', '/auth/sign-out', cookie);
+      expect(await onB.closed).toBe(ENDED[library]);
+      expect(await onA.closed).toBe(ENDED[library]);
+    }, 20_000);
+
+    // Redis's store has no user index yet: it cannot revoke.
+    if (revokes)
+      it("revoking a user's sessions on one process disconnects their sockets on the other", async () => {
+        const laptop = (await http(a, 'POST', '/auth/sign-in/eve')).cookie!;
+        const phone = (await http(a, 'POST', '/auth/sign-in/eve')).cookie!;
+        const [onLaptop, onPhone] = [await connect(a, laptop), await connect(a, phone)];
+        const other = await connect(a, (await http(a, 'POST', '/auth/sign-in/fay')).cookie!);
+        expect((await http(b, 'POST', '/auth/revoke-all/eve')).body).toEqual({ revoked: 2 });
+        expect(await onLaptop.closed).toBe(ENDED[library]);
+        expect(await onPhone.closed).toBe(ENDED[library]);
+        expect((await other.ask('whoami')).data.userId).toBe('fay');
+      }, 20_000);
+
+    it("a new id on one process (regenerate(), as at sign-in) disconnects the old id's sockets on the other", async () => {
+      const { cookie } = await http(a, 'POST', '/auth/set', undefined, { name: 'cy' });
+      const [one, two] = [await connect(a, cookie!), await connect(a, cookie!)];
+      const other = await connect(
+        a,
+        (await http(a, 'POST', '/auth/set', undefined, { name: 'dee' })).cookie!,
+      );
+      const renewed = await http(b, 'POST', '/regenerate', cookie);
+      expect(renewed.cookie).not.toBe(cookie);
+      expect(await one.closed).toBe(ENDED[library]);
+      expect(await two.closed).toBe(ENDED[library]);
+      expect((await other.ask('whoami')).data.data).toEqual({ name: 'dee', connections: 1 });
+      const again = await connect(a, renewed.cookie!);
+      expect((await again.ask('whoami')).data.data).toEqual({ name: 'cy', connections: 3 });
+    }, 20_000);
+  },
+);
