@@ -14,7 +14,14 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import { Session, SessionModule, type SessionModuleOptions } from '../../lib/index.js';
-import { featureMissing, runServer, selfRequests, type ServerConfig, type Started } from './serve.js';
+import {
+  featureMissing,
+  keepAlive,
+  runServer,
+  selfRequests,
+  type ServerConfig,
+  type Started,
+} from './serve.js';
 
 /** What the new paths call that lib/ may not offer yet (checked at start, see probe()). */
 type FlashApi = {
@@ -123,6 +130,7 @@ runServer(async (config): Promise<Started> => {
     logger: false,
     abortOnError: false,
   });
+  keepAlive(app.getHttpServer() as Server);
   await app.listen(0, '127.0.0.1');
   const address = (app.getHttpServer() as Server).address();
   const port = typeof address === 'object' && address ? address.port : 0;
