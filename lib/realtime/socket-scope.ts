@@ -13,7 +13,8 @@ import { newSessionId } from '../crypto/keyring.js';
 import type { SessionDriver } from '../drivers/session-driver.js';
 import type { CookieJar } from '../http/cookies.js';
 import type { SessionLifecycle } from '../http/lifecycle.js';
-import { Facade, type CookieView, type FacadeHost } from '../http/session-facade.js';
+import type { CookieView, FacadeHost } from '../http/facade-host.js';
+import { Facade } from '../http/session-facade.js';
 import type { SessionManager } from '../session-manager.js';
 import { Session } from '../session.js';
 
