@@ -237,6 +237,24 @@ describe.each(cases)('WebSocket gateways on the cookie driver, %s with %s', (pla
   });
 });
 
+describe.each(cases)('WebSocket gateways on revocable cookie sessions, %s with %s', (platform, library) => {
+  const h = new Harness(platform, library);
+  beforeAll(() => h.start({ driver: 'cookie', users: { revocationStore: 'memory' } }));
+  afterAll(() => h.stop());
+
+  it("disconnects a revoked cookie session's sockets, and only theirs", async () => {
+    const [laptop, phone] = [await h.signedIn('cy'), await h.signedIn('cy')];
+    const [onLaptop, onPhone] = [await h.connect(laptop), await h.connect(phone)];
+    const other = await h.connect(await h.signedIn('dee'));
+    expect((await h.http('POST', '/auth/revoke-all/cy', await h.signedIn('cy'))).body).toEqual({
+      revoked: 3,
+    });
+    expect(await onLaptop.closed).toBe(ENDED[library]);
+    expect(await onPhone.closed).toBe(ENDED[library]);
+    expect((await other.ask('whoami')).data.userId).toBe('dee');
+  });
+});
+
 describe.each(cases)('the sockets timer, %s with %s', (platform, library) => {
   const clock = { now: Date.now() };
   const h = new Harness(platform, library);
