@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { platforms, type Platform } from '../support/app.js';
 import { readmeDirectory, sectionFiles, writeFiles } from '../support/readme.js';
 import { SECRET } from '../support/session-app.js';
-import { createSocketApp, socketLibraries, type SocketLibrary } from '../support/socket-app.js';
+import { createSocketApp, ProbeGateway, socketLibraries, type SocketLibrary } from '../support/socket-app.js';
 import { TestSocket } from '../support/socket-client.js';
 
 // The session in WebSocket gateways (lib/realtime/), through real socket.io and ws clients, on
@@ -105,6 +105,15 @@ describe.each(cases)('WebSocket gateways on %s with %s', (platform, library) => 
     });
     expect(await socket.ask('guarded')).toEqual({ event: 'guarded', data: { userId: 'ada' } });
     socket.close();
+  });
+
+  it("sees the socket's session in handleDisconnect", async () => {
+    const socket = await h.connect(await h.signedIn('eve'));
+    const gateway = h.app.get(ProbeGateway);
+    const seen = new Promise<string | null>((resolve) => (gateway.disconnected = resolve));
+    socket.close();
+    expect(await seen).toBe('eve');
+    gateway.disconnected = undefined;
   });
 
   it('loads each message fresh: a change made over HTTP is seen by the next message', async () => {

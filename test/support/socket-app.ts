@@ -23,6 +23,7 @@ import {
   SubscribeMessage,
   WebSocketGateway,
   type OnGatewayConnection,
+  type OnGatewayDisconnect,
 } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -116,7 +117,7 @@ class AuthController {
 
 /** The probes of the sockets suites: a gateway as the NestJS docs write one, for socket.io and ws alike. */
 @WebSocketGateway()
-export class ProbeGateway implements OnGatewayConnection {
+export class ProbeGateway implements OnGatewayConnection, OnGatewayDisconnect {
   /** ws gives the upgrade request to handleConnection only: kept here for the message handlers. */
   private readonly requests = new WeakMap<object, IncomingMessage>();
 
@@ -128,6 +129,13 @@ export class ProbeGateway implements OnGatewayConnection {
 
   private request(client: Client): IncomingMessage & { session?: any; sessionID?: string } {
     return (client.request ?? this.requests.get(client))!;
+  }
+
+  /** Told of the user each disconnected socket's session had (the e2e suite listens). */
+  disconnected: ((userId: string | null) => void) | undefined;
+
+  handleDisconnect() {
+    this.disconnected?.(this.session.userId ?? null);
   }
 
   /** Greets with what the handshake brought; counts connections after an await. */
