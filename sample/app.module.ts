@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { SessionModule } from 'nest-session';
 import { AuthController } from './auth.controller.js';
 import { DevicesController } from './devices.controller.js';
+import { LiveGateway } from './live.gateway.js';
 import { PagesController } from './pages.controller.js';
 import { PreferencesService } from './preferences.service.js';
 import { sessionOptions } from './session.config.js';
@@ -16,6 +17,7 @@ import { UsersService } from './users.service.js';
     UsersService,
     PreferencesService,
     SignedInGuard,
+    LiveGateway,
     { provide: APP_FILTER, useClass: SignInRequiredFilter },
   ],
 })

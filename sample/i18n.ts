@@ -54,6 +54,9 @@ const en = {
   'devices.signOutOthers': 'Sign out everywhere else',
   'devices.revoked': 'That device has been signed out.',
   'devices.revokedOthers': 'Signed out on {count} other device(s).',
+  'live.connecting': 'Connecting the live line…',
+  'live.signedIn': 'Live: signed in as {name}',
+  'live.closed': 'Signed out: this page is no longer live.',
   'footer.driver': 'Sessions by nest-session, driver: {driver}',
 };
 export type MessageKey = keyof typeof en;
@@ -115,6 +118,9 @@ const messages: Record<Language, Record<MessageKey, string>> = {
     'devices.signOutOthers': 'Déconnecter tous les autres',
     'devices.revoked': 'Cet appareil a été déconnecté.',
     'devices.revokedOthers': 'Déconnecté sur {count} autre(s) appareil(s).',
+    'live.connecting': 'Connexion du direct…',
+    'live.signedIn': 'En direct : connecté en tant que {name}',
+    'live.closed': 'Déconnecté : cette page n’est plus en direct.',
     'footer.driver': 'Sessions par nest-session, pilote : {driver}',
   },
   de: {
@@ -172,6 +178,9 @@ const messages: Record<Language, Record<MessageKey, string>> = {
     'devices.signOutOthers': 'Überall sonst abmelden',
     'devices.revoked': 'Dieses Gerät wurde abgemeldet.',
     'devices.revokedOthers': 'Auf {count} anderen Gerät(en) abgemeldet.',
+    'live.connecting': 'Live-Verbindung wird aufgebaut…',
+    'live.signedIn': 'Live: angemeldet als {name}',
+    'live.closed': 'Abgemeldet: diese Seite ist nicht mehr live.',
     'footer.driver': 'Sessions mit nest-session, Treiber: {driver}',
   },
 };

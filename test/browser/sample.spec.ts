@@ -209,6 +209,10 @@ describe.each(drivers)('the sample on the %s driver', (driver) => {
       await signIn(phone, false);
       await signIn(laptop, true);
 
+      // The phone's dashboard has a live line over socket.io: its session came with the handshake.
+      await phone.waitForSelector('[data-test=live][data-state=live]');
+      expect(await phone.locator('[data-test=live]').innerText()).toMatch(/^Live: signed in as \S/);
+
       // Both are listed; the laptop's own is marked and kept signed in (the 'remember' policy).
       await laptop.goto(`${url}/devices`);
       const devices = laptop.locator('[data-test=device]');
@@ -222,6 +226,11 @@ describe.each(drivers)('the sample on the %s driver', (driver) => {
       await submit(laptop, '[data-test=sign-out-others]');
       expect(await alertText(laptop, 'success')).toMatch(/^Signed out on \d+ other device\(s\)\.$/);
       expect(await laptop.locator('[data-test=device]').count()).toBe(1);
+      // The revocation closed the phone's socket at once, before the phone made any request.
+      await phone.waitForSelector('[data-test=live][data-state=closed]');
+      expect(await phone.locator('[data-test=live]').innerText()).toBe(
+        'Signed out: this page is no longer live.',
+      );
       await phone.goto(`${url}/dashboard`);
       expect(new URL(phone.url()).pathname).toBe('/login');
 
