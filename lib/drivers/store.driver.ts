@@ -61,6 +61,7 @@ export class StoreDriver implements SessionDriver {
       name,
       logger,
       isDiagnosing(store) ? (error) => store.misconfiguration(error) : undefined,
+      now,
     );
   }
 
