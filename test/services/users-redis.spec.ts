@@ -107,6 +107,51 @@ describe.each(['redis', 'redis-cluster', 'redis-sentinel'] as const)('the user i
     expect(await (await h.redis()).zrange(h.index(alice)[0], 0, -1)).toEqual([touched]);
   });
 
+  it.each(['reject', 'revoke-oldest'] as const)(
+    "lets no two stores, each on connections of its own, bind past users.maxPerUser at once ('%s')",
+    async (onLimit) => {
+      const alice = newUser('alice');
+      const { url } = places[name].options().redis as { url: string };
+      const other = new RedisStore({ url, prefix: h.prefix }, { now: h.now });
+      try {
+        const first = newId();
+        await h.store.apply(first, changes({ user: h.user(alice) }), h.at());
+        const limits = Array.from({ length: 40 }, () => ({
+          max: 3,
+          onLimit,
+          until: h.now(),
+          revoked: [] as string[],
+        }));
+        const ids = limits.map(() => newId());
+        // Twenty bindings in each store, all at once.
+        const results = await Promise.allSettled(
+          ids.map((id, i) =>
+            (i % 2 === 0 ? h.store : other).apply(id, changes({ user: h.user(alice) }), {
+              ...h.at(),
+              limit: limits[i],
+            }),
+          ),
+        );
+        const live = await listed(alice);
+        expect(live).toHaveLength(3);
+        if (onLimit === 'reject') {
+          expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+          expect(live).toContain(first);
+        } else {
+          expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).toEqual([]);
+          // Every session but the three listed was retired by a binding, and said so once.
+          const revoked = limits.flatMap((limit) => limit.revoked).sort();
+          expect(revoked).toEqual([first, ...ids].filter((id) => !live.includes(id)).sort());
+          // Retired: a tombstone (until now, so perhaps already ended) nothing writes through.
+          for (const id of revoked)
+            expect(await h.store.apply(id, changes({ set: { back: 1 } }), h.at(LONG_TTL, false))).toBe(false);
+        }
+      } finally {
+        await other.close();
+      }
+    },
+  );
+
   it('drops on read the entries a lost step leaves, and lists every live session and nothing else', async () => {
     const [alice, bob] = [newUser('alice'), newUser('bob')];
     const redis = await h.redis();

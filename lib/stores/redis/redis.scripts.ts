@@ -31,8 +31,10 @@ import {
  * tombstones of sessions the limit retires), then a count and the ids of sessions whose hashes are
  * declared (to be checked against the limit). KEYS after the hash: the index of `expect` (if any),
  * then the index of the user bound to (if another), then those hashes. A binding past max answers
- * {-3, the user's other live ids} until all of them are declared: each is then checked (a stale
- * entry is not counted, and leaves), and the limit rejects ({-4}) or retires the earliest sign-ins.
+ * {-3, the user's other live ids} to have them declared: each is then checked (a stale entry is not
+ * counted, and leaves), and the limit rejects ({-4}) or retires the earliest sign-ins. Ids that
+ * joined since (bindings made meanwhile, in this same kind of step) count as live undeclared; only
+ * one the limit would retire is asked for again.
  */
 const INDEX_PART = `
 local indexed = ARGV[i + 4] ~= nil
@@ -50,14 +52,21 @@ if indexed then
   if max and bind then
     local list = others(KEYS[nx], now, id, ARGV[i + 10])
     if #list >= max then
-      local valid = {}
+      local valid, fresh = {}, {}
       for _, m in ipairs(list) do
-        if not member[m] then return tagged(-3, list) end
-        if redis.call('HGET', member[m], '${USER_ID}') == nxt then valid[#valid + 1] = m else stale[#stale + 1] = m end
+        if member[m] then
+          if redis.call('HGET', member[m], '${USER_ID}') == nxt then valid[#valid + 1] = m else stale[#stale + 1] = m end
+        elseif tonumber(ARGV[i + 13]) > 0 then
+          valid[#valid + 1] = m
+          fresh[m] = true
+        else
+          return tagged(-3, list)
+        end
       end
       if #valid >= max then
         if ARGV[i + 9] == 'reject' then return {-4} end
         retire = earliest(KEYS[nx + 1], valid, #valid - max + 1)
+        for _, m in ipairs(retire) do if fresh[m] then return tagged(-3, list) end end
       end
     end
   end

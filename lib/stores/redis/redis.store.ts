@@ -44,11 +44,14 @@ export interface RedisStoreInternals {
   now?: () => number;
 }
 
-/**
- * How many times a script is sent in all: again when the session was bound to another user than
- * the one declared, or when a binding past the limit needs the user's sessions declared.
- */
+/** How many times a script is sent again when the session was bound to another user than the one declared. */
 const TRIES = 4;
+/**
+ * How many times the apply script is sent again when a binding past the limit needs more of the
+ * user's sessions declared: each time declares every session named so far, so only a binding made
+ * meanwhile by another request adds a try.
+ */
+const DECLARES = 32;
 
 /**
  * Sessions in Redis, one hash per session (`<prefix><id>`): a field per data key (`d:<key>`) and per
@@ -118,17 +121,19 @@ export class RedisStore
     const args = changeSetArgs(changes, meta, this.maxSize);
     const next = changes.user ? bindingOf(changes.user) : undefined;
     let known = this.bound.get(id);
-    let declared: string[] = [];
-    for (let tries = 0; tries < TRIES; tries++) {
+    const declared = new Set<string>();
+    for (let tries = 0, declares = 0; tries < TRIES && declares <= DECLARES;) {
       const answer: ApplyAnswer = isCluster(client)
         ? await this.index.apply(client, id, args, known, changes, meta, next)
-        : await this.applyHere(client, id, args, known, next, meta, declared);
+        : await this.applyHere(client, id, args, known, next, meta, [...declared]);
       switch (answer.kind) {
         case 'bound':
           known = answer.binding;
+          tries++;
           continue;
         case 'declare':
-          declared = answer.ids;
+          for (const member of answer.ids) declared.add(member);
+          declares++;
           continue;
         case 'limit':
           throw new SessionUserLimitError(meta.limit!.max);
