@@ -47,11 +47,11 @@ export interface RedisStoreInternals {
 /** How many times a script is sent again when the session was bound to another user than the one declared. */
 const TRIES = 4;
 /**
- * How many times the apply script is sent again when a binding past the limit needs more of the
- * user's sessions declared: each time declares every session named so far, so only a binding made
- * meanwhile by another request adds a try.
+ * How many times, at most, the apply script is sent again when a binding past the limit needs more
+ * of the user's sessions declared. Each time declares every session named so far and is asked again
+ * only for one bound meanwhile by another request, so the tries are bounded by the sign-ins at once.
  */
-const DECLARES = 32;
+const DECLARES = 256;
 
 /**
  * Sessions in Redis, one hash per session (`<prefix><id>`): a field per data key (`d:<key>`) and per
@@ -132,8 +132,8 @@ export class RedisStore
           tries++;
           continue;
         case 'declare':
+          declares += answer.ids.some((member) => !declared.has(member)) ? 1 : DECLARES + 1;
           for (const member of answer.ids) declared.add(member);
-          declares++;
           continue;
         case 'limit':
           throw new SessionUserLimitError(meta.limit!.max);
