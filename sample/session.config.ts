@@ -20,8 +20,9 @@ export function sessionOptions(env: NodeJS.ProcessEnv = process.env): SessionMod
     // "Keep me signed in": a policy of its own, chosen at sign-in.
     policies: { remember: { idleTimeout: 30 * DAY, lifetime: 90 * DAY } },
   };
-  // "Your devices" lists and signs out the sessions of a user: every server-side driver keeps the index.
-  if (driver !== 'cookie') options.users = {};
+  // "Your devices" lists and signs out the sessions of a user: every server-side driver keeps the
+  // index; cookie sessions are made revocable by a revocation record per user, here in memory.
+  options.users = driver === 'cookie' ? { revocationStore: 'memory' } : {};
   if (driver === 'database' && env.DATABASE_URL) {
     options.database = { dataSource: dataSourceOptions(env.DATABASE_URL) };
   }

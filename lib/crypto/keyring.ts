@@ -24,6 +24,10 @@ const VERIFIED_MAX = 1000;
 interface Keys {
   sign: Buffer;
   seal: Buffer;
+  /** Names sessions in lists (handle()). */
+  handle: Buffer;
+  /** Names a user's revocation record (userRecordIds()). */
+  record: Buffer;
 }
 
 /** Characters of a handle: 96 bits of HMAC, base64url. */
@@ -50,14 +54,13 @@ export class Keyring {
    */
   private readonly verified = new Map<string, LRUCache<string, string>>();
 
-  private readonly handleKey: Buffer;
-
   constructor(secrets: readonly string[]) {
     this.keys = secrets.map((secret) => ({
       sign: derive(secret, 'nest-session/v1 cookie signature'),
       seal: derive(secret, 'nest-session/v1 cookie seal'),
+      handle: derive(secret, 'nest-session/v1 session handle'),
+      record: derive(secret, 'nest-session/v1 user record'),
     }));
-    this.handleKey = derive(secrets[0], 'nest-session/v1 session handle');
   }
 
   /**
@@ -66,7 +69,26 @@ export class Keyring {
    * found from it, and it opens nothing. A new secret gives every session a new handle.
    */
   handle(id: string): string {
-    return createHmac('sha256', this.handleKey).update(id).digest('base64url').slice(0, HANDLE_LENGTH);
+    return this.handleWith(0, id);
+  }
+
+  /** The handle of a session id under each secret, current first (the first is handle()'s). */
+  handles(id: string): string[] {
+    return this.keys.map((_, i) => this.handleWith(i, id));
+  }
+
+  /**
+   * The ids of a user's revocation record (the cookie driver's), one per secret, current first:
+   * HMAC-SHA256 of the user id, 43 base64url characters, the shape of a session id. The store never
+   * sees the user id, and a new secret names a new record (the older ones are still read).
+   */
+  userRecordIds(userId: string): string[] {
+    return this.keys.map(({ record }) => createHmac('sha256', record).update(userId).digest('base64url'));
+  }
+
+  private handleWith(index: number, id: string): string {
+    const key = this.keys[index].handle;
+    return createHmac('sha256', key).update(id).digest('base64url').slice(0, HANDLE_LENGTH);
   }
 
   /** `value.signature`, bound to the cookie name so a value cannot move between cookies. */

@@ -32,7 +32,8 @@ import { Session, type SessionServices } from '../session.js';
 import { SessionStoreUnavailableError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
-import { Facade, type CookieView, type FacadeHost } from './session-facade.js';
+import type { CookieView, FacadeHost } from './facade-host.js';
+import { Facade } from './session-facade.js';
 import { gateResponse, type CommitResult, type Committer } from './response-gate.js';
 
 /** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */

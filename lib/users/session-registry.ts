@@ -87,7 +87,11 @@ export class SessionRegistry {
 
   /** Revokes every session of the user (a password change, an admin's action); how many went. */
   async revokeAll(userId: string | number): Promise<number> {
-    return this.revokeWhere(userIdOf(userId), () => true);
+    const user = userIdOf(userId);
+    let revoked = 0;
+    for (const { users } of this.host.userDrivers())
+      if (users.revokeAll) revoked += await users.revokeAll(user);
+    return revoked + (await this.revokeWhere(user, ({ users }) => users.revokeAll === undefined));
   }
 
   private async revokeWhere(user: string, which: (found: Found) => boolean): Promise<number> {

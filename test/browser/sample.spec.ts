@@ -194,7 +194,6 @@ describe.each(drivers)('the sample on the %s driver', (driver) => {
   }, 60_000);
 
   test('your devices: two browsers signed in, one signs the other out', async () => {
-    if (driver === 'cookie') return; // the cookie driver lists devices through its revocation store
     await withScreenshots('devices', async () => {
       const url = sample!.url;
       const signIn = async (page: Page, remember: boolean) => {

@@ -227,7 +227,8 @@ describe.each(['commonjs', 'module'] as const)(
         'reads the session a Fastify app.inject() response left',
         'nest-session/testing works on the app of the root entry, which carries no kit',
       ]) {
-        expect(report).toMatch(new RegExp(`^\\s*ok \\d+ - ${test}$`, 'm'));
+        const title = test.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        expect(report).toMatch(new RegExp(`^\\s*ok \\d+ - ${title}$`, 'm'));
       }
       expect(report).toMatch(/^# pass 3$/m);
       expect(report).toMatch(/^# fail 0$/m);
