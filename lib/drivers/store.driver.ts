@@ -30,7 +30,8 @@ import { StoreHealth } from './store-health.js';
  * expires with the session's absolute lifetime, so it is written only when the id changes.
  */
 export class StoreDriver implements SessionDriver {
-  private readonly health: StoreHealth;
+  /** @internal Its store's outages as the log tells them; shared with what else uses the store. */
+  readonly health: StoreHealth;
   /** The store, when it can work synchronously: no promise per request and no response held. */
   private readonly sync: SynchronousSessionStore | undefined;
   /** The user's sessions, when the store keeps the user index. */

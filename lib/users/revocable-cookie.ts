@@ -11,6 +11,7 @@ import type {
   SessionDriver,
 } from '../drivers/session-driver.js';
 import { StoreHealth } from '../drivers/store-health.js';
+import { StoreDriver } from '../drivers/store.driver.js';
 import { SessionTooLargeError, SessionUserLimitError } from '../session.errors.js';
 import { isDiagnosing, type SessionRecord } from '../stores/session-store.js';
 import {
@@ -62,13 +63,17 @@ export class RevocableCookieDriver implements SessionDriver {
     private readonly policies: Policies,
     logger: Logger,
     clock: () => number,
+    /** The store's driver's health, when it has one: an outage is logged once, not once per user. */
+    health?: StoreHealth,
   ) {
     const store = records.store;
-    this.health = new StoreHealth(
-      storeName,
-      logger,
-      isDiagnosing(store) ? (error) => store.misconfiguration(error) : undefined,
-    );
+    this.health =
+      health ??
+      new StoreHealth(
+        storeName,
+        logger,
+        isDiagnosing(store) ? (error) => store.misconfiguration(error) : undefined,
+      );
     this.users = {
       list: async (userId) => {
         const view = await this.guard(records.read(userId, clock()));
@@ -261,5 +266,7 @@ export function revocableCookie(
     { max, onLimit },
     options.clock,
   );
-  return new RevocableCookieDriver(cookie, records, name, options.policies, logger, options.clock);
+  const driver = drivers.resolve(name);
+  const health = driver instanceof StoreDriver ? driver.health : undefined;
+  return new RevocableCookieDriver(cookie, records, name, options.policies, logger, options.clock, health);
 }

@@ -359,7 +359,7 @@ function redisDriver(name: DriverName, label: string, target: RedisTarget): Buil
         expire: async (...ids) => {
           for (const id of ids) await client().pexpire(prefix + id, 0);
         },
-        powers: ['close'],
+        powers: ['close', 'userIndex'],
         cleanup: () => store.close(),
       };
     },

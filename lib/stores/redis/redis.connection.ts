@@ -1,5 +1,5 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { SessionConfigError } from '../../session.errors.js';
+import { SessionConfigError, errorMessage } from '../../session.errors.js';
 
 /** What the driver takes from `await import('ioredis')`: ioredis stays an optional peer. */
 export type IORedis = { Redis: typeof Redis; Cluster: typeof Cluster };
@@ -119,4 +119,22 @@ export function openRedis(ioredis: IORedis, target: RedisTarget): Redis | Cluste
       return new ioredis.Cluster(nodes, options);
     }
   }
+}
+
+/** What a Redis error says about the setup, when it is a setup mistake rather than an outage. */
+export function redisMisconfiguration(error: unknown): string | undefined {
+  const message = errorMessage(error);
+  if (/^(MOVED|ASK) \d+ /.test(message) || message.startsWith('CROSSSLOT')) {
+    return (
+      'Redis answered as one node of a Redis Cluster: give every node, ' +
+      "redis.url: ['redis://host1:port', 'redis://host2:port', ...], or redis.client: new Cluster(...)"
+    );
+  }
+  if (/^(WRONGPASS|NOAUTH)/.test(message) || message.includes('invalid password')) {
+    return 'Redis refused the credentials: check the user and password in redis.url (redis://user:password@host:port)';
+  }
+  if (message.includes('DB index is out of range')) {
+    return 'the database number in redis.url (redis://host:port/N) does not exist on that server';
+  }
+  return undefined;
 }

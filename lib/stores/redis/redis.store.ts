@@ -1,27 +1,38 @@
 import type { Cluster, Redis } from 'ioredis';
-import { putKey } from '../../core/json-value.js';
-import { SessionConfigError, SessionTooLargeError, errorMessage } from '../../session.errors.js';
+import { LRUCache } from 'lru-cache';
+import { SessionTooLargeError, SessionUserLimitError } from '../../session.errors.js';
 import type {
   ClosableSessionStore,
   DiagnosingSessionStore,
   SessionChanges,
   SessionMeta,
   SessionRecord,
+  SessionUser,
   StartupCheckedSessionStore,
+  UserIndexedSessionStore,
 } from '../session-store.js';
-import { openRedis, REDIS_CLIENT_DEFAULTS, type IORedis, type RedisTarget } from './redis.connection.js';
+import {
+  isCluster,
+  RedisConnection,
+  retireWaiting,
+  waitForReplicas,
+  type RedisClient,
+} from './redis.client.js';
+import { RedisIndex } from './redis.index.js';
+import { redisMisconfiguration, type IORedis } from './redis.connection.js';
 import { resolveRedisOptions, type RedisDriverOptions } from './redis.options.js';
 import {
-  ACTIVE,
-  APPLY_SCRIPT,
-  CREATED,
-  DATA,
-  DATA_ESCAPED,
-  FLASH,
-  FLASH_ESCAPED,
+  bindingOf,
+  changeSetArgs,
+  fieldsOf,
+  indexKeys,
+  parseRecord,
   RETIRED,
-  RETIRE_SCRIPT,
-} from './redis.scripts.js';
+  USER_ID,
+  userKey,
+  type Binding,
+} from './redis.record.js';
+import { applyAnswer, boundTo, isBound, type ApplyAnswer } from './redis.scripts.js';
 
 /** What the driver gives a store beyond the user's options (tests give more). */
 export interface RedisStoreInternals {
@@ -33,290 +44,255 @@ export interface RedisStoreInternals {
   now?: () => number;
 }
 
-/** A pipeline with the retire script, as defineCommand adds it. */
-type RetirePipeline = {
-  nestSessionRetire(
-    key: string,
-    ttl: number,
-    until: number,
-  ): { call(...args: (string | number)[]): { exec(): Promise<unknown> } };
-};
-type RedisClient = (Redis | Cluster) & {
-  nestSessionApply(key: string, ...args: (string | number)[]): Promise<unknown>;
-  nestSessionRetire(key: string, ttl: number, until: number): Promise<string[] | null>;
-};
-
-/** ioredis states in which a connection attempt is under way (bounded by connectTimeout). */
-const CONNECTING = new Set(['connecting', 'connect']);
+/** How many times a script is sent again when the session was bound to another user than the one declared. */
+const TRIES = 4;
+/**
+ * How many times, at most, the apply script is sent again when a binding past the limit needs more
+ * of the user's sessions declared. Each time declares every session named so far and is asked again
+ * only for one bound meanwhile by another request, so the tries are bounded by the sign-ins at once.
+ */
+const DECLARES = 256;
 
 /**
  * Sessions in Redis, one hash per session (`<prefix><id>`): a field per data key (`d:<key>`) and per
- * flash key (`f:<key>`), each holding the value's JSON, plus the timestamps (a key with a lone
- * surrogate, which UTF-8 cannot carry, is kept escaped, `D:`/`F:` and its JSON string). A change set is one Lua
- * script (EVALSHA, EVAL when the script cache is empty) that touches only the fields it names, so its
- * cost does not grow with the session and concurrent requests that touch different keys all survive.
- * The key expires with the session, so nothing has to sweep: every write sets its TTL to the time the
- * session has left (`expiresAt - lastActivity`, PEXPIRE) rather than PEXPIREAT `expiresAt`, so a clock
- * difference between the app's hosts and Redis's cannot end sessions early.
+ * flash key (`f:<key>`), each holding the value's JSON, plus the timestamps, and the user and policy
+ * when the session has them (redis.record.ts). A change set is one Lua script (EVALSHA, EVAL when the
+ * script cache is empty) that touches only the fields it names, so its cost does not grow with the
+ * session and concurrent requests that touch different keys all survive. The key expires with the
+ * session, so nothing has to sweep: every write sets its TTL to the time the session has left
+ * (`expiresAt - lastActivity`, PEXPIRE) rather than PEXPIREAT `expiresAt`, so a clock difference
+ * between the app's hosts and Redis's cannot end sessions early.
+ *
+ * The user index: one index per user (redis.index-scripts.ts), written by the same script as the
+ * session on one node, around it on a Cluster (redis.index.ts). A script must name the keys
+ * it touches before it runs, so the store remembers which user each session it has read or written
+ * lately is bound to; a script that finds another answers so and is sent again. An anonymous
+ * session's request sends one script on one key, as before the index.
  */
-export class RedisStore implements ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore {
+export class RedisStore
+  implements ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore, UserIndexedSessionStore
+{
   private readonly prefix: string;
-  private readonly given?: RedisClient;
-  private readonly target?: RedisTarget;
+  private readonly connection: RedisConnection;
   /** Replicas a retire waits for (WAIT) before the response leaves; 0: none. */
   private readonly replicas: number;
   private readonly replicaTimeout: number;
-  private opening?: Promise<RedisClient>;
-  private attempt?: Promise<void>;
-  private lastError?: Error;
-  private closed = false;
-
-  private readonly importer: () => Promise<IORedis>;
   private readonly maxSize: number;
   private readonly now: () => number;
+  /** Session id -> the binding it was last seen with (read or written here); absent: none known. */
+  private readonly bound = new LRUCache<string, Binding>({ max: 10_000 });
+  private readonly index: RedisIndex;
 
   constructor(options: RedisDriverOptions = {}, internals: RedisStoreInternals = {}) {
     const resolved = resolveRedisOptions(options);
-    this.target = resolved.target;
-    this.given = resolved.client === undefined ? undefined : defineApply(resolved.client);
+    this.connection = new RedisConnection(
+      resolved.client,
+      resolved.target,
+      internals.importer ?? (() => import('ioredis')),
+    );
     this.prefix = resolved.prefix;
     this.replicas = resolved.waitForReplicas;
     this.replicaTimeout = resolved.waitTimeout;
-    this.importer = internals.importer ?? (() => import('ioredis'));
     this.maxSize = internals.maxSize ?? Infinity;
     this.now = internals.now ?? (() => Date.now());
+    this.index = new RedisIndex(this.prefix, this.now, async (client, id, until) => {
+      const ttl = Math.max(1, Math.ceil(until - this.now()));
+      return (await this.retireScript(client, [this.prefix + id], [ttl, until])) !== null;
+    });
   }
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const client = await this.connected();
     const fields = await client.hgetall(this.prefix + id);
     const retired = fields[RETIRED];
-    if (retired === undefined) return parseRecord(fields);
+    if (retired === undefined) {
+      const record = parseRecord(fields);
+      this.remember(id, record?.user);
+      return record;
+    }
+    this.bound.delete(id);
     // A tombstone ends on the app's clock (its TTL in Redis only removes it); one written before the
     // tombstone held its end ('1') has ended.
     return Number(retired) > this.now() ? 'retired' : undefined;
   }
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
-    const ttl = Math.max(1, Math.ceil(meta.expiresAt - meta.lastActivity));
-    const args: (string | number)[] = [
-      meta.createdAt,
-      meta.lastActivity,
-      ttl,
-      changes.clearData ? 1 : 0,
-      changes.clearFlash ? 1 : 0,
-      meta.create ? 1 : 0,
-      Number.isFinite(this.maxSize) ? this.maxSize : Number.MAX_SAFE_INTEGER,
-    ];
-    args.push(changes.deleted.length);
-    for (const key of changes.deleted) args.push(field(DATA, key));
-    pushPairs(args, DATA, changes.set, JSON.stringify);
-    pushPairs(args, FLASH, changes.flashCleared, String);
-    pushPairs(args, FLASH, changes.flash, JSON.stringify);
     const client = await this.connected();
-    const result = await client.nestSessionApply(this.prefix + id, ...args);
-    if (Array.isArray(result)) throw SessionTooLargeError.inStore(Number(result[1]), this.maxSize);
-    return result === 1;
+    const args = changeSetArgs(changes, meta, this.maxSize);
+    const next = changes.user ? bindingOf(changes.user) : undefined;
+    let known = this.bound.get(id);
+    const declared = new Set<string>();
+    for (let tries = 0, declares = 0; tries < TRIES && declares <= DECLARES;) {
+      const answer: ApplyAnswer = isCluster(client)
+        ? await this.index.apply(client, id, args, known, changes, meta, next)
+        : await this.applyHere(client, id, args, known, next, meta, [...declared]);
+      switch (answer.kind) {
+        case 'bound':
+          known = answer.binding;
+          tries++;
+          continue;
+        case 'declare':
+          declares += answer.ids.some((member) => !declared.has(member)) ? 1 : DECLARES + 1;
+          for (const member of answer.ids) declared.add(member);
+          continue;
+        case 'limit':
+          throw new SessionUserLimitError(meta.limit!.max);
+        case 'too-large':
+          throw SessionTooLargeError.inStore(answer.size, this.maxSize);
+        case 'refused':
+          this.bound.delete(id);
+          return false;
+      }
+      if (changes.user !== undefined) this.remember(id, changes.user ?? undefined);
+      if (answer.retired.length > 0) {
+        for (const revoked of answer.retired) this.bound.delete(revoked);
+        meta.limit?.revoked.push(...answer.retired);
+        if (!isCluster(client)) await waitForReplicas(client, this.replicas, this.replicaTimeout);
+      }
+      return true;
+    }
+    throw moved();
   }
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
     const client = await this.connected();
     const ttl = Math.max(1, Math.ceil(until - this.now()));
-    const key = this.prefix + id;
-    let flat: string[] | null;
-    if (this.replicas === 0) {
-      flat = await client.nestSessionRetire(key, ttl, until);
-    } else {
-      // Not acknowledged before a replica has it: a failover cannot bring the retired id back.
-      const results = await (client.pipeline() as unknown as RetirePipeline)
-        .nestSessionRetire(key, ttl, until)
-        .call('WAIT', this.replicas, this.replicaTimeout)
-        .exec();
-      const [[retireError, retired], [waitError, acknowledged]] = results as [
-        [Error | null, unknown],
-        [Error | null, unknown],
-      ];
-      if (retireError) throw retireError;
-      if (waitError) throw waitError;
-      if (Number(acknowledged) < this.replicas) {
-        throw new Error(
-          `the retired session reached ${String(acknowledged)} of ${this.replicas} Redis replicas within ${this.replicaTimeout} ms`,
-        );
-      }
-      flat = retired as string[] | null;
-    }
+    const flat = await this.indexed(client, id, (keys, tail) =>
+      this.retireScript(client, keys, [ttl, until, ...tail]),
+    );
     if (flat === null) return undefined;
-    const fields: Record<string, string> = {};
-    for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+    const fields = fieldsOf(flat as string[]);
+    const user = fields[USER_ID];
+    if (user !== undefined && isCluster(client)) await this.index.removeAfter(client, user, id);
     return parseRecord(fields);
   }
 
   async destroy(id: string): Promise<void> {
     const client = await this.connected();
-    await client.del(this.prefix + id);
+    const user = await this.indexed(client, id, (keys, tail) =>
+      client.nestSessionDestroy(keys.length, ...keys, ...tail),
+    );
+    if (user !== '' && isCluster(client)) await this.index.removeAfter(client, String(user), id);
+  }
+
+  /**
+   * The user's live sessions: the index's members that have not expired, each checked against its
+   * session's hash (live, not retired, bound to this user); the ones that fail are dropped from the
+   * index (on one node checked again in the same step; on a Cluster unless a binding is in flight).
+   */
+  async listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>> {
+    const client = await this.connected();
+    const user = userKey(userId);
+    const since = this.now();
+    const ids = await client.zrangebyscore(indexKeys(this.prefix, user)[0], `(${since}`, '+inf');
+    const hashes = await Promise.all(ids.map((id) => client.hgetall(this.prefix + id)));
+    const found: Array<{ id: string; record: SessionRecord }> = [];
+    const stale: string[] = [];
+    ids.forEach((id, i) => {
+      const fields = hashes[i];
+      const record = fields[USER_ID] === user && !fields[RETIRED] ? parseRecord(fields) : undefined;
+      if (record === undefined) stale.push(id);
+      else found.push({ id, record });
+      this.remember(id, record?.user);
+    });
+    if (stale.length > 0) await this.index.drop(client, user, since, stale, !isCluster(client));
+    return found;
   }
 
   /** What a Redis error says about the setup, when it is a setup mistake rather than an outage. */
   misconfiguration(error: unknown): string | undefined {
-    const message = errorMessage(error);
-    if (/^(MOVED|ASK) \d+ /.test(message) || message.startsWith('CROSSSLOT')) {
-      return (
-        'Redis answered as one node of a Redis Cluster: give every node, ' +
-        "redis.url: ['redis://host1:port', 'redis://host2:port', ...], or redis.client: new Cluster(...)"
-      );
-    }
-    if (/^(WRONGPASS|NOAUTH)/.test(message) || message.includes('invalid password')) {
-      return 'Redis refused the credentials: check the user and password in redis.url (redis://user:password@host:port)';
-    }
-    if (message.includes('DB index is out of range')) {
-      return 'the database number in redis.url (redis://host:port/N) does not exist on that server';
-    }
-    return undefined;
+    return redisMisconfiguration(error);
   }
 
   /** At start-up: ioredis must be installed when the driver opens its own client. */
-  async checkAtStartup(): Promise<void> {
-    if (this.given === undefined) await this.ioredis();
+  checkAtStartup(): Promise<void> {
+    return this.connection.checkAtStartup();
   }
 
   /** Closes the client the driver opened from `redis.url`; the app's own client stays open. */
-  async close(): Promise<void> {
-    this.closed = true;
-    const opening = this.opening;
-    if (opening === undefined) return;
-    const client = await opening.catch(() => undefined);
-    if (client === undefined) return;
-    if (client.status !== 'ready') return client.disconnect();
-    const ended = new Promise((resolve) => client.once('end', resolve));
-    await client.quit().catch(() => client.disconnect());
-    await ended;
-    // A Sentinel client's quit() leaves the failover detector's connections to the Sentinels open,
-    // which would keep the app's process alive: disconnect() closes them.
-    if (this.target?.kind === 'sentinel') client.disconnect();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /** @internal The client sessions go through: the app's, or the one opened from `redis.url`. */
-  client(): Promise<RedisClient> {
-    if (this.given !== undefined) return Promise.resolve(this.given);
-    if (this.closed) return Promise.reject(new Error('the redis session store is closed'));
-    return (this.opening ??= this.open());
+  client(): Promise<Redis | Cluster> {
+    return this.connection.client();
+  }
+
+  private connected(): Promise<RedisClient> {
+    return this.connection.connected();
   }
 
   /**
-   * The client, when it can take a command now. The app's client is used as it is (its own settings
-   * decide); the driver's own waits only for a connection attempt in progress, otherwise it fails at once.
+   * The apply script on one node: the session's hash, the index of the user it is expected to be
+   * bound to and of the one it binds to, and the sessions `declared` to be checked against the limit.
    */
-  private async connected(): Promise<RedisClient> {
-    const client = await this.client();
-    if (client === this.given || client.status === 'ready') return client;
-    if (!CONNECTING.has(client.status)) throw this.notConnected(client);
-    await this.connectAttempt(client);
-    return client;
-  }
-
-  private async ioredis(): Promise<IORedis> {
-    try {
-      return await this.importer();
-    } catch (error) {
-      throw new SessionConfigError(
-        'SESSION_REDIS_MISSING',
-        `the redis driver needs ioredis 5: npm install ioredis (${errorMessage(error)})`,
-      );
+  private async applyHere(
+    client: RedisClient,
+    id: string,
+    args: (string | number)[],
+    known: Binding | undefined,
+    next: Binding | undefined,
+    meta: SessionMeta,
+    declared: string[],
+  ): Promise<ApplyAnswer> {
+    const keys = [this.prefix + id, ...this.indexOf(known)];
+    if (next !== undefined && next.user !== known?.user) keys.push(...this.indexOf(next));
+    const tail: (string | number)[] = [known?.user ?? ''];
+    if (known !== undefined || next !== undefined) {
+      const limit = meta.limit;
+      const untilTtl = limit === undefined ? '' : Math.max(1, Math.ceil(limit.until - this.now()));
+      tail.push(id, this.now(), meta.expiresAt, (next ?? known)!.signedInAt);
+      tail.push(limit?.max ?? '', limit?.onLimit ?? '', limit?.replaces ?? '', limit?.until ?? '', untilTtl);
+      tail.push(declared.length, ...declared);
+      keys.push(...declared.map((member) => this.prefix + member));
     }
+    return applyAnswer(await client.nestSessionApply(keys.length, ...keys, ...args, ...tail));
   }
 
-  private async open(): Promise<RedisClient> {
-    const ioredis = await this.ioredis();
-    const client =
-      this.target === undefined ? new ioredis.Redis(REDIS_CLIENT_DEFAULTS) : openRedis(ioredis, this.target);
-    // Errors reach the requests that touch the session; the driver logs an outage once.
-    client.on('error', (error: Error) => void (this.lastError = error));
-    return defineApply(client);
+  /** The keys of a binding's index the one-node scripts declare: by expiry and by sign-in. */
+  private indexOf(binding: Binding | undefined): string[] {
+    return binding === undefined ? [] : indexKeys(this.prefix, binding.user).slice(0, 2);
   }
 
-  /** Waits for the connection attempt in progress: at most connectTimeout. */
-  private connectAttempt(client: RedisClient): Promise<void> {
-    return (this.attempt ??= new Promise<void>((resolve, reject) => {
-      const settle = () => {
-        client.off('ready', settle);
-        client.off('close', settle);
-        client.off('end', settle);
-        this.attempt = undefined;
-        if (client.status === 'ready') resolve();
-        else reject(this.notConnected(client));
-      };
-      client.on('ready', settle);
-      client.on('close', settle);
-      client.on('end', settle);
-    }));
-  }
-
-  private notConnected(client: RedisClient): Error {
-    const why = this.lastError ? `: ${this.lastError.message}` : '';
-    return new Error(`Redis is not connected (${client.status})${why}`);
-  }
-}
-
-function defineApply(client: Redis | Cluster): RedisClient {
-  const c = client as RedisClient;
-  if (typeof c.nestSessionApply !== 'function') {
-    client.defineCommand('nestSessionApply', { numberOfKeys: 1, lua: APPLY_SCRIPT });
-  }
-  if (typeof c.nestSessionRetire !== 'function') {
-    client.defineCommand('nestSessionRetire', { numberOfKeys: 1, lua: RETIRE_SCRIPT });
-  }
-  return c;
-}
-
-/** A lone surrogate (a well-formed string has none; a paired one is one code point under /u). */
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/**
- * The hash field of a data or flash key: `d:<key>`, or `D:<key as JSON>` for a key with a lone
- * surrogate, which UTF-8 cannot carry (it would reach Redis as U+FFFD, merged with other keys).
- */
-function field(kind: typeof DATA | typeof FLASH, key: string): string {
-  if (!LONE_SURROGATE.test(key)) return kind + key;
-  return (kind === DATA ? DATA_ESCAPED : FLASH_ESCAPED) + JSON.stringify(key);
-}
-
-/** Appends a count and then field/value pairs, the list layout the script reads. */
-function pushPairs(
-  args: (string | number)[],
-  prefix: typeof DATA | typeof FLASH,
-  bag: Record<string, unknown>,
-  encode: (value: unknown) => string | undefined,
-): void {
-  const at = args.push(0) - 1;
-  let count = 0;
-  for (const key in bag) {
-    const value = encode(bag[key]);
-    if (value === undefined) continue; // not JSON (set() rejects it): nothing to store
-    args.push(field(prefix, key), value);
-    count++;
-  }
-  args[at] = count;
-}
-
-/** A hash as HGETALL returns it: a record, or undefined when it is missing or not one of ours. */
-function parseRecord(fields: Record<string, string>): SessionRecord | undefined {
-  const created = fields[CREATED];
-  const active = fields[ACTIVE];
-  if (created === undefined || active === undefined) return undefined;
-  const data: Record<string, unknown> = {};
-  const flash: Record<string, unknown> = {};
-  try {
-    for (const name in fields) {
-      const kind = name.slice(0, 2);
-      const plain = kind === DATA || kind === FLASH;
-      const bag =
-        kind === DATA || kind === DATA_ESCAPED ? data : plain || kind === FLASH_ESCAPED ? flash : undefined;
-      if (bag === undefined) continue;
-      const key = plain ? name.slice(2) : String(JSON.parse(name.slice(2)));
-      putKey(bag, key, JSON.parse(fields[name]));
+  /**
+   * Runs the retire or the destroy script: on one node with the index of the user the session is
+   * expected to be bound to (KEYS after the hash; ARGV expect, id, now after the script's own), sent
+   * again while the session turns out bound to another; on a Cluster on the hash alone (the caller
+   * takes the entry out after).
+   */
+  private async indexed(
+    client: RedisClient,
+    id: string,
+    run: (keys: string[], tail: (string | number)[]) => Promise<unknown>,
+  ): Promise<unknown> {
+    const here = !isCluster(client);
+    let known = this.bound.get(id);
+    for (let tries = 0; tries < TRIES; tries++) {
+      const tail = here ? [known?.user ?? '', id, this.now()] : [];
+      const answer = await run([this.prefix + id, ...(here ? this.indexOf(known) : [])], tail);
+      if (!isBound(answer)) {
+        this.bound.delete(id);
+        return answer;
+      }
+      known = boundTo(answer[1]).binding;
     }
-  } catch {
-    return undefined;
+    throw moved();
   }
-  return { data, flash, createdAt: Number(created), lastActivity: Number(active) };
+
+  /** The retire script, then (Sentinel) WAIT in the same round trip: a failover cannot bring the id back. */
+  private retireScript(client: RedisClient, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return retireWaiting(client, keys, args, this.replicas, this.replicaTimeout);
+  }
+
+  /** Keeps the binding a session was read or written with here. */
+  private remember(id: string, user: SessionUser | undefined): void {
+    if (user === undefined) this.bound.delete(id);
+    else this.bound.set(id, bindingOf(user));
+  }
+}
+
+/** The session's user, or that user's sessions, changed again before each try (other requests meanwhile). */
+function moved(): Error {
+  return new Error(`the session's user, or that user's sessions, changed at each of ${TRIES} tries`);
 }

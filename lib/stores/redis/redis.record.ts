@@ -1,0 +1,154 @@
+/**
+ * How a session is laid out in Redis: the fields of its hash, how a record is read back from them,
+ * and how a user's id is spelt in the user index's keys.
+ */
+import { putKey } from '../../core/json-value.js';
+import type { SessionChanges, SessionMeta, SessionRecord, SessionUser } from '../session-store.js';
+
+export const DATA = 'd:';
+export const FLASH = 'f:';
+/**
+ * The fields of data and flash keys that hold a lone surrogate, which UTF-8 cannot carry (ioredis
+ * would send it as U+FFFD, and '\uD800a' and '\uDC00a' would become one field): the key is kept as
+ * its JSON string, which escapes it. Every other key keeps its plain field.
+ */
+export const DATA_ESCAPED = 'D:';
+export const FLASH_ESCAPED = 'F:';
+export const CREATED = 'm:c';
+export const ACTIVE = 'm:a';
+/** Bytes of the data and flash fields (names and JSON values). */
+export const SIZE = 'm:s';
+/** The one field of a retired id's tombstone: when it ends (ms since the epoch, the app's clock). */
+export const RETIRED = 'm:r';
+/** A bound session's user: its id as the index keys spell it (userKey()), and the SessionUser as JSON. */
+export const USER_ID = 'm:i';
+export const USER = 'm:u';
+/** The policy the session follows, as JSON; none: the default one. */
+export const POLICY = 'm:p';
+
+/** What the store knows of a session's binding: its user's id as keys spell it, and when it was signed in. */
+export interface Binding {
+  user: string;
+  signedInAt: number;
+}
+
+export function bindingOf(user: SessionUser): Binding {
+  return { user: userKey(user.id), signedInAt: user.signedInAt };
+}
+
+/**
+ * A user id as the index keys and the USER_ID field spell it: '%', '{' and '}' (a hash tag's
+ * braces) and lone surrogates (which UTF-8 cannot carry) escaped, every other character as it is.
+ * No two ids get the same spelling.
+ */
+export function userKey(id: string): string {
+  return id.replace(/[%{}]|\p{Cs}/gu, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x80 ? `%${code.toString(16)}` : `%u${code.toString(16)}`;
+  });
+}
+
+/**
+ * The keys of a user's index, under one hash tag (one Cluster slot): the user's session ids scored
+ * by when they expire, the same ids scored by when they were signed in, and (Cluster) the bindings
+ * in flight, scored by when they were reserved.
+ */
+export function indexKeys(prefix: string, user: string): [expiry: string, signedIn: string, pending: string] {
+  const base = `${prefix}user:{${user}}`;
+  return [base, `${base}:s`, `${base}:p`];
+}
+
+/** A lone surrogate (a well-formed string has none; a paired one is one code point under /u). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * The hash field of a data or flash key: `d:<key>`, or `D:<key as JSON>` for a key with a lone
+ * surrogate, which UTF-8 cannot carry (it would reach Redis as U+FFFD, merged with other keys).
+ */
+function field(kind: typeof DATA | typeof FLASH, key: string): string {
+  if (!LONE_SURROGATE.test(key)) return kind + key;
+  return (kind === DATA ? DATA_ESCAPED : FLASH_ESCAPED) + JSON.stringify(key);
+}
+
+/** Appends a count and then field/value pairs, the list layout the apply script reads. */
+function pushPairs(
+  args: (string | number)[],
+  prefix: typeof DATA | typeof FLASH,
+  bag: Record<string, unknown>,
+  encode: (value: unknown) => string | undefined,
+): void {
+  const at = args.push(0) - 1;
+  let count = 0;
+  for (const key in bag) {
+    const value = encode(bag[key]);
+    if (value === undefined) continue; // not JSON (set() rejects it): nothing to store
+    args.push(field(prefix, key), value);
+    count++;
+  }
+  args[at] = count;
+}
+
+/**
+ * The apply script's ARGV for a change set (redis.scripts.ts): the timestamps and flags, the four
+ * lists, then the policy and the user ('' unchanged, '-' none, or its JSON) and that user's key.
+ */
+export function changeSetArgs(
+  changes: SessionChanges,
+  meta: SessionMeta,
+  maxSize: number,
+): (string | number)[] {
+  const args: (string | number)[] = [
+    meta.createdAt,
+    meta.lastActivity,
+    Math.max(1, Math.ceil(meta.expiresAt - meta.lastActivity)),
+    changes.clearData ? 1 : 0,
+    changes.clearFlash ? 1 : 0,
+    meta.create ? 1 : 0,
+    Number.isFinite(maxSize) ? maxSize : Number.MAX_SAFE_INTEGER,
+  ];
+  args.push(changes.deleted.length);
+  for (const key of changes.deleted) args.push(field(DATA, key));
+  pushPairs(args, DATA, changes.set, JSON.stringify);
+  pushPairs(args, FLASH, changes.flashCleared, String);
+  pushPairs(args, FLASH, changes.flash, JSON.stringify);
+  const { user, policy } = changes;
+  args.push(policy === undefined ? '' : policy === null ? '-' : JSON.stringify(policy));
+  args.push(
+    user === undefined ? '' : user === null ? '-' : JSON.stringify(user),
+    user ? userKey(user.id) : '',
+  );
+  return args;
+}
+
+/** A flat HGETALL answer (field, value, field, value...) as an object. */
+export function fieldsOf(flat: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+  return fields;
+}
+
+/** A hash as HGETALL returns it: a record, or undefined when it is missing or not one of ours. */
+export function parseRecord(fields: Record<string, string>): SessionRecord | undefined {
+  const created = fields[CREATED];
+  const active = fields[ACTIVE];
+  if (created === undefined || active === undefined) return undefined;
+  const data: Record<string, unknown> = {};
+  const flash: Record<string, unknown> = {};
+  const record: SessionRecord = { data, flash, createdAt: Number(created), lastActivity: Number(active) };
+  try {
+    for (const name in fields) {
+      const kind = name.slice(0, 2);
+      const plain = kind === DATA || kind === FLASH;
+      const bag =
+        kind === DATA || kind === DATA_ESCAPED ? data : plain || kind === FLASH_ESCAPED ? flash : undefined;
+      if (bag === undefined) continue;
+      const key = plain ? name.slice(2) : String(JSON.parse(name.slice(2)));
+      putKey(bag, key, JSON.parse(fields[name]));
+    }
+    if (fields[USER] !== undefined) record.user = JSON.parse(fields[USER]) as SessionUser;
+    if (fields[POLICY] !== undefined) record.policy = String(JSON.parse(fields[POLICY]));
+  } catch {
+    return undefined;
+  }
+  return record;
+}
