@@ -24,6 +24,7 @@ import type {
   SessionDriver,
 } from './session-driver.js';
 import { StoreHealth } from './store-health.js';
+import { then, wholeRecord } from './store-work.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
@@ -272,22 +273,3 @@ const RETIRED = 'its id was retired (regenerated or destroyed) by another reques
 /** Why a session that sent no cookie with the head cannot take changes after it. */
 const NO_COOKIE =
   "the response's head was sent before this session held anything, so no session cookie reached the client";
-
-/** Chains a step onto store work that may have been done at once. */
-function then<T, R>(value: Promise<T> | T, next: (value: T) => R | Promise<R>): Promise<R> | R {
-  return value instanceof Promise ? value.then(next) : next(value);
-}
-
-/** A change set that writes a whole record (the one regenerate() carries to its new id). */
-function wholeRecord(record: SessionRecord): SessionChanges {
-  return {
-    clearData: true,
-    clearFlash: true,
-    set: record.data,
-    deleted: [],
-    flash: record.flash,
-    flashCleared: {},
-    user: record.user ?? null,
-    policy: record.policy ?? null,
-  };
-}
