@@ -5,6 +5,9 @@ export { SessionManager, type SessionStoreFactory } from './session-manager.js';
 export { Flash } from './flash/flash.decorator.js';
 export { KeepFlash } from './flash/keep-flash.decorator.js';
 export { FlashInterceptor } from './flash/flash.interceptor.js';
+export { SessionEvents } from './events/session-events.js';
+export { OnSessionEvent } from './events/on-session-event.decorator.js';
+export type { SessionEvent, SessionEventMap, SessionEventName } from './events/session-event.js';
 export {
   applyChanges,
   emptyRecord,

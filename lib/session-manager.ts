@@ -3,6 +3,7 @@ import { Keyring } from './crypto/keyring.js';
 import { CookieDriver } from './drivers/cookie.driver.js';
 import { DriverRegistry, type DriverFactory } from './drivers/driver-registry.js';
 import { StoreDriver } from './drivers/store.driver.js';
+import { SessionEvents } from './events/session-events.js';
 import { CookieWriter } from './http/cookies.js';
 import { currentScope } from './core/request-scope.js';
 import { SessionLifecycle } from './http/lifecycle.js';
@@ -33,6 +34,8 @@ export class SessionManager implements OnApplicationShutdown {
   private readonly keyring: Keyring;
   /** @internal What every Session of this module needs besides the request's state. */
   readonly services: SessionServices;
+  /** @internal The module's SessionEvents: drivers, the lifecycle and the registry report to it. */
+  readonly events = new SessionEvents();
   private readonly registry: DriverRegistry;
   private readonly sessions = new Map<string, Session>();
   /** Built-in drivers other than the default whose options were given: checked at start-up. */
@@ -60,14 +63,24 @@ export class SessionManager implements OnApplicationShutdown {
             this.logger,
           );
     this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies, this.services, migration);
+    this.lifecycle.events = this.events;
     const context = { maxSize: this.options.maxSize, logger: this.logger, now: this.options.clock };
     for (const name of BUILT_IN_STORE_NAMES) {
-      this.extend(name, (options) => createBuiltInStore(name, options, context));
+      const pruned = (count: number) => this.pruned(name, count);
+      this.extend(name, (options) => createBuiltInStore(name, options, { ...context, pruned }));
     }
     this.register(
       'cookie',
       (name, cookieName) =>
-        new CookieDriver(name, cookieName, this.keyring, cookies, this.options.policies, this.logger),
+        new CookieDriver(
+          name,
+          cookieName,
+          this.keyring,
+          cookies,
+          this.options.policies,
+          this.logger,
+          this.events,
+        ),
     );
     this.configured =
       typeof input === 'object' ? BUILT_IN_STORE_NAMES.filter((name) => input[name] !== undefined) : [];
@@ -103,6 +116,7 @@ export class SessionManager implements OnApplicationShutdown {
           this.logger,
           { max: this.options.users.maxPerUser, onLimit: this.options.users.onLimit },
           this.options.clock,
+          this.events,
         ),
     );
   }
@@ -130,7 +144,17 @@ export class SessionManager implements OnApplicationShutdown {
       },
       handle: this.services.handle,
       policies: this.options.policies,
+      events: this.events,
+      now: this.options.clock,
     };
+  }
+
+  /** A built-in store's prune dropped `count` expired records: one 'expired' event for them all. */
+  private pruned(driver: string, count: number): void {
+    if (count === 0 || !this.events.listening) return;
+    const time = this.options.clock();
+    const common = { driver, handle: undefined, userId: undefined, time };
+    this.events.emit({ name: 'expired', ...common, seenBy: 'prune', reason: undefined, count });
   }
 
   private usersUnsupported(name: string): SessionConfigError {

@@ -8,7 +8,9 @@ import {
   type OnApplicationBootstrap,
   type Provider,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
+import { SessionEvents } from './events/session-events.js';
+import { SessionEventsExplorer } from './events/session-events.explorer.js';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
 import { installExpress, reserveGateSlots, type ExpressApp } from './http/express.adapter.js';
 import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './http/fastify.adapter.js';
@@ -35,6 +37,7 @@ const CONFIGURED_PROVIDERS: Provider[] = [
   },
   SessionMiddleware,
   GraphqlEndpoints,
+  SessionEventsExplorer,
 ];
 
 /** A bare `imports: [SessionModule]`: the manager of the forRoot() called elsewhere, or an error that says to call it. */
@@ -56,6 +59,7 @@ function configuredManager(manager: SessionManager | undefined): SessionManager 
  * a dynamic module's providers after its decorator's, as @nestjs/config's ConfigModule relies on).
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: SessionManager,
@@ -69,8 +73,14 @@ function configuredManager(manager: SessionManager | undefined): SessionManager 
     },
     { provide: Session, useFactory: (manager: SessionManager) => manager.session, inject: [SessionManager] },
     FlashInterceptor,
+    // Events (lib/events/).
+    {
+      provide: SessionEvents,
+      useFactory: (manager: SessionManager) => manager.events,
+      inject: [SessionManager],
+    },
   ],
-  exports: [SessionManager, Session, SessionRegistry, FlashInterceptor],
+  exports: [SessionManager, Session, SessionRegistry, FlashInterceptor, SessionEvents],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationBootstrap {
   /** The adapter whose glue was installed when it appeared; undefined: another adapter (a Nest middleware). */

@@ -12,6 +12,7 @@
  */
 import type { SessionRecord } from '../core/change-set.js';
 import type { FlashConsumption, SessionState } from '../core/session-state.js';
+import type { CommitReport } from '../events/commit-report.js';
 import type { SessionStore } from '../stores/session-store.js';
 
 /**
@@ -41,6 +42,8 @@ export interface CommitInput {
   hadCookie: boolean;
   secure: boolean;
   now: number;
+  /** While someone listens to SessionEvents: where the driver adds what only it knows. */
+  report?: CommitReport;
 }
 
 /**

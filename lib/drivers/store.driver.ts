@@ -4,6 +4,8 @@ import type { Policies } from '../core/policies.js';
 import { applyChanges, isEmptyChanges, type UserLimit } from '../core/change-set.js';
 import { SessionState } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
+import { lapsed } from '../events/commit-report.js';
+import type { SessionEventSink } from '../events/session-event.js';
 import { SessionConflictError, SessionTooLargeError, SessionUserLimitError } from '../session.errors.js';
 import {
   isClosable,
@@ -47,6 +49,8 @@ export class StoreDriver implements SessionDriver {
     /** users.maxPerUser (Infinity: none) and onLimit. */
     private readonly userLimit?: Pick<UserLimit, 'max' | 'onLimit'>,
     private readonly now: () => number = () => Date.now(),
+    /** SessionEvents: store.down and store.up, and the sessions found expired at load. */
+    private readonly events?: SessionEventSink,
   ) {
     this.sync = isSynchronous(store) ? store : undefined;
     this.users = isUserIndexed(store)
@@ -62,6 +66,8 @@ export class StoreDriver implements SessionDriver {
       name,
       logger,
       isDiagnosing(store) ? (error) => store.misconfiguration(error) : undefined,
+      now,
+      events,
     );
   }
 
@@ -85,9 +91,11 @@ export class StoreDriver implements SessionDriver {
 
   private loaded(id: string, record: SessionRecord | 'retired' | undefined, now: number): SessionState {
     if (record === 'retired') return SessionState.retired(newSessionId);
-    if (record && isExpired(this.policies.of(record.policy), record.createdAt, record.lastActivity, now))
-      record = undefined;
-    return new SessionState(record ? id : undefined, record, newSessionId);
+    if (record === undefined) return new SessionState(undefined, undefined, newSessionId);
+    const policy = this.policies.of(record.policy);
+    if (isExpired(policy, record.createdAt, record.lastActivity, now))
+      return lapsed(id, record, policy, this.events);
+    return new SessionState(id, record, newSessionId);
   }
 
   /**
@@ -96,7 +104,7 @@ export class StoreDriver implements SessionDriver {
    * its record, as the store holds it now, carried to the new id with this request's changes; a
    * destroyed one is retired; a new one is created when it holds something.
    */
-  commit({ state, consume, hadCookie, now }: CommitInput): DriverCommit {
+  commit({ state, consume, hadCookie, now, report }: CommitInput): DriverCommit {
     if (state.failure) return {};
     // The ids this commit's store work is about, for its error (told without them); read only then,
     // since reading a new session's id makes one.
@@ -147,6 +155,7 @@ export class StoreDriver implements SessionDriver {
         const seen = state.changes(consume, true);
         state.committed(undefined);
         const bind = { ...meta, create: true, limit: this.limit(changes, now, previous) };
+        report?.limit(this.name, changes.user, bind.limit);
         const moved = then(this.apply(state.id, seen, bind), () =>
           then(this.retire(previous, until), (record) => {
             if (record === undefined) {
@@ -170,7 +179,9 @@ export class StoreDriver implements SessionDriver {
       let created: Promise<boolean> | boolean | undefined;
       let cookie: SessionCookie | undefined;
       if (!isEmptyChanges({ ...changes, clearData: false, clearFlash: false })) {
-        created = this.apply(state.id, changes, { ...meta, create: true, limit: this.limit(changes, now) });
+        const limit = this.limit(changes, now);
+        report?.limit(this.name, changes.user, limit);
+        created = this.apply(state.id, changes, { ...meta, create: true, limit });
         cookie = newCookie();
       } else if (state.destroyed && hadCookie) {
         cookie = 'clear';

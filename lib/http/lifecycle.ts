@@ -27,6 +27,8 @@ import { SessionState, type FlashConsumption } from '../core/session-state.js';
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
+import { CommitReport } from '../events/commit-report.js';
+import type { SessionEventSink } from '../events/session-event.js';
 import type { MigratingRequest, Migration } from '../migration/migration.js';
 import { Session, type SessionServices } from '../session.js';
 import { SessionStoreUnavailableError } from '../session.errors.js';
@@ -52,6 +54,8 @@ export class SessionLifecycle {
   readonly defaultDriver: string;
   /** Whether a request's URL is the GraphQL endpoint's (realtime/graphql.ts, at start-up); none without GraphQL. */
   isGraphql: ((url: string) => boolean) | undefined;
+  /** Where commits are reported (SessionEvents, set by SessionManager); a report is made only while it listens. */
+  events: SessionEventSink | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -241,6 +245,10 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     // Drivers that may refuse go first, so a refused response writes nothing.
     if (entries.length > 1)
       entries.sort(([a], [b]) => Number(b.mayRefuse === true) - Number(a.mayRefuse === true));
+    const events = this.lifecycle.events;
+    const report = events?.listening
+      ? new CommitReport(events, this.now, this.lifecycle.services.handle)
+      : undefined;
     const cookies: string[] = [];
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
@@ -253,15 +261,19 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
         hadCookie: this.cookies[driver.cookieName] !== undefined,
         secure: (secure ??= this.view.secure(this.client)),
         now: this.now,
+        report,
       });
       if (out.failure !== undefined) {
+        report?.refused(driver.name, state, out.failure);
         for (const [, refused] of entries) refused.committed(REFUSED);
         this.late = NONE;
         return { cookies: [], pending: undefined, failure: out.failure };
       }
       const cookie = out.cookie ?? this.migrating?.cookie(driver, state);
       if (cookie !== undefined) cookies.push(this.lifecycle.setCookie(driver, cookie, secure));
-      if (out.pending !== undefined) (pending ??= []).push(out.pending);
+      report?.session(driver.name, state, out.cookie);
+      if (out.pending !== undefined)
+        (pending ??= []).push(report?.watch(out.pending, driver.name, state) ?? out.pending);
       if (state.acceptsLate) late.push(entry);
     }
     this.late = late;
@@ -270,10 +282,9 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       cookies.push(...old.cookies);
       if (old.pending !== undefined) (pending ??= []).push(old.pending);
     }
-    return {
-      cookies,
-      pending: pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending),
-    };
+    const work = pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending);
+    // Events only once the store work the response waits for is done (step 7).
+    return { cookies, pending: report === undefined ? work : report.settle(work) };
   }
 
   /**

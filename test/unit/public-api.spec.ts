@@ -22,6 +22,12 @@ const PUBLIC = [
   'Flash',
   'KeepFlash',
   'FlashInterceptor',
+  // events
+  'SessionEvents',
+  'SessionEvent',
+  'SessionEventMap',
+  'SessionEventName',
+  'OnSessionEvent',
   // the store contract
   'SessionStore',
   'PrunableSessionStore',
