@@ -8,6 +8,7 @@ export { FlashInterceptor } from './flash/flash.interceptor.js';
 export { SessionEvents } from './events/session-events.js';
 export { OnSessionEvent } from './events/on-session-event.decorator.js';
 export type { SessionEvent, SessionEventMap, SessionEventName } from './events/session-event.js';
+export { SessionHealthIndicator, type SessionHealthResult } from './events/session-health.indicator.js';
 export {
   applyChanges,
   emptyRecord,

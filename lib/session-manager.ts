@@ -149,6 +149,13 @@ export class SessionManager implements OnApplicationShutdown {
     };
   }
 
+  /** @internal SessionHealthIndicator's probe: the default driver's store answers a read (or rejects). */
+  async ping(): Promise<string> {
+    const driver = this.registry.resolve(this.options.driver);
+    await driver.ping?.();
+    return driver.name;
+  }
+
   /** A built-in store's prune dropped `count` expired records: one 'expired' event for them all. */
   private pruned(driver: string, count: number): void {
     if (count === 0 || !this.events.listening) return;

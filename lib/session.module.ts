@@ -8,9 +8,10 @@ import {
   type OnApplicationBootstrap,
   type Provider,
 } from '@nestjs/common';
-import { DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
+import { DiscoveryModule, HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { SessionEvents } from './events/session-events.js';
 import { SessionEventsExplorer } from './events/session-events.explorer.js';
+import { SessionHealthIndicator } from './events/session-health.indicator.js';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
 import { installExpress, reserveGateSlots, type ExpressApp } from './http/express.adapter.js';
 import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './http/fastify.adapter.js';
@@ -73,14 +74,27 @@ function configuredManager(manager: SessionManager | undefined): SessionManager 
     },
     { provide: Session, useFactory: (manager: SessionManager) => manager.session, inject: [SessionManager] },
     FlashInterceptor,
-    // Events (lib/events/).
+    // Events and health (lib/events/).
     {
       provide: SessionEvents,
       useFactory: (manager: SessionManager) => manager.events,
       inject: [SessionManager],
     },
+    {
+      provide: SessionHealthIndicator,
+      useFactory: (manager: SessionManager, moduleRef: ModuleRef) =>
+        new SessionHealthIndicator(() => manager.ping(), manager.options.driver, moduleRef),
+      inject: [SessionManager, ModuleRef],
+    },
   ],
-  exports: [SessionManager, Session, SessionRegistry, FlashInterceptor, SessionEvents],
+  exports: [
+    SessionManager,
+    Session,
+    SessionRegistry,
+    FlashInterceptor,
+    SessionEvents,
+    SessionHealthIndicator,
+  ],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationBootstrap {
   /** The adapter whose glue was installed when it appeared; undefined: another adapter (a Nest middleware). */

@@ -87,4 +87,6 @@ export interface SessionDriver {
   readonly users?: DriverUsers;
   /** Releases what the driver opened, on application shutdown. */
   close?(): Promise<void>;
+  /** Reads an unknown id from the store: resolves while it answers (SessionHealthIndicator). */
+  ping?(): Promise<void>;
 }

@@ -229,6 +229,11 @@ export class StoreDriver implements SessionDriver {
     if (isClosable(this.store)) await this.store.close();
   }
 
+  /** SessionHealthIndicator's probe: a read of an id no session has, counted as any store call. */
+  async ping(): Promise<void> {
+    await this.guard(this.store.get(newSessionId()), () => []);
+  }
+
   /** Store work: done at once on a synchronous store, otherwise the promise to wait for. */
   private apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> | boolean {
     return this.sync === undefined

@@ -22,12 +22,14 @@ const PUBLIC = [
   'Flash',
   'KeepFlash',
   'FlashInterceptor',
-  // events
+  // events and health
   'SessionEvents',
   'SessionEvent',
   'SessionEventMap',
   'SessionEventName',
   'OnSessionEvent',
+  'SessionHealthIndicator',
+  'SessionHealthResult',
   // the store contract
   'SessionStore',
   'PrunableSessionStore',
