@@ -9,6 +9,8 @@ export { SessionEvents } from './events/session-events.js';
 export { OnSessionEvent } from './events/on-session-event.decorator.js';
 export type { SessionEvent, SessionEventMap, SessionEventName } from './events/session-event.js';
 export { SessionHealthIndicator, type SessionHealthResult } from './events/session-health.indicator.js';
+export { NoTouch } from './events/no-touch.decorator.js';
+export { NoTouchInterceptor } from './events/no-touch.interceptor.js';
 export {
   applyChanges,
   emptyRecord,

@@ -9,6 +9,7 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { DiscoveryModule, HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { NoTouchInterceptor } from './events/no-touch.interceptor.js';
 import { SessionEvents } from './events/session-events.js';
 import { SessionEventsExplorer } from './events/session-events.explorer.js';
 import { SessionHealthIndicator } from './events/session-health.indicator.js';
@@ -86,6 +87,7 @@ function configuredManager(manager: SessionManager | undefined): SessionManager 
         new SessionHealthIndicator(() => manager.ping(), manager.options.driver, moduleRef),
       inject: [SessionManager, ModuleRef],
     },
+    NoTouchInterceptor,
   ],
   exports: [
     SessionManager,
@@ -94,6 +96,7 @@ function configuredManager(manager: SessionManager | undefined): SessionManager 
     FlashInterceptor,
     SessionEvents,
     SessionHealthIndicator,
+    NoTouchInterceptor,
   ],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationBootstrap {

@@ -73,10 +73,10 @@ export class CookieDriver implements SessionDriver {
     return state;
   }
 
-  commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
+  commit({ state, consume, hadCookie, secure, now, noTouch }: CommitInput): DriverCommit {
     if (state.failure) return {};
     state.committed(IN_COOKIE);
-    const cookie = this.cookieFor(state, consume, now);
+    const cookie = this.cookieFor(state, consume, now, noTouch === true);
     if (cookie === undefined) {
       // destroy() clears the client's cookie, unless something set afterwards starts a new session.
       return state.destroyed && hadCookie ? { cookie: 'clear' } : {};
@@ -95,15 +95,17 @@ export class CookieDriver implements SessionDriver {
     state: SessionState,
     consume: CommitInput['consume'],
     now: number,
+    noTouch: boolean,
   ): { value: string; expires: number | undefined } | undefined {
     // A new session, or the fresh one destroy() starts: written only when it holds something.
     const fresh = state.isNew || state.destroyed;
+    // Unchanged: resealed only to extend it (or to move it to the current secret), never on @NoTouch().
     if (
       !fresh &&
       !state.modified &&
-      !this.stale.has(state) &&
       isEmptyChanges(state.changes(consume, false)) &&
-      !needsTouch(this.policies.of(state.policy), state.lastActivity, now)
+      (noTouch ||
+        (!this.stale.has(state) && !needsTouch(this.policies.of(state.policy), state.lastActivity, now)))
     ) {
       return undefined;
     }

@@ -42,6 +42,8 @@ export interface CommitInput {
   hadCookie: boolean;
   secure: boolean;
   now: number;
+  /** A @NoTouch() route: a session this request did not change is not extended (nothing written). */
+  noTouch?: boolean;
   /** While someone listens to SessionEvents: where the driver adds what only it knows. */
   report?: CommitReport;
 }

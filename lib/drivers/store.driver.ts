@@ -104,7 +104,7 @@ export class StoreDriver implements SessionDriver {
    * its record, as the store holds it now, carried to the new id with this request's changes; a
    * destroyed one is retired; a new one is created when it holds something.
    */
-  commit({ state, consume, hadCookie, now, report }: CommitInput): DriverCommit {
+  commit({ state, consume, hadCookie, now, noTouch, report }: CommitInput): DriverCommit {
     if (state.failure) return {};
     // The ids this commit's store work is about, for its error (told without them); read only then,
     // since reading a new session's id makes one.
@@ -136,7 +136,7 @@ export class StoreDriver implements SessionDriver {
         const reissue = state.policyChangedHere;
         state.committed(undefined);
         const empty = isEmptyChanges(changes);
-        if (empty && !needsTouch(policy, state.lastActivity, now)) return {};
+        if (empty && (noTouch || !needsTouch(policy, state.lastActivity, now))) return {};
         const applied = this.work(
           then(this.apply(state.id, changes, meta), (applied) => {
             if (!applied && !empty) throw new SessionConflictError(this.name);

@@ -156,6 +156,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   migrating: MigratingRequest | undefined;
   /** The request is for the GraphQL endpoint: its response consumes only the flash it read. */
   graphql = false;
+  /** Set by NoTouchInterceptor on @NoTouch() routes: an unchanged session is not extended. */
+  noTouch = false;
   private facade: Facade | undefined;
   /** Once committed: the states whose later changes the late commit keeps (step 7). */
   private late: Array<readonly [SessionDriver, SessionState]> | undefined;
@@ -261,6 +263,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
         hadCookie: this.cookies[driver.cookieName] !== undefined,
         secure: (secure ??= this.view.secure(this.client)),
         now: this.now,
+        noTouch: this.noTouch,
         report,
       });
       if (out.failure !== undefined) {

@@ -1,5 +1,7 @@
 import {
+  Body,
   Controller,
+  Get,
   HttpCode,
   Injectable,
   Module,
@@ -8,7 +10,9 @@ import {
   type Type,
 } from '@nestjs/common';
 import {
+  NoTouch,
   OnSessionEvent,
+  Session,
   type PrunableSessionStore,
   SessionManager,
   type SessionEvent,
@@ -57,6 +61,49 @@ export class EventRecorder {
   }
 }
 
+/** The routes of idle warnings: time left read with and without extending the session. */
+@Controller('idle')
+export class IdleController {
+  constructor(private readonly session: Session) {}
+
+  @Get('left')
+  @NoTouch()
+  left() {
+    return { ...this.session.timeLeft(), isNew: this.session.isNew };
+  }
+
+  @Get('left-touching')
+  leftTouching() {
+    return { ...this.session.timeLeft(), isNew: this.session.isNew };
+  }
+
+  @Post('note')
+  @HttpCode(200)
+  @NoTouch()
+  note(@Body('note') note: string) {
+    this.session.set('note', note);
+    return this.session.timeLeft();
+  }
+
+  @Get('flash')
+  @NoTouch()
+  flash() {
+    return this.session.flashes();
+  }
+}
+
+/** Every route of this controller is @NoTouch(). */
+@Controller('quiet')
+@NoTouch()
+export class QuietController {
+  constructor(private readonly session: Session) {}
+
+  @Get('left')
+  left() {
+    return this.session.timeLeft();
+  }
+}
+
 /** Admin work outside any session: a prune of the default store. */
 @Controller('admin')
 export class AdminController {
@@ -69,7 +116,7 @@ export class AdminController {
   }
 }
 
-@Module({ controllers: [AdminController], providers: [EventRecorder] })
+@Module({ controllers: [IdleController, QuietController, AdminController], providers: [EventRecorder] })
 export class EventsFeature {}
 
 /** A clock the module reads (forRoot({ clock })), moved on by hand. */
@@ -80,7 +127,7 @@ export function manualClock(start = Date.now()) {
 
 /**
  * An app with SessionModule on these options, the session routes (session-app.ts), the users routes
- * (users-app.ts), the admin routes and EventRecorder.
+ * (users-app.ts), the idle routes and EventRecorder.
  */
 export function eventsApp(options: SessionModuleOptions, extra: Array<Type | DynamicModule> = []) {
   return usersApp(options, [FeatureModule, EventsFeature, ...extra]);

@@ -22,7 +22,7 @@ const PUBLIC = [
   'Flash',
   'KeepFlash',
   'FlashInterceptor',
-  // events and health
+  // events and time left
   'SessionEvents',
   'SessionEvent',
   'SessionEventMap',
@@ -30,6 +30,8 @@ const PUBLIC = [
   'OnSessionEvent',
   'SessionHealthIndicator',
   'SessionHealthResult',
+  'NoTouch',
+  'NoTouchInterceptor',
   // the store contract
   'SessionStore',
   'PrunableSessionStore',
