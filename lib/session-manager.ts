@@ -18,6 +18,8 @@ import {
 } from './session.options.js';
 import { BUILT_IN_STORE_NAMES, createBuiltInStore } from './stores/built-in.js';
 import { isStartupChecked, type SessionStore } from './stores/session-store.js';
+import { revocableCookie } from './users/revocable-cookie.js';
+import { revocationStore as revocationStoreOf } from './users/revocation-record.js';
 import { usersUnsupported, type RegistryHost } from './users/session-registry.js';
 
 export type SessionStoreFactory = (options: ResolvedSessionOptions) => SessionStore;
@@ -69,19 +71,21 @@ export class SessionManager implements OnApplicationShutdown {
       const pruned = (count: number) => this.pruned(name, count);
       this.extend(name, (options) => createBuiltInStore(name, options, { ...context, pruned }));
     }
-    this.register(
-      'cookie',
-      (name, cookieName) =>
-        new CookieDriver(
-          name,
-          cookieName,
-          this.keyring,
-          cookies,
-          this.options.policies,
-          this.logger,
-          this.events,
-        ),
-    );
+    const { policies, users } = this.options;
+    this.register('cookie', (name, cookieName) => {
+      const driver = new CookieDriver(
+        name,
+        cookieName,
+        this.keyring,
+        cookies,
+        policies,
+        this.logger,
+        this.events,
+      );
+      // users.revocationStore: listable and revocable, through a record in that driver's store.
+      if (users.revocationStore === undefined) return driver;
+      return revocableCookie(driver, this.registry, this.keyring, this.options, this.logger);
+    });
     this.configured =
       typeof input === 'object' ? BUILT_IN_STORE_NAMES.filter((name) => input[name] !== undefined) : [];
     this.session = new Session(this.options.driver, this.services);
@@ -187,7 +191,13 @@ export class SessionManager implements OnApplicationShutdown {
    * configure, so an unknown name or a bad option fails now, not on the first request that uses it.
    */
   async checkDrivers(): Promise<void> {
-    for (const name of new Set([this.options.driver, ...this.configured])) {
+    const { revocationStore } = this.options.users;
+    const names = [this.options.driver, ...this.configured];
+    if (revocationStore !== undefined) {
+      revocationStoreOf(revocationStore, 'cookie', (name) => this.registry.resolve(name));
+      names.push(revocationStore);
+    }
+    for (const name of new Set(names)) {
       const { store } = this.registry.resolve(name);
       if (store !== undefined && isStartupChecked(store)) await store.checkAtStartup();
     }

@@ -63,6 +63,8 @@ export const SESSION_ERROR_CODES = [
   'SESSION_VALUE_INVALID',
   /** 409: the session was retired (regenerated or destroyed) under this request; nothing of it was kept. */
   'SESSION_CONFLICT',
+  /** nest-session/testing (mint, read, runInSession) called where NODE_ENV is 'production'. */
+  'SESSION_TESTING_IN_PRODUCTION',
 ] as const;
 
 export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { SessionModule } from 'nest-session';
 import { AuthController } from './auth.controller.js';
+import { DevicesController } from './devices.controller.js';
 import { PagesController } from './pages.controller.js';
 import { PreferencesService } from './preferences.service.js';
 import { sessionOptions } from './session.config.js';
@@ -10,7 +11,7 @@ import { UsersService } from './users.service.js';
 
 @Module({
   imports: [SessionModule.forRoot(sessionOptions())],
-  controllers: [PagesController, AuthController],
+  controllers: [PagesController, AuthController, DevicesController],
   providers: [
     UsersService,
     PreferencesService,

@@ -3,6 +3,8 @@ import type { DataSourceOptions } from 'typeorm';
 
 export const DRIVERS = ['memory', 'cookie', 'database', 'redis'] as const;
 
+const DAY = 24 * 60 * 60 * 1000;
+
 /**
  * The session options the sample runs with, from the environment:
  * SESSION_DRIVER (default 'database': SQLite in ./sessions.sqlite), DATABASE_URL (postgres://,
@@ -13,7 +15,14 @@ export function sessionOptions(env: NodeJS.ProcessEnv = process.env): SessionMod
   if (!(DRIVERS as readonly string[]).includes(driver)) {
     throw new Error(`SESSION_DRIVER must be one of ${DRIVERS.join(', ')} (got '${driver}')`);
   }
-  const options: SessionModuleOptions = { driver };
+  const options: SessionModuleOptions = {
+    driver,
+    // "Keep me signed in": a policy of its own, chosen at sign-in.
+    policies: { remember: { idleTimeout: 30 * DAY, lifetime: 90 * DAY } },
+  };
+  // "Your devices" lists and signs out the sessions of a user: every server-side driver keeps the
+  // index; cookie sessions are made revocable by a revocation record per user, here in memory.
+  options.users = driver === 'cookie' ? { revocationStore: 'memory' } : {};
   if (driver === 'database' && env.DATABASE_URL) {
     options.database = { dataSource: dataSourceOptions(env.DATABASE_URL) };
   }

@@ -15,8 +15,6 @@ const SIG_BYTES = 32;
  * `/`, padding, characters they skip and other values of those two bits: none of those verify.
  */
 const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
-/** Unpadded base64url, as Buffer#toString('base64url') writes it. */
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const SEAL_VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -26,6 +24,10 @@ const VERIFIED_MAX = 1000;
 interface Keys {
   sign: Buffer;
   seal: Buffer;
+  /** Names sessions in lists (handle()). */
+  handle: Buffer;
+  /** Names a user's revocation record (userRecordIds()). */
+  record: Buffer;
 }
 
 /** Characters of a handle: 96 bits of HMAC, base64url. */
@@ -52,14 +54,13 @@ export class Keyring {
    */
   private readonly verified = new Map<string, LRUCache<string, string>>();
 
-  private readonly handleKey: Buffer;
-
   constructor(secrets: readonly string[]) {
     this.keys = secrets.map((secret) => ({
       sign: derive(secret, 'nest-session/v1 cookie signature'),
       seal: derive(secret, 'nest-session/v1 cookie seal'),
+      handle: derive(secret, 'nest-session/v1 session handle'),
+      record: derive(secret, 'nest-session/v1 user record'),
     }));
-    this.handleKey = derive(secrets[0], 'nest-session/v1 session handle');
   }
 
   /**
@@ -68,7 +69,26 @@ export class Keyring {
    * found from it, and it opens nothing. A new secret gives every session a new handle.
    */
   handle(id: string): string {
-    return createHmac('sha256', this.handleKey).update(id).digest('base64url').slice(0, HANDLE_LENGTH);
+    return this.handleWith(0, id);
+  }
+
+  /** The handle of a session id under each secret, current first (the first is handle()'s). */
+  handles(id: string): string[] {
+    return this.keys.map((_, i) => this.handleWith(i, id));
+  }
+
+  /**
+   * The ids of a user's revocation record (the cookie driver's), one per secret, current first:
+   * HMAC-SHA256 of the user id, 43 base64url characters, the shape of a session id. The store never
+   * sees the user id, and a new secret names a new record (the older ones are still read).
+   */
+  userRecordIds(userId: string): string[] {
+    return this.keys.map(({ record }) => createHmac('sha256', record).update(userId).digest('base64url'));
+  }
+
+  private handleWith(index: number, id: string): string {
+    const key = this.keys[index].handle;
+    return createHmac('sha256', key).update(id).digest('base64url').slice(0, HANDLE_LENGTH);
   }
 
   /** `value.signature`, bound to the cookie name so a value cannot move between cookies. */
@@ -113,10 +133,10 @@ export class Keyring {
 
   /**
    * The plaintext and whether it was sealed with an older key, or undefined for anything that does not
-   * open. Only the exact string seal() wrote opens: the bytes must encode back to it.
+   * open. Only the exact string seal() wrote opens: the bytes must encode back to it (which refuses
+   * every character base64url does not write, padding and the decoder's leniencies).
    */
   open(name: string, sealed: string): { plaintext: string; stale: boolean } | undefined {
-    if (!BASE64URL.test(sealed)) return undefined;
     const raw = Buffer.from(sealed, 'base64url');
     if (raw.length < 1 + IV_BYTES + TAG_BYTES || raw[0] !== SEAL_VERSION) return undefined;
     if (raw.toString('base64url') !== sealed) return undefined;

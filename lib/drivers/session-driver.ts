@@ -60,6 +60,11 @@ export interface DriverUsers {
    * request in flight on it writes nothing (409). False when it was no longer live.
    */
   revoke(userId: string, id: string): Promise<boolean>;
+  /**
+   * Revokes every session of the user at once, where the driver can do better than one by one (the
+   * cookie driver's "not before"); how many live ones went.
+   */
+  revokeAll?(userId: string): Promise<number>;
 }
 
 /**

@@ -29,6 +29,8 @@ const EXPIRES = '; Expires=';
 export class CookieWriter {
   private readonly base: SerializeOptions;
   private readonly templates = new Map<string, [insecure: Template, secure: Template]>();
+  private lastSecond = NaN;
+  private lastDate = '';
   /** sameSite 'none' with secure 'auto': a cookie sent over plain http is one browsers drop (said once). */
   private unsafeNone: boolean;
 
@@ -46,12 +48,28 @@ export class CookieWriter {
     };
   }
 
-  /** The Set-Cookie value; with no `expires`, a browser-session cookie (gone when the browser closes). */
-  set(name: string, value: string, expires: Date | undefined, secureRequest: boolean): string {
+  /**
+   * The Set-Cookie value; `expires` in ms since the epoch; with none, a browser-session cookie (gone
+   * when the browser closes).
+   */
+  set(name: string, value: string, expires: number | undefined, secureRequest: boolean): string {
     if (this.unsafeNone && !secureRequest) this.warnUnsafeNone();
     const { head, tail } = this.template(name, this.secure(secureRequest));
     if (expires === undefined) return `${name}=${value}${head.slice(0, -EXPIRES.length)}${tail}`;
-    return `${name}=${value}${head}${expires.toUTCString()}${tail}`;
+    return `${name}=${value}${head}${this.httpDate(expires)}${tail}`;
+  }
+
+  /**
+   * An HTTP date (second precision): the last one formatted is kept, since the cookies a busy app
+   * writes within a second mostly share their expiry's second (sessions created or touched then).
+   */
+  private httpDate(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.lastSecond) {
+      this.lastSecond = second;
+      this.lastDate = new Date(second * 1000).toUTCString();
+    }
+    return this.lastDate;
   }
 
   /** The byte length of the Set-Cookie value set() would write (cookie values here are ASCII). */

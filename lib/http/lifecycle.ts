@@ -130,12 +130,7 @@ export class SessionLifecycle {
   setCookie(driver: SessionDriver, cookie: SessionCookie, secure: boolean): string {
     return cookie === 'clear'
       ? this.cookies.clear(driver.cookieName, secure)
-      : this.cookies.set(
-          driver.cookieName,
-          cookie.value,
-          cookie.expires === undefined ? undefined : new Date(cookie.expires),
-          secure,
-        );
+      : this.cookies.set(driver.cookieName, cookie.value, cookie.expires, secure);
   }
 }
 

@@ -61,6 +61,12 @@ const FORWARDED = [
   'reflash',
   'keep',
   'reset',
+  // Users and their devices: req.session.signIn(userId) binds as Session.signIn() does. (`userId`,
+  // `handle` and `policy` stay data keys here: `req.session.userId = 1` is express-session's own idiom.)
+  'signIn',
+  'signOut',
+  'usePolicy',
+  'timeLeft',
 ] as const;
 
 const later = (callback: unknown, error?: unknown) => {

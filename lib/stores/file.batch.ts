@@ -14,6 +14,9 @@ export interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** A change set with its timestamps, as applyBatch applies it. */
+export type ChangeSet = Pick<Pending, 'changes' | 'meta'>;
+
 /** What one queued change set gets: applied, refused (not live), or an error. */
 export type Outcome = boolean | { error: unknown };
 
@@ -23,7 +26,7 @@ export type Outcome = boolean | { error: unknown };
  */
 export function applyBatch(
   stored: Stored | undefined,
-  pending: readonly Pending[],
+  pending: readonly ChangeSet[],
   maxSize: number,
 ): { outcomes: Outcome[]; write?: Stored } {
   if (stored !== undefined && 'retired' in stored) return { outcomes: pending.map(() => false) };
@@ -39,6 +42,30 @@ export function applyBatch(
     return true;
   });
   return outcomes.includes(true) ? { outcomes, write: { ...record!, expiresAt } } : { outcomes };
+}
+
+/**
+ * Applies change sets in order on what the session's file holds (`read`, under its lock), then writes
+ * it once. Resolves to what each one gets (applied, refused, or an error), and the user the session
+ * was bound to and no longer is (its entry is to leave that user's index).
+ */
+export async function applyToFile(
+  pending: readonly ChangeSet[],
+  maxSize: number,
+  read: () => Promise<Stored | undefined>,
+  writeFile: (stored: Stored) => Promise<void>,
+): Promise<{ outcomes: Outcome[]; left?: string }> {
+  const stored = await read();
+  const { outcomes, write } = applyBatch(stored, pending, maxSize);
+  if (write === undefined) return { outcomes };
+  try {
+    await writeFile(write);
+  } catch (error) {
+    return { outcomes: outcomes.map((outcome) => (outcome === true ? { error } : outcome)) };
+  }
+  const before = stored === undefined || 'retired' in stored ? undefined : stored.user?.id;
+  const after = 'retired' in write ? undefined : write.user?.id;
+  return { outcomes, left: before !== after ? before : undefined };
 }
 
 /** Per id, the change sets waiting for its lock. */

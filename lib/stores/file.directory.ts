@@ -91,6 +91,62 @@ export async function openDirectory(
 }
 
 /**
+ * The session directory as the store last checked it (openDirectory): the check runs once and is
+ * kept; a missing directory, a failed check, or `forget()` (after an I/O failure) makes the next call
+ * check again, so a directory removed while the app runs is made again.
+ */
+export class CheckedDirectory {
+  private checked: Promise<string | undefined> | undefined;
+  /** Where the session files are: the real path the last check found (the configured path until then). */
+  location: string;
+
+  constructor(
+    readonly path: string,
+    private readonly logger: Logger,
+    /** Called on each write's check. */
+    private readonly writing: () => void = () => {},
+  ) {
+    this.location = path;
+  }
+
+  /** For a read: the real path, undefined while the directory does not exist (there is nothing to read). */
+  found(): Promise<string | undefined> {
+    this.checked ??= this.check(false);
+    return this.checked;
+  }
+
+  /** For a write: the real path, the directory made when missing. */
+  async ready(): Promise<string> {
+    const location = (await this.found()) ?? (await (this.checked = this.check(true)));
+    this.writing();
+    return location!;
+  }
+
+  /** The next call checks again. */
+  forget(): void {
+    this.checked = undefined;
+  }
+
+  private check(create: boolean): Promise<string | undefined> {
+    const forget = () => {
+      if (this.checked === checking) this.checked = undefined;
+    };
+    const checking = openDirectory(this.path, create, this.logger).then(
+      (location) => {
+        if (location === undefined) forget();
+        else this.location = location;
+        return location;
+      },
+      (error: unknown) => {
+        forget();
+        throw error;
+      },
+    );
+    return checking;
+  }
+}
+
+/**
  * Each symbolic link on the way to `directory` must be in a directory that only its owner may write:
  * otherwise another user could point it elsewhere. False when the way ends before the directory.
  */

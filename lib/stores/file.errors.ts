@@ -26,10 +26,13 @@ export function meaningOf(error: unknown): string | undefined {
   return typeof code === 'string' ? MEANINGS[code] : undefined;
 }
 
-/** A session file's name (`<id>.json`, `<id>.json.<hex>.tmp`, `<id>.lock`): the id, up to the suffix. */
-const SESSION_FILE_NAME = /[A-Za-z0-9_-]{20,128}(?=\.(?:json|lock)\b)/g;
+/**
+ * A session file's name (`<id>.json`, `<id>.json.<hex>.tmp`, `<id>.lock`): the id, up to the suffix;
+ * or a user's index file or lock (`<key>.user`, `<key>.user.lock`): the key, a hash of the user id.
+ */
+const SESSION_FILE_NAME = /[A-Za-z0-9_-]{20,128}(?=\.(?:json|lock|user)\b)/g;
 
-/** `text` with the session id of every session file it names replaced by the id's tag. */
+/** `text` with the session id (or user key) of every file it names replaced by its tag. */
 export function withoutFileIds(text: string): string {
   return text.replace(SESSION_FILE_NAME, (id) => sessionTag(id));
 }

@@ -1,6 +1,7 @@
 /**
  * What the file driver keeps on disk: the names it reads and writes, what a session file holds, and
- * the write that a reader can never see half of (a temp file renamed over the session's file).
+ * the write that a reader can never see half of (a temp file renamed over the session's file). A
+ * user's index file (`<key>.user`, file.users.ts) is read and written the same way.
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -13,9 +14,9 @@ export const SESSION_ID = /^[A-Za-z0-9_-]{20,128}$/;
 /** `<id>.json`, the only files prune() reads. */
 export const SESSION_FILE = /^([A-Za-z0-9_-]{20,128})\.json$/;
 /** What a write leaves behind when its process dies between writing and renaming. */
-export const TEMP_FILE = /^[A-Za-z0-9_-]{20,128}\.json\.[0-9a-f]+\.tmp$/;
-/** A lock directory, `<id>.lock`. */
-export const LOCK_DIR = /^[A-Za-z0-9_-]{20,128}\.lock$/;
+export const TEMP_FILE = /^[A-Za-z0-9_-]{20,128}\.(?:json|user)\.[0-9a-f]+\.tmp$/;
+/** A lock directory: `<id>.lock` for a session, `<key>.user.lock` for a user's index. */
+export const LOCK_DIR = /^[A-Za-z0-9_-]{20,128}(?:\.user)?\.lock$/;
 
 /** What a session file holds: a record and when it may be dropped, or a retired id's tombstone. */
 export type Stored = (SessionRecord & { expiresAt: number }) | { retired: true; expiresAt: number };
@@ -34,24 +35,32 @@ const NO_FOLLOW = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
  * (a symbolic link is none).
  */
 export async function readStored(file: string): Promise<Stored | undefined> {
-  let json: string;
+  const json = await readText(file);
+  return json === undefined ? undefined : parse(json);
+}
+
+/** A file's text; undefined when it is missing or a symbolic link (never followed). */
+export async function readText(file: string): Promise<string | undefined> {
   try {
-    json = await readFile(file, { encoding: 'utf8', flag: NO_FOLLOW });
+    return await readFile(file, { encoding: 'utf8', flag: NO_FOLLOW });
   } catch (error) {
     if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ELOOP') return undefined;
     throw error;
   }
-  return parse(json);
+}
+
+export function writeStored(file: string, stored: Stored): Promise<void> {
+  return writeJson(file, stored);
 }
 
 /**
  * Writes the whole file under a new temp name (0600, never an existing file or link), then renames it
- * over the session's file (which replaces a link rather than following it).
+ * over the file (which replaces a link rather than following it).
  */
-export async function writeStored(file: string, stored: Stored): Promise<void> {
+export async function writeJson(file: string, value: unknown): Promise<void> {
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, JSON.stringify(stored), { mode: 0o600, flag: 'wx' });
+    await writeFile(temp, JSON.stringify(value), { mode: 0o600, flag: 'wx' });
     await rename(temp, file);
   } catch (error) {
     await removeFile(temp);
@@ -59,13 +68,17 @@ export async function writeStored(file: string, stored: Stored): Promise<void> {
   }
 }
 
+/** The record a session file holds, its user and policy included. */
 export function recordOf(stored: SessionRecord): SessionRecord {
-  return {
+  const record: SessionRecord = {
     data: stored.data,
     flash: stored.flash,
     createdAt: stored.createdAt,
     lastActivity: stored.lastActivity,
   };
+  if (stored.user !== undefined) record.user = stored.user;
+  if (stored.policy !== undefined) record.policy = stored.policy;
+  return record;
 }
 
 function parse(json: string): Stored | undefined {
@@ -79,6 +92,13 @@ function parse(json: string): Stored | undefined {
   if (value.retired === true) return { retired: true, expiresAt: value.expiresAt };
   if (!isBag(value.data) || !isBag(value.flash)) return undefined;
   if (typeof value.createdAt !== 'number' || typeof value.lastActivity !== 'number') return undefined;
+  const { user, policy } = value;
+  if (
+    user !== undefined &&
+    !(isBag(user) && typeof user.id === 'string' && typeof user.signedInAt === 'number')
+  )
+    return undefined;
+  if (policy !== undefined && typeof policy !== 'string') return undefined;
   return value as Stored;
 }
 

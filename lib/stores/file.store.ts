@@ -1,14 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { opendir, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../session.errors.js';
 import {
-  LOCK_DIR,
-  SESSION_FILE,
   SESSION_ID,
-  TEMP_FILE,
   checkId,
-  isMissing,
   readStored,
   recordOf,
   removeFile,
@@ -23,12 +18,15 @@ import type {
   SessionChanges,
   SessionMeta,
   SessionRecord,
+  UserIndexedSessionStore,
 } from './session-store.js';
-import { UNSAFE_DIRECTORY_FIX, UnsafeDirectoryError, openDirectory } from './file.directory.js';
-import { Batches, applyBatch, type Outcome, type Pending } from './file.batch.js';
+import { CheckedDirectory, UNSAFE_DIRECTORY_FIX, UnsafeDirectoryError } from './file.directory.js';
+import { Batches, applyToFile, type ChangeSet, type Outcome, type Pending } from './file.batch.js';
 import { describeFailure } from './file.errors.js';
 import { resolveFileOptions, type FileStoreOptions } from './file.options.js';
 import { SessionLocks } from './file.locks.js';
+import { sweepDirectory } from './file.sweep.js';
+import { FileUserIndex } from './file.users.js';
 import { Sweeper } from './sweeper.js';
 
 export {
@@ -37,9 +35,6 @@ export {
   type FileDriverOptions,
   type FileStoreOptions,
 } from './file.options.js';
-
-/** A temp file or lock this old belongs to no work still under way (locks are refreshed every 5 s): prune() removes it. */
-const LEFTOVER_STALE_MS = 60_000;
 
 /**
  * One JSON file per session in a directory, as Laravel's, AdonisJS's and Lucid's file drivers keep
@@ -50,6 +45,7 @@ const LEFTOVER_STALE_MS = 60_000;
  *   processes, a lock directory `<id>.lock` (proper-lockfile), so no process loses another's change;
  *   the change sets that waited for the lock are applied together, in order, with one write;
  * - a retired id's file holds a tombstone until its session would have expired;
+ * - a user's sessions are listed in an index file per user, `<key>.user` (file.users.ts);
  * - file names come only from ids of the expected shape (base64url, 20 to 128 characters): anything
  *   else is never a path (reads find nothing, writes are refused).
  * Only the app's user can read them: the directory it creates is 0700, each file 0600, and a
@@ -58,7 +54,12 @@ const LEFTOVER_STALE_MS = 60_000;
  * created and the sweep started on first write.
  */
 export class FileStore
-  implements PrunableSessionStore, ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore
+  implements
+    PrunableSessionStore,
+    ClosableSessionStore,
+    StartupCheckedSessionStore,
+    DiagnosingSessionStore,
+    UserIndexedSessionStore
 {
   readonly directory: string;
   private readonly pruneInterval: number;
@@ -67,10 +68,12 @@ export class FileStore
   readonly locks: SessionLocks;
   /** Per id, the change sets waiting for its lock, to be applied together. */
   private readonly batches = new Batches();
-  /** The directory's check (file.directory.ts): its real path, or undefined while it does not exist. */
-  private checked: Promise<string | undefined> | undefined;
-  /** Where the session files are: the real path the last check found. */
-  private location: string;
+  /** The user index: one `<key>.user` file per user (file.users.ts). */
+  private readonly users: FileUserIndex;
+  /** The calls under way, which close() waits for (with the index work that follows their writes). */
+  private readonly running = new Set<Promise<unknown>>();
+  /** The directory as last checked (file.directory.ts). */
+  private readonly dir: CheckedDirectory;
   /** @internal */
   readonly sweeper: Sweeper;
   private closed = false;
@@ -83,10 +86,21 @@ export class FileStore
   ) {
     const resolved = resolveFileOptions(options);
     this.directory = resolve(resolved.directory);
-    this.location = this.directory;
+    // The sweep starts with the first write.
+    this.dir = new CheckedDirectory(this.directory, logger, () => this.sweeper.start());
     this.pruneInterval = resolved.pruneInterval;
     this.maxSize = options.maxSize ?? Infinity;
     this.locks = new SessionLocks(logger);
+    this.users = new FileUserIndex({
+      locked: (name, work) => this.locked(name, work),
+      read: (id) => this.read(id),
+      pathOf: (name) => join(this.dir.location, name),
+      now: this.now,
+      failed: (error) =>
+        this.logger.warn(
+          `Updating a user's session index failed; it is set right when next read: ${errorMessage(describeFailure(error))}`,
+        ),
+    });
     this.sweeper = new Sweeper(
       () => this.sweep(),
       this.pruneInterval,
@@ -99,34 +113,65 @@ export class FileStore
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
     this.checkOpen();
-    const stored = await this.found()
+    const stored = await this.dir
+      .found()
       .then((found) => (found === undefined ? undefined : this.read(id)))
       .catch(this.failed);
     if (stored === undefined) return undefined;
     return 'retired' in stored ? 'retired' : recordOf(stored);
   }
 
+  /**
+   * A change set that binds the session to a user (`changes.user`) is applied under the user's lock
+   * (file.users.ts); the others wait for the session's lock and are applied together. One that leaves
+   * a user takes the id out of that user's index once the session's lock is released.
+   */
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
     checkId(id);
     this.checkOpen();
-    return this.batches
-      .add(id, changes, meta, (take) => this.exclusive(id, () => this.applyAll(id, take())))
-      .catch(this.failed);
+    const done = changes.user
+      ? this.bind(id, changes, meta)
+      : this.batches.add(id, changes, meta, (take) => this.applyQueued(id, take));
+    return this.track(done.catch(this.failed));
   }
 
   async retire(id: string, until: number): Promise<SessionRecord | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
-    return this.exclusive(id, async () => {
-      const stored = await this.read(id);
-      if (stored === undefined || 'retired' in stored) return undefined;
-      await this.write(id, { retired: true, expiresAt: until });
-      return recordOf(stored);
-    }).catch(this.failed);
+    this.checkOpen();
+    return this.track(
+      this.locked(id, () => this.retireLocked(id, until)).then(async (record) => {
+        if (record?.user !== undefined) await this.users.leave(record.user.id, id);
+        return record;
+      }, this.failed),
+    );
   }
 
   async destroy(id: string): Promise<void> {
     if (!SESSION_ID.test(id)) return;
-    await this.exclusive(id, () => removeFile(this.fileOf(id))).catch(this.failed);
+    this.checkOpen();
+    const removed = this.locked(id, async () => {
+      const stored = await readStored(this.fileOf(id));
+      await removeFile(this.fileOf(id));
+      return stored === undefined || 'retired' in stored ? undefined : stored.user?.id;
+    });
+    await this.track(
+      removed.then(async (user) => {
+        if (user !== undefined) await this.users.leave(user, id);
+      }, this.failed),
+    );
+  }
+
+  /** The user's live sessions; the index entries found stale are dropped afterwards. */
+  async listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>> {
+    this.checkOpen();
+    if (typeof userId !== 'string') return [];
+    const listed = this.dir.found().then(async (location) => {
+      if (location === undefined) return [];
+      const { found, stale } = await this.users.list(userId);
+      if (stale.length > 0) await this.users.leave(userId, stale);
+      return found;
+    });
+    return this.track(listed.catch(this.failed));
   }
 
   /** Deletes expired session files (and tombstones), and the temp files and locks a dead process left. */
@@ -140,7 +185,7 @@ export class FileStore
    * error) is left to the requests, which answer 503 until it passes.
    */
   async checkAtStartup(): Promise<void> {
-    await this.found().catch((error: unknown) => {
+    await this.dir.found().catch((error: unknown) => {
       if (error instanceof UnsafeDirectoryError) throw error;
     });
   }
@@ -154,101 +199,75 @@ export class FileStore
   async close(): Promise<void> {
     this.closed = true;
     await this.sweeper.stop();
+    await Promise.allSettled(this.running);
     await this.locks.idle();
   }
 
-  /**
-   * Applies queued change sets in order on the file's record, then writes it once. Resolves to what
-   * each one gets (applied, refused, or an error), delivered once the lock is released.
-   */
-  private async applyAll(id: string, pending: Pending[]): Promise<Outcome[]> {
-    const { outcomes, write } = applyBatch(await this.read(id), pending, this.maxSize);
-    if (write === undefined) return outcomes;
-    try {
-      await this.write(id, write);
-    } catch (error) {
-      return outcomes.map((outcome) => (outcome === true ? { error } : outcome));
-    }
+  /** Binds the session to `changes.user` under the user's lock, the limit checked inside it. */
+  private async bind(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    const user = changes.user!;
+    let left: string | undefined;
+    const write = async () => {
+      const applied = await this.locked(id, () => this.applyAll(id, [{ changes, meta }]));
+      left = applied.left;
+      const [outcome] = applied.outcomes;
+      if (typeof outcome !== 'boolean') throw outcome.error;
+      return outcome;
+    };
+    const entry = { id, signedInAt: user.signedInAt, expiresAt: meta.expiresAt };
+    const until = meta.limit?.until ?? this.now();
+    const retire = (other: string) => this.locked(other, () => this.retireLocked(other, until));
+    const bound = await this.users.bind(user, entry, meta.limit, write, retire);
+    if (left !== undefined) await this.users.leave(left, id);
+    return bound;
+  }
+
+  /** The change sets that waited for the session's lock, applied together. */
+  private async applyQueued(id: string, take: () => Pending[]): Promise<Outcome[]> {
+    const { outcomes, left } = await this.locked(id, () => this.applyAll(id, take()));
+    if (left !== undefined) await this.users.leave(left, id);
     return outcomes;
   }
 
-  private async sweep(): Promise<number> {
-    const location = await this.ready();
-    let removed = 0;
-    let dir;
-    try {
-      dir = await opendir(location);
-    } catch (error) {
-      if (isMissing(error)) return 0;
-      throw error;
-    }
-    for await (const entry of dir) {
-      if (this.closed) break;
-      if (entry.isDirectory() && LOCK_DIR.test(entry.name)) {
-        await this.removeIfStale(entry.name, (path) => rmdir(path));
-        continue;
-      }
-      if (!entry.isFile()) continue;
-      const id = SESSION_FILE.exec(entry.name)?.[1];
-      if (id !== undefined) {
-        // Expired, or not a session file this store wrote: read() answers nothing for either.
-        if ((await this.read(id)) !== undefined) continue;
-        // Checked again under the lock: a request may have written it since.
-        const gone = await this.exclusive(id, async () => {
-          if ((await this.read(id)) !== undefined) return false;
-          return removeFile(this.fileOf(id));
-        });
-        if (gone) removed++;
-      } else if (TEMP_FILE.test(entry.name)) {
-        await this.removeIfStale(entry.name, removeFile);
-      }
-    }
-    return removed;
-  }
-
-  /** Removes what a dead process left (a temp file, a lock), once it is too old to be in use. */
-  private async removeIfStale(name: string, remove: (path: string) => Promise<unknown>): Promise<void> {
-    const path = join(this.location, name);
-    const info = await stat(path).catch(() => undefined);
-    if (info && info.mtimeMs < this.now() - LEFTOVER_STALE_MS) await remove(path).catch(() => undefined);
-  }
-
-  /** Runs `work` holding the id's lock (file.locks.ts), once the directory is there. */
-  private exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
-    this.checkOpen();
-    return this.locks.run(id, () => this.ready(), work);
-  }
-
-  /** The checked directory, for a read: undefined while it does not exist (there is nothing to read). */
-  private found(): Promise<string | undefined> {
-    this.checked ??= this.check(false);
-    return this.checked;
-  }
-
-  /** The checked directory, for a write: made when missing; the sweep starts with the first write. */
-  private async ready(): Promise<string> {
-    const location = (await this.found()) ?? (await (this.checked = this.check(true)));
-    this.sweeper.start();
-    return location!;
-  }
-
-  /** Checks (and with `create`, makes) the directory; a failure or a missing one is checked again next time. */
-  private check(create: boolean): Promise<string | undefined> {
-    const forget = () => {
-      if (this.checked === checking) this.checked = undefined;
-    };
-    const checking = openDirectory(this.directory, create, this.logger).then(
-      (location) => {
-        if (location === undefined) forget();
-        else this.location = location;
-        return location;
-      },
-      (error: unknown) => {
-        forget();
-        throw error;
-      },
+  /** Applies change sets on the session's file, holding its lock (file.batch.ts). */
+  private applyAll(id: string, pending: readonly ChangeSet[]) {
+    return applyToFile(
+      pending,
+      this.maxSize,
+      () => this.read(id),
+      (stored) => this.write(id, stored),
     );
-    return checking;
+  }
+
+  /** Retires the id, holding its lock: the live record it held, or undefined. */
+  private async retireLocked(id: string, until: number): Promise<SessionRecord | undefined> {
+    const stored = await this.read(id);
+    if (stored === undefined || 'retired' in stored) return undefined;
+    await this.write(id, { retired: true, expiresAt: until });
+    return recordOf(stored);
+  }
+
+  /** Keeps a call under way in `running` until it settles, for close(). */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.running.add(work);
+    const settled = () => void this.running.delete(work);
+    work.then(settled, settled);
+    return work;
+  }
+
+  private async sweep(): Promise<number> {
+    return sweepDirectory(await this.dir.ready(), {
+      read: (id) => this.read(id),
+      locked: (name, work) => this.locked(name, work),
+      sweepUser: (key) => this.users.sweep(key),
+      now: this.now,
+      closed: () => this.closed,
+    });
+  }
+
+  /** Runs `work` holding the lock of `name` (file.locks.ts), once the directory is there. */
+  private locked<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.locks.run(name, () => this.dir.ready(), work);
   }
 
   /**
@@ -257,7 +276,7 @@ export class FileStore
    */
   private readonly failed = (error: unknown): never => {
     const described = describeFailure(error);
-    if (described !== error) this.checked = undefined;
+    if (described !== error) this.dir.forget();
     throw described;
   };
 
@@ -272,7 +291,7 @@ export class FileStore
   }
 
   private fileOf(id: string): string {
-    return join(this.location, `${id}.json`);
+    return join(this.dir.location, `${id}.json`);
   }
 
   private checkOpen(): void {

@@ -92,7 +92,11 @@ export class SessionRegistry {
   /** Revokes every session of the user (a password change, an admin's action); how many went. */
   async revokeAll(userId: string | number): Promise<number> {
     const user = userIdOf(userId);
-    return this.revokeWhere(user, () => true, this.revoker(user));
+    const by = this.revoker(user);
+    let revoked = 0;
+    for (const { users } of this.host.userDrivers())
+      if (users.revokeAll) revoked += await users.revokeAll(user);
+    return revoked + (await this.revokeWhere(user, ({ users }) => users.revokeAll === undefined, by));
   }
 
   private async revokeWhere(user: string, which: (found: Found) => boolean, by: RevokedBy): Promise<number> {

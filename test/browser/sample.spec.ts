@@ -192,4 +192,48 @@ describe.each(drivers)('the sample on the %s driver', (driver) => {
       expect(await alertText(page, 'warning')).toBe('Please sign in to see your dashboard.');
     });
   }, 60_000);
+
+  test('your devices: two browsers signed in, one signs the other out', async () => {
+    await withScreenshots('devices', async () => {
+      const url = sample!.url;
+      const signIn = async (page: Page, remember: boolean) => {
+        await page.goto(`${url}/login`);
+        await page.fill('#username', 'demo');
+        await page.fill('#password', 'demo');
+        if (remember) await page.check('[data-test=remember]');
+        await submit(page);
+        expect(new URL(page.url()).pathname).toBe('/dashboard');
+      };
+      const laptop = await newPage();
+      const phone = await newPage();
+      await signIn(phone, false);
+      await signIn(laptop, true);
+
+      // Both are listed; the laptop's own is marked and kept signed in (the 'remember' policy).
+      await laptop.goto(`${url}/devices`);
+      const devices = laptop.locator('[data-test=device]');
+      expect(await devices.count()).toBeGreaterThanOrEqual(2);
+      const mine = laptop.locator('[data-test=device][data-current=true]');
+      expect(await mine.count()).toBe(1);
+      expect(await mine.innerText()).toContain('This device');
+      expect(await mine.innerText()).toContain('Kept signed in');
+
+      // "Sign out everywhere else": the phone's next page asks it to sign in.
+      await submit(laptop, '[data-test=sign-out-others]');
+      expect(await alertText(laptop, 'success')).toMatch(/^Signed out on \d+ other device\(s\)\.$/);
+      expect(await laptop.locator('[data-test=device]').count()).toBe(1);
+      await phone.goto(`${url}/dashboard`);
+      expect(new URL(phone.url()).pathname).toBe('/login');
+
+      // The phone signs in again and is signed out from the laptop's list, one device at a time.
+      await signIn(phone, false);
+      await laptop.goto(`${url}/devices`);
+      await submit(laptop, '[data-test=sign-out-device]');
+      expect(await alertText(laptop, 'success')).toBe('That device has been signed out.');
+      await phone.goto(`${url}/dashboard`);
+      expect(new URL(phone.url()).pathname).toBe('/login');
+      await laptop.goto(`${url}/dashboard`);
+      expect(new URL(laptop.url()).pathname).toBe('/dashboard');
+    });
+  }, 60_000);
 });

@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { compiled, kitProject, nodeTest, vitest } from '../support/packed-kit.js';
 import { root } from '../support/typecheck.js';
 
 // The package as a CommonJS Nest app gets it: built (`npm run build`), packed (`npm pack`), unpacked
@@ -150,15 +151,24 @@ function start(app: string, started: ChildProcess[]): Promise<string> {
   });
 }
 
+// One build and pack for every project below.
+let dir: string;
+let tarball: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nest-session-commonjs-'));
+  tarball = buildAndPack(dir);
+}, 120_000);
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('a CommonJS Nest app', () => {
   const started: ChildProcess[] = [];
-  let dir: string;
   let app: string;
   let url: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nest-session-commonjs-'));
-    app = makeApp(dir, buildAndPack(dir));
+    app = makeApp(dir, tarball);
     url = await start(app, started);
   }, 120_000);
 
@@ -169,7 +179,6 @@ describe('a CommonJS Nest app', () => {
       child.kill('SIGTERM');
       await exited;
     }
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('is compiled to require() calls, in a package that is not "type": "module"', () => {
@@ -196,3 +205,40 @@ describe('a CommonJS Nest app', () => {
     expect(await stranger.json()).toEqual({ visits: 1 });
   });
 });
+
+describe.each(['commonjs', 'module'] as const)(
+  'nest-session/testing installed packed, in a %s project',
+  (format) => {
+    let project: string;
+    beforeAll(async () => {
+      project = await kitProject(dir, tarball, format);
+    }, 180_000);
+
+    it('is imported as nest-session/testing, compiled to require() or import as the project is', () => {
+      const test = compiled(project, 'test/cart.test.js');
+      if (format === 'commonjs') expect(test).toContain('require("nest-session/testing")');
+      else expect(test).toMatch(/^import .* from 'nest-session\/testing';$/m);
+    });
+
+    it("runs the README testing section's node:test file and the entry points' check with node --test", async () => {
+      const report = await nodeTest(project);
+      for (const test of [
+        'keeps what CartService adds to the session, without HTTP',
+        'reads the session a Fastify app.inject() response left',
+        'nest-session/testing works on the app of the root entry, which carries no kit',
+      ]) {
+        const title = test.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        expect(report).toMatch(new RegExp(`^\\s*ok \\d+ - ${title}$`, 'm'));
+      }
+      expect(report).toMatch(/^# pass 3$/m);
+      expect(report).toMatch(/^# fail 0$/m);
+    }, 120_000);
+
+    // vitest ~4.1 (a devDependency): vitest 5 needs Node 22.
+    if (format === 'module') {
+      it("runs the README's Vitest spec against the installed package", async () => {
+        expect(await vitest(project)).toMatch(/Tests\s+1 passed \(1\)/);
+      }, 120_000);
+    }
+  },
+);

@@ -12,7 +12,9 @@ import { SECRET } from '../support/session-app.js';
 // meant for (a cluster, PM2, a rolling restart): two child processes, each a Nest app of its own
 // (test/support/file-server.ts, compiled with lib/ by SWC into a temp dir), and 100 overlapping
 // requests on one session spread across both, then two streams of writes side by side. Every
-// change must be kept: the lock per session holds between processes, not only within one.
+// change must be kept: the lock per session holds between processes, not only within one. Then
+// sign-ins of one user in both at once under users.maxPerUser: the user's lock holds between
+// processes too, so only one of them passes.
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -79,12 +81,16 @@ function arrived(child: Child): Promise<void> {
 
 describe('file driver, two processes sharing one directory', () => {
   let work: string;
-  let entry: string;
+  let a: Child;
+  let b: Child;
   const children: Child[] = [];
+  const url = (child: Child) => `http://127.0.0.1:${child.port}`;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'nest-session-file-processes-'));
-    entry = await compile(join(work, 'build'));
+    const entry = await compile(join(work, 'build'));
+    const directory = join(work, 'sessions');
+    [a, b] = await Promise.all([start(entry, directory, children), start(entry, directory, children)]);
   }, 60_000);
 
   afterAll(async () => {
@@ -93,10 +99,6 @@ describe('file driver, two processes sharing one directory', () => {
   });
 
   it('keeps every key when 100 overlapping requests on one session are spread across both', async () => {
-    const directory = join(work, 'sessions');
-    const [a, b] = await Promise.all([start(entry, directory, children), start(entry, directory, children)]);
-    const url = (child: Child) => `http://127.0.0.1:${child.port}`;
-
     const warm = await request(url(a)).post('/warm').expect(200);
     const cookie = cookiePair(warm, 'nest_session')!;
     for (const child of [a, b]) child.process.send({ type: 'expect', count: 50 });
@@ -131,5 +133,30 @@ describe('file driver, two processes sharing one directory', () => {
     expect(fromB.body).toEqual(fromA.body);
     const writers = new Set(Object.values(fromA.body.data));
     expect(writers).toEqual(new Set([a.process.pid, b.process.pid]));
+  }, 60_000);
+
+  it('lets one of two sign-ins of one user at once pass users.maxPerUser 1, one in each process', async () => {
+    const users = Array.from({ length: 8 }, (_, i) => `user ${i}/${process.pid}`);
+    for (const child of [a, b]) child.process.send({ type: 'expect', count: users.length });
+    const held = Promise.all([arrived(a), arrived(b)]).then(() => {
+      for (const child of [a, b]) child.process.send({ type: 'go' });
+    });
+    const signIns = await Promise.all(
+      users.map((user) =>
+        Promise.all([a, b].map((child) => request(url(child)).post(`/sign-in/${encodeURIComponent(user)}`))),
+      ),
+    );
+    await held;
+    for (const pair of signIns) {
+      expect(pair.map((r) => r.status).sort()).toEqual([200, 409]);
+      expect(pair.find((r) => r.status === 409)!.body.code).toBe('SESSION_USER_LIMIT');
+    }
+    for (const user of users) {
+      for (const child of [a, b]) {
+        await request(url(child))
+          .get(`/count/${encodeURIComponent(user)}`)
+          .expect(200, { count: 1 });
+      }
+    }
   }, 60_000);
 });

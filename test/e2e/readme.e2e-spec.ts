@@ -12,7 +12,8 @@ import { ScriptProcess } from '../support/script-process.js';
 import { SECRET } from '../support/session-app.js';
 
 // The README's apps, copied into a directory as a reader copies them and run as they are: main.ts
-// in a process of its own (node main.ts, PORT=0), the rest in Jest.
+// in a process of its own (node main.ts, PORT=0), the rest in Jest. The testing section's apps are
+// in readme-testing.e2e-spec.ts.
 
 /** Each app's directory and process; every process starts at once, in the one beforeAll. */
 const running = new Map<string, { directory: ReturnType<typeof readmeDirectory>; app?: ScriptProcess }>();
@@ -105,18 +106,5 @@ describe('Templates, with the controller of Flash messages', () => {
     expect(page.text).toContain('<h1>Posts</h1>');
     const again = await browser.get('/posts').expect(200);
     expect(again.text).not.toContain('alert');
-  });
-});
-
-describe('Testing an app that uses sessions', () => {
-  it.each(['express', 'fastify'] as const)('countTwice() counts 2 on %s', async (adapter) => {
-    const directory = readmeDirectory();
-    try {
-      writeFiles(directory.path, sectionFiles('Testing an app that uses sessions'));
-      const { countTwice } = await import(join(directory.path, 'test', 'counter.ts'));
-      expect(await countTwice(adapter)).toBe(2);
-    } finally {
-      directory.remove();
-    }
   });
 });

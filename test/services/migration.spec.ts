@@ -1,28 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { RedisStore as ConnectRedisStore } from 'connect-redis';
-import session from 'express-session';
-import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { fromExpressSessionStore, type SessionModuleOptions } from 'nest-session';
 import { createClient } from 'redis';
 import { ExpressSessionStoreAdapter } from '../../lib/stores/express-session.adapter.js';
 import { cookiePair, http, platforms } from '../support/app.js';
-import { awaitingInstall, callback, load, type MadeStore } from '../support/express-session-stores.js';
+import {
+  connectPgSimple,
+  connectRedis,
+  expressMysqlSession,
+  type ServerStore,
+  type ServerStoreKind,
+} from '../support/express-session-servers.js';
+import { awaitingInstall, callback } from '../support/express-session-stores.js';
 import { asRecord, changes, meta } from '../support/fixtures.js';
 import { clears, migratedApp, profilePath } from '../support/migration.js';
 import { expressSessionApp, signInOld } from '../support/old-apps.js';
 import { serverDatabase, serviceUrl, type ServerDatabase } from '../support/services.js';
 import { extendModule } from '../support/stores.js';
-
-/** node-postgres, as connect-pg-simple's users hand it a pool (no type declarations installed). */
-const pg = createRequire(import.meta.url)('pg') as {
-  Pool: new (options: object) => {
-    query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-    end(): Promise<void>;
-  };
-};
 
 const OLD_SECRET = 'keyboard cat';
 const HOUR = 3_600_000;
@@ -31,16 +26,10 @@ const newId = () => randomBytes(32).toString('base64url');
 /** The session id an express-session cookie pair carries. */
 const oldId = (pair: string) => decodeURIComponent(pair.split('=')[1]).slice(2).split('.')[0];
 
-/** An express-session store on a server, and the expiry (ms since the epoch) the server keeps for an id. */
-interface ServerStore extends MadeStore {
-  expiry(id: string): Promise<number | undefined>;
-}
-
 /** A server, the express-session store apps run on it, and nest-session's own driver for it. */
 interface Backend {
   name: string;
-  pkg: string;
-  open(): Promise<ServerStore>;
+  old: ServerStoreKind;
   /** forRoot options of the built-in driver on the same server. */
   nest(): SessionModuleOptions;
   cleanup(): Promise<void>;
@@ -48,107 +37,27 @@ interface Backend {
 
 function redis(): Backend {
   const url = () => serviceUrl('NEST_SESSION_REDIS_URL');
-  const nestPrefix = `nest-migration:${run}:`;
+  const prefix = `nest-migration:${run}:`;
   return {
-    name: 'Redis with connect-redis 9 (node-redis), into the redis driver',
-    pkg: 'connect-redis',
-    open: async () => {
+    name: `${connectRedis.name}, into the redis driver`,
+    old: connectRedis,
+    nest: () => ({ driver: 'redis', redis: { url: url(), prefix } }),
+    cleanup: async () => {
       const client = createClient({ url: url() });
       await client.connect();
-      const prefix = `old-sess:${run}:`;
-      return {
-        store: new ConnectRedisStore({ client, prefix }),
-        expiry: async (id) => {
-          const ttl = await client.pTTL(prefix + id);
-          return ttl > 0 ? Date.now() + ttl : undefined;
-        },
-        cleanup: async () => {
-          for (const pattern of [`${prefix}*`, `${nestPrefix}*`]) {
-            const keys = await client.keys(pattern);
-            if (keys.length > 0) await client.del(keys);
-          }
-          await client.close();
-        },
-      };
+      const keys = await client.keys(`${prefix}*`);
+      if (keys.length > 0) await client.del(keys);
+      await client.close();
     },
-    nest: () => ({ driver: 'redis', redis: { url: url(), prefix: nestPrefix } }),
-    cleanup: async () => undefined,
   };
 }
 
-function postgres(): Backend {
+function database(name: 'postgres' | 'mariadb', old: ServerStoreKind): Backend {
   let db: ServerDatabase | undefined;
   return {
-    name: 'PostgreSQL with connect-pg-simple 10, into the database driver',
-    pkg: 'connect-pg-simple',
-    open: async () => {
-      const PGStore = (
-        await load<(s: typeof session) => new (o: object) => session.Store>('connect-pg-simple')
-      )(session);
-      const pool = new pg.Pool({ connectionString: serviceUrl('NEST_SESSION_PG_URL') });
-      const table = `old_session_${run}`;
-      const store = new PGStore({ pool, tableName: table, createTableIfMissing: true }) as session.Store & {
-        close(): Promise<void>;
-      };
-      return {
-        store,
-        expiry: async (id) => {
-          const { rows } = await pool.query(
-            `SELECT extract(epoch from expire) * 1000 AS at FROM "${table}" WHERE sid = $1`,
-            [id],
-          );
-          return rows[0] === undefined ? undefined : Number(rows[0].at);
-        },
-        cleanup: async () => {
-          await store.close();
-          await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-          await pool.end();
-        },
-      };
-    },
-    nest: () => ({ driver: 'database', database: (db ??= serverDatabase('postgres')).fresh() }),
-    cleanup: async () => db?.cleanup(),
-  };
-}
-
-function mariadb(): Backend {
-  let db: ServerDatabase | undefined;
-  return {
-    name: 'MariaDB with express-mysql-session 3, into the database driver',
-    pkg: 'express-mysql-session',
-    open: async () => {
-      const MySQLStore = (
-        await load<(s: typeof session) => new (o: object) => session.Store>('express-mysql-session')
-      )(session);
-      const url = new URL(serviceUrl('NEST_SESSION_MARIADB_URL'));
-      const tableName = `old_sessions_${run}`;
-      const store = new MySQLStore({
-        host: url.hostname,
-        port: Number(url.port),
-        user: decodeURIComponent(url.username),
-        password: decodeURIComponent(url.password),
-        database: url.pathname.slice(1),
-        schema: { tableName },
-      }) as session.Store & { close(): Promise<void>; onReady(): Promise<void> };
-      await store.onReady();
-      const connection = await mysql.createConnection(url.toString());
-      return {
-        store,
-        expiry: async (id) => {
-          const [rows] = await connection.query(`SELECT expires FROM ${tableName} WHERE session_id = ?`, [
-            id,
-          ]);
-          const row = (rows as { expires: number }[])[0];
-          return row === undefined ? undefined : row.expires * 1000;
-        },
-        cleanup: async () => {
-          await connection.query(`DROP TABLE IF EXISTS ${tableName}`);
-          await connection.end();
-          await store.close();
-        },
-      };
-    },
-    nest: () => ({ driver: 'database', database: (db ??= serverDatabase('mariadb')).fresh() }),
+    name: `${old.name}, into the database driver`,
+    old,
+    nest: () => ({ driver: 'database', database: (db ??= serverDatabase(name)).fresh() }),
     cleanup: async () => db?.cleanup(),
   };
 }
@@ -156,14 +65,16 @@ function mariadb(): Backend {
 /** Where the moved sessions go: the server's built-in driver, or the old store itself through the adapter. */
 const targets = ['the built-in driver', 'the old store, through fromExpressSessionStore()'] as const;
 
-describe.each([redis(), postgres(), mariadb()])('$name', (backend) => {
-  if (awaitingInstall(backend.pkg)) {
-    it.todo(`runs once ${backend.pkg} is a devDependency`);
+const backends = [redis(), database('postgres', connectPgSimple), database('mariadb', expressMysqlSession)];
+
+describe.each(backends)('$name', (backend) => {
+  if (awaitingInstall(backend.old.pkg)) {
+    it.todo(`runs once ${backend.old.pkg} is a devDependency`);
     return;
   }
   let old: ServerStore;
   beforeAll(async () => {
-    old = await backend.open();
+    old = await backend.old.open();
   });
   afterAll(async () => {
     await old.cleanup();

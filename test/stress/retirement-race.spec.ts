@@ -63,11 +63,19 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
-async function race(req: Client, how: 'regenerate' | 'destroy', t: Tally): Promise<void> {
+let users = 0;
+
+async function race(req: Client, how: 'regenerate' | 'destroy' | 'revoke', t: Tally): Promise<void> {
   const seed: Record<string, unknown> = { warm: true };
   for (let i = 0; i < WRITERS; i++) seed[`d${i}`] = i;
-  const first = await req().post('/set').send(seed).expect(200);
-  const oldPair = cookiePair(first, COOKIE)!;
+  const seeded = await req().post('/set').send(seed).expect(200);
+  let oldPair = cookiePair(seeded, COOKIE)!;
+  // revoke: the session is a user's, revoked by an admin while 199 requests on it are in flight.
+  const user = `race-${process.pid}-${++users}`;
+  if (how === 'revoke') {
+    const signedIn = await req().post(`/sign-in/${user}`).set('Cookie', oldPair).expect(200);
+    oldPair = cookiePair(signedIn, COOKIE)!;
+  }
   hold.reset();
   const kinds = ['set', 'set', 'delete', 'flash'] as const;
   const requests = new Map<string, Promise<Response>>();
@@ -84,16 +92,43 @@ async function race(req: Client, how: 'regenerate' | 'destroy', t: Tally): Promi
         .then((r) => r),
     );
   }
-  tagged.push({ tag: how, kind: 'retire', key: '' });
-  requests.set(
-    how,
-    req()
-      .post(`/held/${how}`)
-      .set('Cookie', oldPair)
-      .then((r) => r),
-  );
-  // All 200 have loaded the session before any of them commits.
-  await hold.held(WRITERS + 1);
+  if (how !== 'revoke') {
+    tagged.push({ tag: how, kind: 'retire', key: '' });
+    requests.set(
+      how,
+      req()
+        .post(`/held/${how}`)
+        .set('Cookie', oldPair)
+        .then((r) => r),
+    );
+  }
+  // All of them have loaded the session before any of them commits.
+  await hold.held(how === 'revoke' ? WRITERS : WRITERS + 1);
+  if (how === 'revoke') {
+    // Some commit before the revocation; the rest after it.
+    const order = shuffle(tagged.map((r) => r.tag));
+    const before = order.splice(0, Math.floor(rand() * WRITERS));
+    try {
+      hold.release(before);
+      await Promise.all(before.map((tag) => requests.get(tag)));
+      await req().post(`/revoke-all/${user}`).expect(200, { revoked: 1 });
+    } finally {
+      // Never leave requests held: a failed revoke still lets the others answer.
+      hold.release(order);
+    }
+    for (const { tag } of tagged) {
+      const res = await requests.get(tag)!;
+      const after = !before.includes(tag);
+      if (after && res.status !== 409) t.other++;
+      if (!after && res.status !== 200) t.other++;
+      if (cookiePair(res, COOKIE) !== undefined) t.cookiesReplaced++;
+      if (after) t.conflicts++;
+    }
+    t.runs++;
+    const old = await req().get('/state').set('Cookie', oldPair);
+    if (!old.body.isNew || Object.keys(old.body.data ?? {}).length > 0) t.retiredAlive++;
+    return;
+  }
   // Released in a random order, in random slices with a turn of the event loop between them, so
   // commits land on both sides of the retirement whatever each route's own path length.
   const order = shuffle(tagged.map((r) => r.tag));
@@ -180,7 +215,7 @@ describe.each(drivers)('retirement race, $name', (driver) => {
     });
     afterAll(() => app.close());
 
-    it.each(['regenerate', 'destroy'] as const)(
+    it.each(['regenerate', 'destroy', 'revoke'] as const)(
       `200 overlapping requests with one %s(): every 2xx kept, every 409 kept nothing, the old id dead`,
       async (how) => {
         const t = tally();

@@ -214,7 +214,7 @@ function fileDriver(): Built {
         maxSize: CONTRACT_MAX_SIZE,
         now: clock.now,
         expire: async () => clock.advance(SHORT_TTL + 1),
-        powers: ['prune', 'close'],
+        powers: ['prune', 'close', 'userIndex'],
         cleanup: async () => {
           await store.close();
           rmSync(directory, { recursive: true, force: true });
@@ -266,7 +266,7 @@ function databaseDriver(
             ]);
           }
         },
-        powers: ['prune', 'close'],
+        powers: ['prune', 'close', 'userIndex'],
         cleanup: async () => {
           await store.close();
           await dataSource.destroy();

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { ExpressSessionStore } from 'nest-session';
 import { ExpressSessionStoreAdapter } from '../../lib/stores/express-session.adapter.js';
+import type { ContractGap } from './store-contract.js';
 import { root } from './typecheck.js';
 
 const require = createRequire(import.meta.url);
@@ -102,6 +103,16 @@ export const IN_PROCESS_STORES: InProcessStore[] = [
   },
 ];
 
+/**
+ * The store contract's properties the adapter cannot keep (README, "Keeping your store"): an
+ * express-session store only reads and writes whole records, so what the adapter serializes per id
+ * in one process, two processes sharing the store interleave.
+ */
+export const EXPRESS_SESSION_GAPS: readonly ContractGap[] = [
+  'cross-process-change-sets',
+  'cross-process-retirement',
+];
+
 /** How long a record the contract means to expire lives (as store-contract.ts's SHORT_TTL). */
 const SHORT_TTL = 1_000;
 
@@ -122,6 +133,8 @@ export async function expressSessionHarness(made: MadeStore, maxSize = 4096) {
     },
     powers: typeof made.store.all === 'function' ? ['prune' as const] : [],
     cleanup: made.cleanup,
+    /** Another process's adapter over the same store: its operations are not serialized with this one's. */
+    another: () => new ExpressSessionStoreAdapter(made.store, { maxSize, now: () => clock }),
   };
 }
 

@@ -3,12 +3,13 @@
 // IPC channel. It listens on a free port and says which ({ type: 'ready', port }). POST
 // /concurrent/:key holds each request, its session loaded, until the parent says 'go' (after every
 // process has reported that all the requests it expects have arrived), then sets the key; POST
-// /set/:key sets it at once.
+// /set/:key sets it at once. POST /sign-in/:user is held the same way, then signs the user in (one
+// session per user: users.maxPerUser 1, 'reject'); GET /count/:user counts the user's sessions.
 import 'reflect-metadata';
 import { Controller, Get, HttpCode, Module, Param, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
-import { Session, SessionModule } from '../../lib/index.js';
+import { Session, SessionModule, SessionRegistry } from '../../lib/index.js';
 
 interface Message {
   type: 'expect' | 'go' | 'stop';
@@ -33,7 +34,10 @@ function arrive(): Promise<void> {
 
 @Controller()
 class TestController {
-  constructor(private readonly session: Session) {}
+  constructor(
+    private readonly session: Session,
+    private readonly registry: SessionRegistry,
+  ) {}
 
   @Post('warm')
   @HttpCode(200)
@@ -58,6 +62,19 @@ class TestController {
     return { ok: true };
   }
 
+  @Post('sign-in/:user')
+  @HttpCode(200)
+  async signIn(@Param('user') user: string) {
+    await arrive();
+    this.session.signIn(user);
+    return { userId: this.session.userId };
+  }
+
+  @Get('count/:user')
+  async count(@Param('user') user: string) {
+    return { count: await this.registry.count(user) };
+  }
+
   @Get('state')
   state() {
     return { id: this.session.id, data: this.session.all() };
@@ -65,7 +82,14 @@ class TestController {
 }
 
 @Module({
-  imports: [SessionModule.forRoot({ driver: 'file', secret, file: { directory, pruneInterval: 0 } })],
+  imports: [
+    SessionModule.forRoot({
+      driver: 'file',
+      secret,
+      file: { directory, pruneInterval: 0 },
+      users: { maxPerUser: 1, onLimit: 'reject' },
+    }),
+  ],
   controllers: [TestController],
 })
 class AppModule {}

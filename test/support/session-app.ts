@@ -29,6 +29,7 @@ import {
   Session,
   SessionManager,
   SessionModule,
+  SessionRegistry,
   type SessionModuleOptions,
 } from 'nest-session';
 import { Barrier } from './app.js';
@@ -116,8 +117,24 @@ export class SessionController {
     private readonly session: Session,
     private readonly sessions: SessionManager,
     private readonly cart: CartService,
+    private readonly registry: SessionRegistry,
   ) {
     counters.controllers++;
+  }
+
+  /** Signs the session in as `user` (the data kept). */
+  @Post('sign-in/:user')
+  @HttpCode(200)
+  signIn(@Param('user') user: string) {
+    this.session.signIn(user);
+    return { userId: this.session.userId };
+  }
+
+  /** Revokes every session of `user`, from outside their requests (an admin's action). */
+  @Post('revoke-all/:user')
+  @HttpCode(200)
+  async revokeAll(@Param('user') user: string) {
+    return { revoked: await this.registry.revokeAll(user) };
   }
 
   @Get('state')

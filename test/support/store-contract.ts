@@ -27,12 +27,23 @@ const GUARDS: Record<StorePower, (store: SessionStore) => boolean> = {
 };
 
 /**
- * A property a store is known to break, each a bug to fix in the store: its test is then expected to
- * fail (it.failing), and turns red once the store keeps the property, to be taken off the list.
+ * A property a store is known to break: a bug to fix in the store, or what its storage cannot give
+ * (the express-session adapter's whole records across processes). Its test is then expected to fail
+ * (it.failing), and turns red once the store keeps the property, to be taken off the list.
  */
 export type ContractGap =
   /** apply() with meta.create true over a live tombstone writes a record instead of resolving false. */
-  'create-over-tombstone';
+  | 'create-over-tombstone'
+  /**
+   * Change sets from two processes on one id overwrite each other's keys (a store that writes whole
+   * records: within one process it may still serialize them).
+   */
+  | 'cross-process-change-sets'
+  /**
+   * A change set from another process that overlaps a retire() can overwrite the tombstone, or be
+   * acknowledged and lost with the record retire() handed over.
+   */
+  | 'cross-process-retirement';
 
 /** One store made for one test of the contract, with what the contract needs around it. */
 export interface StoreHarness {
@@ -53,6 +64,11 @@ export interface StoreHarness {
   powers: StorePower[];
   /** Releases what the store holds (a test may have closed it already) and removes what it wrote. */
   cleanup(): Promise<void>;
+  /**
+   * The same storage through a store of its own, as another process has it (released by cleanup()),
+   * for a store whose storage processes share; the contract then runs across the two.
+   */
+  another?(): SessionStore;
 }
 
 /** A session id as the drivers make them: 32 random bytes, base64url (every store takes it). */
@@ -67,13 +83,16 @@ export async function overlappingChangeSets(
   store: SessionStore,
   now: () => number,
   count = 100,
+  other: SessionStore = store,
 ): Promise<{ kept: number; expected: number; applied: boolean[] }> {
   const id = newId();
   await store.apply(id, changes({ set: { warm: true } }), meta(now(), LONG_TTL));
   const applied = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      await store.get(id);
-      return store.apply(id, changes({ set: { [`k${i}`]: i } }), {
+      // With another process's store, every other request is that process's.
+      const by = i % 2 === 0 ? store : other;
+      await by.get(id);
+      return by.apply(id, changes({ set: { [`k${i}`]: i } }), {
         ...meta(now(), LONG_TTL),
         create: false,
       });
@@ -303,6 +322,45 @@ export function storeContract(
         expect(after.flash).toEqual({ valueOf: 3 });
         expect(Object.keys(after.data).sort()).toEqual(['hasOwnProperty', 'toString']);
       });
+    });
+
+    describe('across processes (a store whose storage processes share; else within one)', () => {
+      /** The same storage through another process's store, or the store itself for one of one process. */
+      const another = () => h.another?.() ?? store;
+
+      unless('cross-process-change-sets')(
+        'keeps every key when 100 change sets from two processes overlap on one id',
+        async () => {
+          const other = another();
+          const { kept, expected, applied } = await overlappingChangeSets(store, h.now, 100, other);
+          expect(applied.every(Boolean)).toBe(true);
+          expect(kept).toBe(expected);
+        },
+      );
+
+      unless('cross-process-retirement')(
+        "never writes through a retire() of another process's, nor loses a change it acknowledged",
+        async () => {
+          const other = another();
+          const ids = Array.from({ length: 20 }, () => newId());
+          for (const id of ids) await store.apply(id, changes({ set: { a: 1 } }), at());
+          const outcomes = await Promise.all(
+            ids.map(async (id) => {
+              await other.get(id);
+              const [handed, applied] = await Promise.all([
+                store.retire(id, h.now() + LONG_TTL),
+                other.apply(id, changes({ set: { b: 2 } }), at(LONG_TTL, false)),
+              ]);
+              return { after: await store.get(id), handed, applied };
+            }),
+          );
+          for (const { after, handed, applied } of outcomes) {
+            expect(after).toBe('retired');
+            // Before the retire: handed over with it; after: refused.
+            if (applied) expect(handed?.data).toEqual({ a: 1, b: 2 });
+          }
+        },
+      );
     });
 
     describe('expiry', () => {

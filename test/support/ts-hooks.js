@@ -1,14 +1,17 @@
 // Module hooks for ts-register.js: TypeScript files are compiled with the repository's SWC options,
-// `./x.js` imports find `./x.ts`, and 'nest-session' is lib/index.ts.
+// `./x.js` imports find `./x.ts`, 'nest-session' is lib/index.ts and 'nest-session/testing' lib/testing/index.ts.
 import { transformSync } from '@swc/core';
 import { existsSync } from 'node:fs';
 import { URL, fileURLToPath } from 'node:url';
 import { swcOptions } from '../../swc.options.js';
 
-const INDEX = new URL('../../lib/index.ts', import.meta.url).href;
+const ENTRIES = {
+  'nest-session': new URL('../../lib/index.ts', import.meta.url).href,
+  'nest-session/testing': new URL('../../lib/testing/index.ts', import.meta.url).href,
+};
 
 export async function resolve(specifier, context, next) {
-  if (specifier === 'nest-session') return { url: INDEX, shortCircuit: true };
+  if (Object.hasOwn(ENTRIES, specifier)) return { url: ENTRIES[specifier], shortCircuit: true };
   if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
     const ts = new URL(specifier.replace(/\.js$/, '.ts'), context.parentURL);
     if (existsSync(fileURLToPath(ts))) return { url: ts.href, shortCircuit: true };

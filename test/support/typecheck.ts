@@ -15,7 +15,10 @@ export function typeErrors(files: string[]): string[] {
     emitDecoratorMetadata: true,
     skipLibCheck: true,
     types: ['node'],
-    paths: { 'nest-session': [`${root}lib/index.ts`] },
+    paths: {
+      'nest-session': [`${root}lib/index.ts`],
+      'nest-session/testing': [`${root}lib/testing/index.ts`],
+    },
   });
   return ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file

@@ -95,6 +95,12 @@ export class UsersController {
     return { policy: this.session.policy ?? null };
   }
 
+  /** Uses no session. */
+  @Get('untouched')
+  untouched() {
+    return 'ok';
+  }
+
   @Get('time-left')
   timeLeft() {
     return this.session.timeLeft();

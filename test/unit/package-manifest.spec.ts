@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from '../support/typecheck.js';
 
@@ -12,6 +12,18 @@ describe('package.json', () => {
     expect(manifest.main).toBe('./dist/index.js');
     expect(manifest.types).toBe('./dist/index.d.ts');
     expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+  });
+
+  it('publishes the testing kit as nest-session/testing, found by every module resolution', () => {
+    expect(manifest.exports['./testing']).toEqual({
+      types: './dist/testing/index.d.ts',
+      default: './dist/testing/index.js',
+    });
+    // TypeScript's node10 resolution (a CommonJS project's default) reads no exports: typesVersions.
+    expect(manifest.typesVersions).toEqual({ '*': { testing: ['./dist/testing/index.d.ts'] } });
+    const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8'));
+    expect(build.compilerOptions.rootDir).toBe('lib');
+    expect(existsSync(join(root, 'lib', 'testing', 'index.ts'))).toBe(true);
   });
 
   it('leaves Nest, rxjs and reflect-metadata to the app, and the database and redis clients optional', () => {

@@ -68,6 +68,38 @@ const PUBLIC = [
   'SessionUserLimitError',
 ].sort();
 
+/** What nest-session/testing exports (lib/testing/index.ts), DESIGN.md's "Testing kit". */
+const TESTING = [
+  'SessionTesting',
+  'MintOptions',
+  'RunInSessionOptions',
+  'InSession',
+  'NestContext',
+  'SessionSnapshot',
+  'SessionExpectations',
+  'SessionSource',
+  'TestClock',
+  'TestDevice',
+  'toBrowserCookie',
+  'BrowserCookie',
+  'BrowserCookieOptions',
+].sort();
+
+/** The names a declaration file exports. */
+function exportsOf(file: string): string[] {
+  const program = ts.createProgram([file], {
+    skipLibCheck: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  });
+  const checker = program.getTypeChecker();
+  const symbol = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
+  return checker
+    .getExportsOfModule(symbol)
+    .map((s) => s.getName())
+    .sort();
+}
+
 /** Emits the declarations as `npm run build` does (tsconfig.build.json) into a temporary directory. */
 function emitDeclarations(): string {
   const out = mkdtempSync(join(tmpdir(), 'nest-session-dts-'));
@@ -95,19 +127,13 @@ function emitDeclarations(): string {
 }
 
 describe('published types', () => {
-  it('dist/index.d.ts exports exactly the public names, and no @internal member is published', () => {
+  it('dist/index.d.ts and dist/testing/index.d.ts export exactly the public names, no @internal member', () => {
     const out = emitDeclarations();
     try {
-      const index = join(out, 'index.d.ts');
-      const program = ts.createProgram([index], {
-        skipLibCheck: true,
-        module: ts.ModuleKind.NodeNext,
-        moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      });
-      const checker = program.getTypeChecker();
-      const symbol = checker.getSymbolAtLocation(program.getSourceFile(index)!)!;
-      const names = checker.getExportsOfModule(symbol).map((s) => s.getName());
-      expect(names.sort()).toEqual(PUBLIC);
+      expect(exportsOf(join(out, 'index.d.ts'))).toEqual(PUBLIC);
+      expect(exportsOf(join(out, 'testing', 'index.d.ts'))).toEqual(TESTING);
+      const kit = readFileSync(join(out, 'testing', 'session-testing.d.ts'), 'utf8');
+      expect(kit).not.toMatch(/lifecycle|services|TestScope/);
 
       const manager = readFileSync(join(out, 'session-manager.d.ts'), 'utf8');
       for (const internal of [

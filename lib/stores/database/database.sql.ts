@@ -1,4 +1,5 @@
 import { SessionConfigError } from '../../session.errors.js';
+import { userSql, type UserSql } from './users.sql.js';
 
 /** The SQL families the database driver speaks. */
 export type Dialect = 'postgres' | 'mysql' | 'sqlite';
@@ -72,15 +73,19 @@ export interface BacklogSql {
 
 /** Every statement the store runs, for one table in one dialect. Parameters are positional. */
 export interface SessionSql {
+  /** The table, as the options name it. */
+  table: string;
   createTable: string[];
   /** (id, now): a record that has not expired. */
   get: string;
   /** (id): the row, locked for the rest of the transaction where the engine can lock rows. */
   lock: string;
-  /** (id, payload, expires_at, last_activity, created_at): inserts unless the id exists. */
+  /** (id, payload, expires_at, last_activity, created_at, user_id, signed_in_at): inserts unless the id exists. */
   insert: string;
-  /** (payload, expires_at, last_activity, created_at, id) */
+  /** (payload, expires_at, last_activity, created_at, id): the binding (user_id, signed_in_at) is left as it is. */
   update: string;
+  /** (payload, expires_at, last_activity, created_at, user_id, signed_in_at, id): binds, unbinds or retires. */
+  bind: string;
   /** (id) */
   delete: string;
   /** (now): deletes at most PRUNE_BATCH expired rows. */
@@ -96,6 +101,8 @@ export interface SessionSql {
   probe: string;
   /** MySQL/MariaDB: the backlog pass. */
   backlog?: BacklogSql;
+  /** The user index: its columns, index, reads and lock (users.sql.ts). */
+  users: UserSql;
 }
 
 /** The SQL of the sessions table (`table` may be `schema.table`); rejects names that are not plain identifiers. */
@@ -111,13 +118,25 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
   const t = parts.map(q).join('.');
   const index = `${parts[parts.length - 1]}_expires_at_idx`;
   const p = (n: number) => (dialect === 'postgres' ? `$${n}` : '?');
-  const columns = 'id, payload, expires_at, last_activity, created_at';
-  const values = `${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}`;
+  const columns = 'id, payload, expires_at, last_activity, created_at, user_id, signed_in_at';
+  const values = `${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}`;
+  const set = `payload = ${p(1)}, expires_at = ${p(2)}, last_activity = ${p(3)}, created_at = ${p(4)}`;
+  const users = userSql(dialect, {
+    table: t,
+    given: table,
+    name: parts[parts.length - 1],
+    schema: parts.length === 2 ? parts[0] : undefined,
+    quote: q,
+    param: p,
+  });
   const common = {
+    table,
     get: `SELECT payload, created_at, last_activity FROM ${t} WHERE id = ${p(1)} AND expires_at > ${p(2)}`,
-    update: `UPDATE ${t} SET payload = ${p(1)}, expires_at = ${p(2)}, last_activity = ${p(3)}, created_at = ${p(4)} WHERE id = ${p(5)}`,
+    update: `UPDATE ${t} SET ${set} WHERE id = ${p(5)}`,
+    bind: `UPDATE ${t} SET ${set}, user_id = ${p(5)}, signed_in_at = ${p(6)} WHERE id = ${p(7)}`,
     delete: `DELETE FROM ${t} WHERE id = ${p(1)}`,
     probe: `SELECT id FROM ${t} WHERE 1 = 0`,
+    users,
   };
   const select = `SELECT payload, created_at, last_activity, expires_at FROM ${t} WHERE id = ${p(1)}`;
   switch (dialect) {
@@ -126,8 +145,9 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         ...common,
         createTable: [
           `CREATE TABLE IF NOT EXISTS ${t} (id varchar(128) PRIMARY KEY, payload text NOT NULL, ` +
-            'expires_at bigint NOT NULL, last_activity bigint NOT NULL, created_at bigint NOT NULL)',
+            `expires_at bigint NOT NULL, last_activity bigint NOT NULL, created_at bigint NOT NULL, ${users.columns})`,
           `CREATE INDEX IF NOT EXISTS ${q(index)} ON ${t} (expires_at)`,
+          users.createIndex,
         ],
         lock: `${select} FOR UPDATE`,
         insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON CONFLICT (id) DO NOTHING`,
@@ -142,7 +162,7 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         createTable: [
           `CREATE TABLE IF NOT EXISTS ${t} (id varchar(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, ` +
             'payload longtext NOT NULL, expires_at bigint NOT NULL, last_activity bigint NOT NULL, ' +
-            `created_at bigint NOT NULL, KEY ${q(index)} (expires_at)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+            `created_at bigint NOT NULL, ${users.columns}, KEY ${q(index)} (expires_at)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
         ],
         lock: `${select} FOR UPDATE`,
         // An existing row is locked exclusively (a no-op update), never shared: no lock upgrade to deadlock on.
@@ -169,7 +189,7 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         ...common,
         createTable: [
           `CREATE TABLE IF NOT EXISTS ${t} (id text PRIMARY KEY NOT NULL, payload text NOT NULL, ` +
-            'expires_at integer NOT NULL, last_activity integer NOT NULL, created_at integer NOT NULL)',
+            `expires_at integer NOT NULL, last_activity integer NOT NULL, created_at integer NOT NULL, ${users.columns})`,
           `CREATE INDEX IF NOT EXISTS ${schema}${q(index)} ON ${q(parts[parts.length - 1])} (expires_at)`,
         ],
         // Writes are serialized by the database (BEGIN IMMEDIATE) and, in-process, by running synchronously.

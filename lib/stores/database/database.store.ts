@@ -10,10 +10,12 @@ import type {
   SessionMeta,
   SessionRecord,
   StartupCheckedSessionStore,
+  UserIndexedSessionStore,
 } from '../session-store.js';
 import { Sweeper } from '../sweeper.js';
 import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.sql.js';
 import { TOMBSTONE, toRecord, type Engine } from './rows.js';
+import { SchemaOutdatedError } from './schema-upgrade.js';
 import { ServerEngine } from './server.engine.js';
 import { SqliteEngine, type SqliteEngineOptions } from './sqlite.engine.js';
 
@@ -73,7 +75,12 @@ const CLIENTS = { sqlite: 'better-sqlite3', postgres: 'pg', mysql: 'mysql2' } as
  * touches nothing: typeorm is imported, the DataSource opened and the table created on first use.
  */
 export class DatabaseStore
-  implements PrunableSessionStore, ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore
+  implements
+    PrunableSessionStore,
+    ClosableSessionStore,
+    StartupCheckedSessionStore,
+    DiagnosingSessionStore,
+    UserIndexedSessionStore
 {
   readonly table: string;
   readonly dialect: Dialect;
@@ -132,8 +139,19 @@ export class DatabaseStore
     await (await this.ready()).destroy(id);
   }
 
+  /** The user's live sessions: one indexed SELECT on user_id (users.sql.ts). */
+  async listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>> {
+    const rows = await (await this.ready()).listUser(userId, this.now());
+    return rows.flatMap(({ id, ...row }) => {
+      const record = toRecord(row);
+      // The payload says who the session is bound to: a row whose payload disagrees is not listed.
+      return record?.user?.id === userId ? [{ id, record }] : [];
+    });
+  }
+
   /** What a database error says about the setup, when it is a setup mistake rather than an outage. */
   misconfiguration(error: unknown): string | undefined {
+    if (error instanceof SchemaOutdatedError) return error.fix;
     const cause = (error as { driverError?: unknown }).driverError ?? error;
     const code = String((cause as { code?: unknown } | undefined)?.code ?? '');
     if (['28P01', '28000', 'ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR'].includes(code)) {

@@ -3,7 +3,8 @@ import type { QueryRunner } from 'typeorm';
 import { emptyRecord } from '../../core/change-set.js';
 import { isBag } from '../../core/json-value.js';
 import { SessionTooLargeError } from '../../session.errors.js';
-import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
+import type { SessionChanges, SessionMeta, SessionRecord, SessionUser } from '../session-store.js';
+import { overLimit } from '../user-index.js';
 
 /** A row as the drivers return it: PostgreSQL and MySQL give bigint columns as strings. */
 export interface Row {
@@ -11,6 +12,17 @@ export interface Row {
   created_at: number | string;
   last_activity: number | string;
   expires_at?: number | string;
+}
+
+/** A row of a user's list, with its id. */
+export interface UserRow extends Row {
+  id: string;
+}
+
+/** What a binding under users.maxPerUser reads of the user's other live rows. */
+export interface MemberRow {
+  id: string;
+  signed_in_at: number | string | null;
 }
 
 /** How one engine runs the statements: each write is one transaction. */
@@ -22,6 +34,8 @@ export interface Engine {
   /** Replaces a live row by a tombstone kept until `until`; the record it held, or undefined. */
   retire(id: string, until: number, now: number): Promise<SessionRecord | undefined>;
   destroy(id: string): Promise<void>;
+  /** The user's live rows (user_id = userId), in one indexed read. */
+  listUser(userId: string, now: number): Promise<UserRow[]>;
   /** Deletes at most PRUNE_BATCH expired rows; resolves to how many went. */
   pruneBatch(now: number): Promise<number>;
   /**
@@ -30,15 +44,57 @@ export interface Engine {
    */
   pruneBacklog?(now: number, stopped: () => boolean): Promise<number>;
 }
-/** The record a row holds; undefined when its payload is not a session (treated as missing). */
+/**
+ * The record a row holds; undefined when its payload is not a session (treated as missing). A row
+ * written before the user index has no user and no policy in its payload: an anonymous session.
+ */
 export function toRecord(row: Row): SessionRecord | undefined {
   try {
-    const { data, flash } = JSON.parse(row.payload) as Partial<SessionRecord>;
+    const { data, flash, user, policy } = JSON.parse(row.payload) as Partial<SessionRecord>;
     if (!isBag(data) || !isBag(flash)) return undefined;
-    return { data, flash, createdAt: Number(row.created_at), lastActivity: Number(row.last_activity) };
+    const record: SessionRecord = {
+      data,
+      flash,
+      createdAt: Number(row.created_at),
+      lastActivity: Number(row.last_activity),
+    };
+    if (isUser(user)) record.user = user;
+    if (typeof policy === 'string') record.policy = policy;
+    return record;
   } catch {
     return undefined;
   }
+}
+
+function isUser(user: unknown): user is SessionUser {
+  const u = user as Partial<SessionUser> | undefined;
+  return typeof u?.id === 'string' && typeof u.signedInAt === 'number';
+}
+
+/** The binding columns of a record: user_id and signed_in_at (both NULL when it is anonymous). */
+export function bindingOf(record: SessionRecord | undefined): [string | null, number | null] {
+  const user = record?.user;
+  return user === undefined ? [null, null] : [user.id, user.signedInAt];
+}
+
+/**
+ * The user whose bindings must be serialized for this write: the one it binds, when a limit
+ * (users.maxPerUser) applies to it.
+ */
+export function limitedUser(changes: SessionChanges, meta: SessionMeta): string | undefined {
+  return meta.limit !== undefined && changes.user ? changes.user.id : undefined;
+}
+
+/**
+ * Which of the user's other live sessions a binding of `id` must retire to fit meta.limit, earliest
+ * sign-ins first (neither `id` nor the session it replaces counts); throws SessionUserLimitError
+ * when the limit rejects instead.
+ */
+export function overUserLimit(members: readonly MemberRow[], id: string, meta: SessionMeta): string[] {
+  const others = members
+    .filter((m) => m.id !== id && m.id !== meta.limit?.replaces)
+    .map((m) => ({ id: m.id, signedInAt: Number(m.signed_in_at ?? 0), expiresAt: Infinity }));
+  return overLimit(others, meta.limit).map((entry) => entry.id);
 }
 
 /** The payload of a retired id's row, kept until its expires_at: never a session. */
@@ -59,10 +115,15 @@ export function current(row: Row | undefined, meta: SessionMeta): SessionRecord 
   return live(row, meta.lastActivity) ?? emptyRecord(meta);
 }
 
-/** The payload writer: a session's JSON, refused past maxSize bytes. */
+/** The payload writer: a session's JSON (its user and policy when it has them), refused past maxSize bytes. */
 export function payloadOf(maxSize: number): (record: SessionRecord) => string {
   return (record) => {
-    const json = JSON.stringify({ data: record.data, flash: record.flash });
+    const json = JSON.stringify({
+      data: record.data,
+      flash: record.flash,
+      user: record.user,
+      policy: record.policy,
+    });
     const size = Buffer.byteLength(json);
     if (size > maxSize) throw SessionTooLargeError.inStore(size, maxSize);
     return json;

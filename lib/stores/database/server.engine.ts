@@ -1,20 +1,26 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { applyChanges } from '../../core/change-set.js';
+import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
 import type { SessionSql } from './database.sql.js';
 import { MysqlBacklog } from './mysql-backlog.js';
 import {
   TOMBSTONE,
+  bindingOf,
   current,
   isTombstone,
   isTransient,
+  limitedUser,
   live,
+  overUserLimit,
   payloadOf,
   pruneStatement,
   uncommitted,
   type Engine,
+  type MemberRow,
   type Row,
+  type UserRow,
 } from './rows.js';
-import { applyChanges } from '../../core/change-set.js';
-import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
+import { upgradeServerTable } from './schema-upgrade.js';
 
 /** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
 export class ServerEngine implements Engine {
@@ -32,15 +38,18 @@ export class ServerEngine implements Engine {
 
   /**
    * Creates the table unless it is there: a table made by a migration needs no CREATE privilege. When
-   * two processes create it at the same moment, one may fail on the catalog: the table is there all the same.
+   * two processes create it at the same moment, one may fail on the catalog: the table is there all the
+   * same. A table made before the user index gains it (schema-upgrade.ts).
    */
   async createTable(): Promise<void> {
-    if (await this.exists()) return;
-    try {
-      for (const statement of this.sql.createTable) await this.dataSource.query(statement);
-    } catch (error) {
-      if (!(await this.exists())) throw error;
+    if (!(await this.exists())) {
+      try {
+        for (const statement of this.sql.createTable) await this.dataSource.query(statement);
+      } catch (error) {
+        if (!(await this.exists())) throw error;
+      }
     }
+    await upgradeServerTable((sql, params) => this.dataSource.query(sql, params), this.sql);
   }
 
   private exists(): Promise<boolean> {
@@ -55,29 +64,41 @@ export class ServerEngine implements Engine {
     return rows[0];
   }
 
-  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
-    return this.retrying((runner) => this.write(runner, id, changes, meta));
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    const { applied, revoked } = await this.retrying(
+      (runner) => this.write(runner, id, changes, meta),
+      limitedUser(changes, meta),
+    );
+    meta.limit?.revoked.push(...revoked);
+    return applied;
   }
 
   retire(id: string, until: number, now: number): Promise<SessionRecord | undefined> {
-    return this.retrying(async (runner) => {
-      const [row] = (await runner.query(this.sql.lock, [id])) as Row[];
-      const record = live(row, now);
-      if (record !== undefined)
-        await runner.query(this.sql.update, [TOMBSTONE, until, now, row.created_at, id]);
-      return record;
-    });
+    return this.retrying((runner) => this.retireRow(runner, id, until, now));
+  }
+
+  /** A live row becomes a tombstone kept until `until`, bound to no user; the record it held. */
+  private async retireRow(runner: QueryRunner, id: string, until: number, now: number) {
+    const [row] = (await runner.query(this.sql.lock, [id])) as Row[];
+    const record = live(row, now);
+    if (record !== undefined)
+      await runner.query(this.sql.bind, [TOMBSTONE, until, now, row.created_at, null, null, id]);
+    return record;
   }
 
   /** A transaction, run again on deadlocks and serialization failures. */
-  private async retrying<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+  private async retrying<T>(work: (runner: QueryRunner) => Promise<T>, user?: string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction(work);
+        return await this.transaction(work, user);
       } catch (error) {
         if (attempt >= 5 || !isTransient(error)) throw error;
       }
     }
+  }
+
+  listUser(userId: string, now: number): Promise<UserRow[]> {
+    return this.dataSource.query(this.sql.users.list, [userId, now]);
   }
 
   async destroy(id: string): Promise<void> {
@@ -104,12 +125,22 @@ export class ServerEngine implements Engine {
 
   /**
    * Locks the row (creating it first when missing and meant to be created: insert-or-nothing, then
-   * lock), merges, writes.
+   * lock), merges, writes. A binding under users.maxPerUser holds the user's lock (see transaction())
+   * and counts the user's other live rows first: past the limit it throws (the transaction is rolled
+   * back: nothing written) or retires the earliest sign-ins in this transaction.
    */
   private async write(runner: QueryRunner, id: string, changes: SessionChanges, meta: SessionMeta) {
+    const now = meta.lastActivity;
+    const refused = { applied: false, revoked: [] as string[] };
     let [row] = (await runner.query(this.sql.lock, [id])) as Row[];
-    if (isTombstone(row, meta.lastActivity)) return false; // retired: never written again
-    if (!meta.create && live(row, meta.lastActivity) === undefined) return false;
+    if (isTombstone(row, now)) return refused; // retired: never written again
+    const wasLive = live(row, now) !== undefined;
+    if (!meta.create && !wasLive) return refused;
+    const userId = limitedUser(changes, meta);
+    const revoked =
+      userId === undefined
+        ? []
+        : overUserLimit((await runner.query(this.sql.users.members, [userId, now])) as MemberRow[], id, meta);
     if (row === undefined) {
       await runner.query(this.sql.insert, [
         id,
@@ -117,25 +148,43 @@ export class ServerEngine implements Engine {
         meta.expiresAt,
         meta.lastActivity,
         meta.createdAt,
+        null,
+        null,
       ]);
       [row] = (await runner.query(this.sql.lock, [id])) as Row[];
     }
     const merged = applyChanges(current(row, meta), changes, meta);
-    await runner.query(this.sql.update, [
-      this.payload(merged),
-      meta.expiresAt,
-      merged.lastActivity,
-      merged.createdAt,
-      id,
-    ]);
-    return true;
+    const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
+    // The binding columns are written only when the binding may change: a touch leaves the index alone.
+    if (changes.user !== undefined || !wasLive)
+      await runner.query(this.sql.bind, [...values, ...bindingOf(merged), id]);
+    else await runner.query(this.sql.update, [...values, id]);
+    const retired: string[] = [];
+    for (const other of revoked) {
+      if ((await this.retireRow(runner, other, meta.limit!.until, now)) !== undefined) retired.push(other);
+    }
+    return { applied: true, revoked: retired };
   }
 
-  private async transaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+  /**
+   * A READ COMMITTED transaction. With `user`, it first takes the lock that serializes that user's
+   * bindings (PostgreSQL: an advisory lock the commit gives back; MySQL/MariaDB: a named lock, given
+   * back after the commit), so a binding reads the user's sessions only once the previous one is committed.
+   */
+  private async transaction<T>(work: (runner: QueryRunner) => Promise<T>, user?: string): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
+    const lock = user === undefined ? undefined : this.sql.users.lock;
+    let locked = false;
     try {
       await runner.startTransaction('READ COMMITTED');
       try {
+        if (lock !== undefined) {
+          const [row] = (await runner.query(lock.take, [user])) as { got?: unknown }[];
+          if (row?.got !== undefined && Number(row.got) !== 1) {
+            throw new Error('timed out waiting for another sign-in of the same user (users.maxPerUser)');
+          }
+          locked = true;
+        }
         const result = await work(runner);
         await runner.commitTransaction();
         return result;
@@ -144,7 +193,11 @@ export class ServerEngine implements Engine {
         throw error;
       }
     } finally {
-      await runner.release();
+      try {
+        if (locked && lock?.release !== undefined) await runner.query(lock.release, [user]);
+      } finally {
+        await runner.release();
+      }
     }
   }
 }

@@ -2,10 +2,25 @@ import type { DataSource } from 'typeorm';
 import { applyChanges } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
 import type { SessionSql } from './database.sql.js';
-import { TOMBSTONE, current, isTombstone, live, payloadOf, type Engine, type Row } from './rows.js';
+import {
+  TOMBSTONE,
+  bindingOf,
+  current,
+  isTombstone,
+  limitedUser,
+  live,
+  overUserLimit,
+  payloadOf,
+  type Engine,
+  type MemberRow,
+  type Row,
+  type UserRow,
+} from './rows.js';
+import { upgradeSqliteTable } from './schema-upgrade.js';
 
 interface SqliteStatement {
   get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
   run(...params: unknown[]): { changes: number };
   pluck(): SqliteStatement;
 }
@@ -23,7 +38,8 @@ interface Prepared {
   get: SqliteStatement;
   delete: SqliteStatement;
   prune: SqliteStatement;
-  write: (id: string, changes: SessionChanges, meta: SessionMeta) => boolean;
+  list: SqliteStatement;
+  write: (id: string, changes: SessionChanges, meta: SessionMeta) => { applied: boolean; revoked: string[] };
   retire: (id: string, until: number, now: number) => SessionRecord | undefined;
 }
 
@@ -71,18 +87,28 @@ export class SqliteEngine implements Engine {
     this.busyTimeout = options.busyTimeout ?? SQLITE_BUSY_TIMEOUT;
   }
 
+  /** Creates the table, or adds the user index to one made before it, in one transaction. */
   async createTable(): Promise<void> {
-    await this.run(true, (connection) => {
-      for (const statement of this.sql.createTable) connection.exec(statement);
-    });
+    await this.run(true, (connection) =>
+      connection
+        .transaction(() => {
+          for (const statement of this.sql.createTable) connection.exec(statement);
+          upgradeSqliteTable(connection, this.sql);
+        })
+        .immediate(),
+    );
   }
 
   get(id: string, now: number): Promise<Row | undefined> {
     return this.run(false, (connection) => this.statements(connection).get.get(id, now) as Row | undefined);
   }
 
-  apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
-    return this.run(true, (connection) => this.statements(connection).write(id, changes, meta));
+  async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
+    const { applied, revoked } = await this.run(true, (connection) =>
+      this.statements(connection).write(id, changes, meta),
+    );
+    meta.limit?.revoked.push(...revoked);
+    return applied;
   }
 
   retire(id: string, until: number, now: number): Promise<SessionRecord | undefined> {
@@ -91,6 +117,10 @@ export class SqliteEngine implements Engine {
 
   async destroy(id: string): Promise<void> {
     await this.run(true, (connection) => this.statements(connection).delete.run(id));
+  }
+
+  listUser(userId: string, now: number): Promise<UserRow[]> {
+    return this.run(false, (connection) => this.statements(connection).list.all(userId, now) as UserRow[]);
   }
 
   pruneBatch(now: number): Promise<number> {
@@ -165,27 +195,44 @@ export class SqliteEngine implements Engine {
     const lock = connection.prepare(this.sql.lock);
     const insert = connection.prepare(this.sql.insert);
     const update = connection.prepare(this.sql.update);
-    const write = connection.transaction((id: string, changes: SessionChanges, meta: SessionMeta) => {
-      const row = lock.get(id) as Row | undefined;
-      if (isTombstone(row, meta.lastActivity)) return false; // retired: never written again
-      if (!meta.create && live(row, meta.lastActivity) === undefined) return false;
-      const merged = applyChanges(current(row, meta), changes, meta);
-      const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
-      if (row === undefined) insert.run(id, ...values);
-      else update.run(...values, id);
-      return true;
-    });
-    const retire = connection.transaction((id: string, until: number, now: number) => {
+    const bind = connection.prepare(this.sql.bind);
+    const members = connection.prepare(this.sql.users.members);
+    /** A live row becomes a tombstone kept until `until`, bound to no user; the record it held. */
+    const retireRow = (id: string, until: number, now: number) => {
       const row = lock.get(id) as Row | undefined;
       const record = live(row, now);
-      if (record !== undefined) update.run(TOMBSTONE, until, now, row!.created_at, id);
+      if (record !== undefined) bind.run(TOMBSTONE, until, now, row!.created_at, null, null, id);
       return record;
+    };
+    // BEGIN IMMEDIATE: the database serializes every write transaction, in this process and the others,
+    // so the user's sessions counted under users.maxPerUser cannot change before this one commits.
+    const write = connection.transaction((id: string, changes: SessionChanges, meta: SessionMeta) => {
+      const now = meta.lastActivity;
+      const refused = { applied: false, revoked: [] };
+      const row = lock.get(id) as Row | undefined;
+      if (isTombstone(row, now)) return refused; // retired: never written again
+      const wasLive = live(row, now) !== undefined;
+      if (!meta.create && !wasLive) return refused;
+      const merged = applyChanges(current(row, meta), changes, meta);
+      const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
+      const userId = limitedUser(changes, meta);
+      const revoked =
+        userId === undefined ? [] : overUserLimit(members.all(userId, now) as MemberRow[], id, meta);
+      if (row === undefined) insert.run(id, ...values, ...bindingOf(merged));
+      // The binding columns are written only when the binding may change: a touch leaves the index alone.
+      else if (changes.user !== undefined || !wasLive) bind.run(...values, ...bindingOf(merged), id);
+      else update.run(...values, id);
+      // In the same transaction: the earliest sign-ins that make room ('revoke-oldest').
+      const retired = revoked.filter((other) => retireRow(other, meta.limit!.until, now) !== undefined);
+      return { applied: true, revoked: retired };
     });
+    const retire = connection.transaction(retireRow);
     this.prepared = {
       connection,
       get: connection.prepare(this.sql.get),
       delete: connection.prepare(this.sql.delete),
       prune: connection.prepare(this.sql.prune),
+      list: connection.prepare(this.sql.users.list),
       write: (id, changes, meta) => write.immediate(id, changes, meta),
       retire: (id, until, now) => retire.immediate(id, until, now),
     };

@@ -113,3 +113,29 @@ describe.each(drivers)(
     });
   },
 );
+
+describe('passport on the memory driver: req.session.signIn() binds the signed-in user', () => {
+  describe.each(['express', 'fastify'] as const)('on %s', (platform) => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      const middleware = (nest: { use(handler: unknown): unknown }) => {
+        nest.use(passport.initialize());
+        nest.use(passport.session());
+      };
+      app = await boot(platform, passportApp('memory'), { express: middleware, fastify: middleware });
+    });
+    afterAll(() => app.close());
+
+    it('lists the session under the user, labelled, and passport still sees the user', async () => {
+      const a = agent(app);
+      await a.post('/login-bound').send({ username: 'alan', password: 'turing' }).expect(200, { userId: 2 });
+      const devices = await a.get('/devices/2').expect(200);
+      expect(devices.body).toHaveLength(1);
+      expect(devices.body[0]).toMatchObject({ current: true, label: 'passport' });
+      await a
+        .get('/session')
+        .expect(200)
+        .expect((r) => expect(r.body.passport).toEqual({ user: 2 }));
+    });
+  });
+});

@@ -2,6 +2,7 @@ import {
   Controller,
   ForbiddenException,
   Get,
+  Param,
   HttpCode,
   Injectable,
   Module,
@@ -18,6 +19,7 @@ import {
 import { AuthGuard, PassportModule, PassportSerializer, PassportStrategy } from '@nestjs/passport';
 import passport from 'passport';
 import { Strategy } from 'passport-local';
+import { SessionRegistry } from 'nest-session';
 import { sessionModule, type Driver } from './boot.js';
 
 /** What the app's users table holds. */
@@ -100,6 +102,22 @@ type PassportRequest = {
 
 @Controller()
 class AuthController {
+  constructor(private readonly registry: SessionRegistry) {}
+
+  /** passport's login, then the session bound to the user through req.session, as Session.signIn(). */
+  @UseGuards(LocalAuthGuard)
+  @Post('login-bound')
+  @HttpCode(200)
+  loginBound(@Req() req: PassportRequest) {
+    req.session.signIn(req.user!.id, { label: 'passport' });
+    return { userId: req.session.get('passport')?.user ?? null };
+  }
+
+  @Get('devices/:id')
+  devices(@Param('id') id: string) {
+    return this.registry.list(id);
+  }
+
   @UseGuards(LocalAuthGuard)
   @Post('login')
   @HttpCode(200)

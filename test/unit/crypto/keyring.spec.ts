@@ -106,6 +106,27 @@ describe('Keyring', () => {
     });
   });
 
+  describe('handles and user record ids', () => {
+    it('gives a handle under each secret, the current one first, and a record id per secret, shaped as a session id', () => {
+      const ring = new Keyring([CURRENT, OLDER]);
+      const id = newSessionId();
+      const handles = ring.handles(id);
+      expect(handles).toHaveLength(2);
+      expect(handles[0]).toBe(ring.handle(id));
+      expect(handles[1]).toBe(new Keyring([OLDER]).handle(id));
+      expect(handles[0]).not.toBe(handles[1]);
+      const records = ring.userRecordIds('alice');
+      expect(records).toEqual([
+        new Keyring([CURRENT]).userRecordIds('alice')[0],
+        new Keyring([OLDER]).userRecordIds('alice')[0],
+      ]);
+      for (const record of records) expect(record).toMatch(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/);
+      expect(records[0]).not.toBe(ring.userRecordIds('bob')[0]);
+      // Neither names the other: a handle is not a record id's prefix.
+      expect(records[0].startsWith(ring.handle('alice'))).toBe(false);
+    });
+  });
+
   describe('sign / unsign', () => {
     it('returns the signed value, dots in it included', () => {
       const ring = new Keyring([CURRENT]);

@@ -43,16 +43,25 @@ describe('CookieWriter', () => {
         expires: EXPIRES,
         secure,
       });
-      expect(writer.set(options.name, VALUE, EXPIRES, secureRequest)).toBe(expected);
-      expect(writer.set(`${options.name}_cookie`, VALUE, EXPIRES, secureRequest)).toBe(
+      expect(writer.set(options.name, VALUE, EXPIRES.getTime(), secureRequest)).toBe(expected);
+      expect(writer.set(`${options.name}_cookie`, VALUE, EXPIRES.getTime(), secureRequest)).toBe(
         expected.replace(`${options.name}=`, `${options.name}_cookie=`),
       );
     }
   });
 
+  it('writes each expiry to the second, as Date#toUTCString does, whatever the order', () => {
+    const writer = new CookieWriter(configs[0][1]);
+    const at = (ms: number) => /Expires=([^;]+)/.exec(writer.set('sid', VALUE, ms, false))![1];
+    const base = Date.UTC(2030, 0, 1, 12, 0, 0);
+    for (const ms of [base, base + 999, base + 1000, base - 1, base + 86_400_000, base]) {
+      expect(at(ms)).toBe(new Date(ms).toUTCString());
+    }
+  });
+
   it('refuses a cookie name that is not a token, naming it', () => {
     const writer = new CookieWriter(configs[0][1]);
-    expect(() => writer.set('bad name', VALUE, EXPIRES, false)).toThrow(/bad name/);
+    expect(() => writer.set('bad name', VALUE, EXPIRES.getTime(), false)).toThrow(/bad name/);
   });
 
   it('reads the cookies of a request, one header or several', () => {

@@ -55,6 +55,17 @@ describe('FileStore', () => {
     });
   });
 
+  it("reads back a record's user and policy, and refuses a file whose user is not one", async () => {
+    const { store, directory, c } = storeAt();
+    const user = { id: 'alice', signedInAt: c.now(), label: 'Laptop' };
+    await store.apply(ID, changes({ user, policy: 'remember' }), meta(c.now()));
+    const again = new FileStore({ directory, pruneInterval: 0 }, undefined, c.now);
+    expect(asRecord(await again.get(ID))).toMatchObject({ user, policy: 'remember' });
+    const file = join(directory, `${ID}.json`);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"signedInAt"', '"signedOutAt"'));
+    expect(await again.get(ID)).toBeUndefined();
+  });
+
   it('leaves no file for an id it holds nothing for: none for an id loaded as existing, none after destroy', async () => {
     const { store, directory, c } = storeAt();
     expect(await store.apply(ID, changes({ set: { a: 1 } }), { ...meta(c.now()), create: false })).toBe(
@@ -198,9 +209,10 @@ describe('FileStore', () => {
       mkdirSync(deadLock);
       mkdirSync(heldLock);
       c.advance(2000);
-      const old = (c.now() - 120_000) / 1000;
+      // Files' times are on the real clock, not the store's.
+      const old = (Date.now() - 120_000) / 1000;
       for (const path of [deadTemp, deadLock]) utimesSync(path, old, old);
-      for (const path of [freshTemp, heldLock]) utimesSync(path, c.now() / 1000, c.now() / 1000);
+      for (const path of [freshTemp, heldLock]) utimesSync(path, Date.now() / 1000, Date.now() / 1000);
 
       expect(await store.prune()).toBe(3);
       expect(readdirSync(directory).sort()).toEqual(

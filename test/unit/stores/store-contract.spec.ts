@@ -1,5 +1,10 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { contractStore, testDriver } from '../../support/drivers.js';
+import {
+  EXPRESS_SESSION_GAPS,
+  IN_PROCESS_STORES,
+  expressSessionHarness,
+} from '../../support/express-session-stores.js';
 import { overlappingChangeSets, storeContract } from '../../support/store-contract.js';
 import { WholeRecordStore } from '../../support/stores.js';
 import { userIndexContract } from '../../support/user-index-contract.js';
@@ -10,7 +15,18 @@ for (const name of ['memory', 'file', 'sqlite', 'custom'] as const) {
   afterAll(() => driver.cleanup());
   storeContract(driver.label, contractStore(driver), driver.contractGaps);
   // The stores with the user index power run its contract too.
-  if (name === 'memory') userIndexContract(driver.label, contractStore(driver));
+  if (name === 'memory' || name === 'file' || name === 'sqlite')
+    userIndexContract(driver.label, contractStore(driver));
+}
+
+// Any express-session store through fromExpressSessionStore(), those that need no server (the
+// others run it in test/services/): whole records, serialized per id in one process.
+for (const entry of IN_PROCESS_STORES) {
+  storeContract(
+    `the express-session adapter over ${entry.name}`,
+    async () => expressSessionHarness(await entry.make()),
+    EXPRESS_SESSION_GAPS,
+  );
 }
 
 describe('the store contract', () => {
