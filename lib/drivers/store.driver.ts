@@ -26,7 +26,7 @@ import type {
   SessionDriver,
 } from './session-driver.js';
 import { StoreHealth } from './store-health.js';
-import { then, wholeRecord } from './store-work.js';
+import { afterWork, wholeRecord } from './store-work.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
@@ -138,7 +138,7 @@ export class StoreDriver implements SessionDriver {
         const empty = isEmptyChanges(changes);
         if (empty && (noTouch || !needsTouch(policy, state.lastActivity, now))) return {};
         const applied = this.work(
-          then(this.apply(state.id, changes, meta), (applied) => {
+          afterWork(this.apply(state.id, changes, meta), (applied) => {
             if (!applied && !empty) throw new SessionConflictError(this.name);
           }),
           ids,
@@ -156,10 +156,10 @@ export class StoreDriver implements SessionDriver {
         state.committed(undefined);
         const bind = { ...meta, create: true, limit: this.limit(changes, now, previous) };
         report?.limit(this.name, changes.user, bind.limit);
-        const moved = then(this.apply(state.id, seen, bind), () =>
-          then(this.retire(previous, until), (record) => {
+        const moved = afterWork(this.apply(state.id, seen, bind), () =>
+          afterWork(this.retire(previous, until), (record) => {
             if (record === undefined) {
-              return then(this.remove(state.id), () => {
+              return afterWork(this.remove(state.id), () => {
                 throw new SessionConflictError(this.name);
               });
             }
@@ -216,7 +216,7 @@ export class StoreDriver implements SessionDriver {
       create: false,
     };
     try {
-      const applied = then(this.apply(state.id, changes, meta), (applied) => {
+      const applied = afterWork(this.apply(state.id, changes, meta), (applied) => {
         if (!applied) throw new SessionConflictError(this.name);
       });
       return applied instanceof Promise ? this.guard(applied, () => [state.id]) : undefined;
