@@ -49,7 +49,7 @@ export const BUILT_IN_STORES = {
     peers: [],
     resolve: (input?: FileDriverOptions) => resolveFileOptions(input),
     create: (options, { maxSize, logger, now, pruned }) =>
-      new FileStore({ ...options, maxSize }, logger, now, pruned),
+      new FileStore({ ...options, maxSize, pruned }, logger, now),
   }),
   database: entry({
     peers: ['typeorm', 'better-sqlite3'], // or TypeORM's pg or mysql2

@@ -82,7 +82,6 @@ export class FileStore
     options: FileStoreOptions = {},
     private readonly logger: Logger = new Logger('Session'),
     private readonly now: () => number = () => Date.now(),
-    pruned?: (count: number) => void,
   ) {
     const resolved = resolveFileOptions(options);
     this.directory = resolve(resolved.directory);
@@ -106,7 +105,7 @@ export class FileStore
       this.pruneInterval,
       (error) =>
         this.logger.warn(`Pruning expired session files failed: ${errorMessage(describeFailure(error))}`),
-      pruned,
+      options.pruned,
     );
   }
 
