@@ -47,7 +47,16 @@ export class CommitReport {
   private readonly events: SessionEvent[] = [];
   private limits: Array<{ driver: string; userId: string; revoked: readonly string[] }> | undefined;
 
-  constructor(
+  /** A report for one commit, made only while `sink` listens. */
+  static start(
+    sink: SessionEventSink | undefined,
+    time: number,
+    handle: (id: string) => string,
+  ): CommitReport | undefined {
+    return sink?.listening ? new CommitReport(sink, time, handle) : undefined;
+  }
+
+  private constructor(
     private readonly sink: SessionEventSink,
     private readonly time: number,
     private readonly handle: (id: string) => string,

@@ -20,7 +20,6 @@
  *  7. The gate holds head, body and end until the store work is done, then releases them, or
  *     replaces the response with the error's body (503 store unavailable, 500 too large, 409 conflict).
  */
-import { HttpException } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestScope, usableState, type RequestScope } from '../core/request-scope.js';
 import { SessionState, type FlashConsumption } from '../core/session-state.js';
@@ -31,14 +30,11 @@ import { CommitReport } from '../events/commit-report.js';
 import type { SessionEventSink } from '../events/session-event.js';
 import type { MigratingRequest, Migration } from '../migration/migration.js';
 import { Session, type SessionServices } from '../session.js';
-import { SessionStoreUnavailableError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
 import { Facade, type CookieView, type FacadeHost } from './session-facade.js';
-import { gateResponse, type CommitResult, type Committer } from './response-gate.js';
-
-/** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
-export const SESSION_ACCESSOR = Symbol('nest-session:request');
+import { SESSION_ACCESSOR, type ClientView } from './client-view.js';
+import { errorResponse, gateResponse, type CommitResult, type Committer } from './response-gate.js';
 
 /**
  * The flash rule: a response whose final status is 2xx consumes the flash its request saw, unless
@@ -132,14 +128,6 @@ export class SessionLifecycle {
       ? this.cookies.clear(driver.cookieName, secure)
       : this.cookies.set(driver.cookieName, cookie.value, cookie.expires, secure);
   }
-}
-
-/** How the adapter's glue reads what the lifecycle needs of its request object (no closure per request). */
-export interface ClientView<C> {
-  /** Whether the request came over https, as the app trusts proxies (cookie.secure 'auto'). */
-  secure(client: C): boolean;
-  /** The client's address, as the app trusts proxies (device data at sign-in). */
-  ip(client: C): string | undefined;
 }
 
 /** Everything one request knows about its sessions, one state per driver it used: its request scope. */
@@ -242,10 +230,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     // Drivers that may refuse go first, so a refused response writes nothing.
     if (entries.length > 1)
       entries.sort(([a], [b]) => Number(b.mayRefuse === true) - Number(a.mayRefuse === true));
-    const events = this.lifecycle.events;
-    const report = events?.listening
-      ? new CommitReport(events, this.now, this.lifecycle.services.handle)
-      : undefined;
+    const report = CommitReport.start(this.lifecycle.events, this.now, this.lifecycle.services.handle);
     const cookies: string[] = [];
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
@@ -281,8 +266,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       if (old.pending !== undefined) (pending ??= []).push(old.pending);
     }
     const work = pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending);
-    // Events only once the store work the response waits for is done (step 7).
-    return { cookies, pending: report === undefined ? work : report.settle(work) };
+    return { cookies, pending: report === undefined ? work : report.settle(work) }; // events after the work
   }
 
   /**
@@ -313,14 +297,3 @@ const AFTER_HEAD =
 const REFUSED = 'the response became an error: this session could not be kept';
 /** Why nothing can change once the response has ended. */
 const AFTER_RESPONSE = 'the response has been sent';
-
-/** Step 7's error body: what Nest's default exception filter would send for the error. */
-export function errorResponse(error: unknown): { status: number; body: object } {
-  const http = error instanceof HttpException ? error : new SessionStoreUnavailableError('session', error);
-  const response = http.getResponse();
-  const status = http.getStatus();
-  return {
-    status,
-    body: typeof response === 'object' ? response : { statusCode: status, message: response },
-  };
-}
