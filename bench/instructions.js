@@ -1,18 +1,37 @@
 // Instructions per request, counted by valgrind (callgrind): where wall-clock noise on a shared
 // machine hides a change of a few µs, counts repeat from run to run. Each server runs under
-// `valgrind --tool=callgrind` with instrumentation off while it starts and takes its warm-up
-// requests; then counters are zeroed, instrumentation turned on for a fixed number of requests
-// (callgrind_control), turned off, dumped. Every thread is counted (V8's compiler and GC helpers
-// included); kernel time is not.
+// `valgrind --tool=callgrind --separate-threads=yes` with instrumentation off while it starts and
+// takes its warm-up requests (long enough for V8 to finish tiering the route's code up); then
+// counters are zeroed and instrumentation turned on for a fixed number of requests, in two halves
+// dumped one after the other (callgrind_control). From each thread's call graph, the work of V8's
+// collector and compiler is taken out and reported beside: what remains on the JavaScript thread
+// is the row's figure (see bench/callgrind.js and bench/README.md).
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { hasSession, bareNestOf, byId, routesOf } from './variants.js';
+import { readCallgrind, splitThread } from './callgrind.js';
+import { hasSession, bareNestOf, byId, routeOf } from './variants.js';
 import { launchVariant, openSession } from './runs.js';
 
 const run = promisify(execFile);
+
+/**
+ * V8 flags of the servers under valgrind. The memory reducer starts a full GC when the allocation
+ * rate per millisecond looks low, which under valgrind (tens of times slower) it always does; the
+ * minor GC task starts a scavenge from the event loop once the young generation is 80% full,
+ * earlier or later depending on how long a loop turn takes. Both make the GC in the window depend
+ * on the machine's speed and load; without them V8 collects when an allocation finds the space
+ * full, which depends only on what the requests allocate. Neither changes the code that runs.
+ */
+export const V8_FLAGS = ['--no-memory-reducer', '--no-minor-gc-task'];
+
+/**
+ * A Cookie header as long as the memory driver's session cookie (100 bytes), sent to the apps without
+ * a session on routes where the others get their session cookie: the HTTP parser reads as much.
+ */
+export const BARE_COOKIE = `nest_session=${'x'.repeat(87)}`;
 
 /** Why the phase cannot run here, or undefined. */
 export function instructionsUnavailable() {
@@ -26,7 +45,8 @@ export function instructionsUnavailable() {
 }
 
 /**
- * Resolves with [{ variant, route, runs: [instructions/request...], perRequest (median), sessionPerRequest?, note? }].
+ * Resolves with [{ variant, route, runs: [{ perRequest, gc, jit, other, drift }], perRequest
+ * (median), gc, jit, other (medians), spread, sessionPerRequest?, note? }], figures per request.
  * `plan`: [{ id, route }]; settings: { warmup, requests, connections, repeats }.
  */
 export async function runInstructions(plan, ctx, { warmup, requests, connections, repeats, log }) {
@@ -37,29 +57,36 @@ export async function runInstructions(plan, ctx, { warmup, requests, connections
       if (!row) rows.push((row = { variant: id, route: routeName, runs: [] }));
       if (row.note) continue;
       const variant = byId.get(id);
-      const route = routesOf(variant).find((r) => r.name === routeName);
+      const route = routeOf(variant, routeName);
       const result = await countOnce(variant, route, ctx, { warmup, requests, connections });
       if (result.note) {
         row.note = result.note;
         log(`  ${id} ${routeName}: ${result.note}`);
         continue;
       }
-      row.runs.push(result.perRequest);
+      row.runs.push(result);
+      const k = (n) => `${(n / 1000).toFixed(1)} k`;
       log(
-        `  ${id} ${routeName}: ${Math.round(result.perRequest).toLocaleString('en-US')} instructions/request`,
+        `  ${id} ${routeName}: ${Math.round(result.perRequest).toLocaleString('en-US')} instructions/request` +
+          ` (GC ${k(result.gc)}, JIT ${k(result.jit)}, other threads ${k(result.other)}; ` +
+          `second half ${signedPercent(result.drift)})`,
       );
     }
   }
   for (const row of rows) {
     if (row.note || row.runs.length === 0) continue;
-    const sorted = [...row.runs].sort((a, b) => a - b);
-    row.perRequest = sorted[sorted.length >> 1];
+    row.perRequest = median(row.runs.map((r) => r.perRequest));
+    row.gc = median(row.runs.map((r) => r.gc));
+    row.jit = median(row.runs.map((r) => r.jit));
+    row.other = median(row.runs.map((r) => r.other));
+    const counts = row.runs.map((r) => r.perRequest);
+    row.spread = (Math.max(...counts) - Math.min(...counts)) / row.perRequest;
   }
   // Without the session: the bare Nest app on the same adapter and route (counter for the new paths).
   for (const row of rows) {
     const variant = byId.get(row.variant);
     if (row.perRequest === undefined || !hasSession(variant)) continue;
-    const baseRoute = routesOf(variant).find((r) => r.name === row.route)?.base ?? row.route;
+    const baseRoute = routeOf(variant, row.route)?.base ?? row.route;
     const bare = rows.find((r) => r.variant === bareNestOf(variant) && r.route === baseRoute);
     if (bare?.perRequest !== undefined) row.sessionPerRequest = row.perRequest - bare.perRequest;
   }
@@ -73,40 +100,66 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
       'valgrind',
       '--tool=callgrind',
       '--instr-atstart=no',
+      '--separate-threads=yes',
       `--callgrind-out-file=${path.join(dir, 'callgrind.out.%p')}`,
       '--quiet',
     ];
-    // No extra V8 flags: a full GC just before the window (--expose-gc) made V8 warm up again inside
-    // it (+60% and less repeatable), and --single-threaded made idle-time GC work depend on timing.
-    const execArgv = [];
-    const server = await launchVariant(variant, ctx, { wrapper, execArgv, startTimeoutMs: 600_000 });
+    const server = await launchVariant(variant, ctx, {
+      wrapper,
+      execArgv: V8_FLAGS,
+      startTimeoutMs: 600_000,
+    });
     if (server.unavailable) return { note: server.unavailable };
     try {
       const jar = await openSession(server, variant);
-      const cookie = route.cookie && hasSession(variant) ? jar.header() : undefined;
+      let cookie;
+      if (route.cookie) cookie = hasSession(variant) ? jar.header() : BARE_COOKIE;
       const url = `http://127.0.0.1:${server.port}${route.path}`;
       const headers = cookie ? { cookie } : {};
       // Requests under valgrind on a busy machine can take seconds: a generous timeout.
       const load = { url, connections, headers, timeout: 120 };
-      const warm = await ctx.load.run({ ...load, amount: warmup });
-      if (warm.requests < warmup - 1) {
-        throw new Error(`warm-up: ${warm.requests} of ${warmup} requests answered 2xx`);
+      // The warm-up is the window's load repeated: runs of `requests / 2` on fresh connections, so
+      // that opening and closing connections is as warm as the requests themselves.
+      const chunk = requests >> 1;
+      for (let done = 0; done < warmup; done += chunk) {
+        const warm = await ctx.load.run({ ...load, amount: chunk });
+        if (warm.requests < chunk - connections || warm.non2xx + warm.errors > 0) {
+          throw new Error(
+            `warm-up: ${warm.requests} of ${chunk} requests answered 2xx, ${warm.errors} errors`,
+          );
+        }
       }
       const control = (...args) => run('callgrind_control', [...args, String(server.pid)]);
       await control('--zero');
       await control('--instr=on');
-      const measured = await ctx.load.run({ ...load, amount: requests });
-      await control('--instr=off');
-      await control('--dump');
-      // autocannon may leave the last request of a fixed amount uncounted: divide by what was answered.
-      const answered = measured.requests + measured.non2xx;
-      if (measured.non2xx + measured.errors > 0 || answered < requests - 1) {
-        throw new Error(
-          `${measured.requests} of ${requests} requests answered 2xx, ${measured.errors} errors`,
-        );
+      // Two halves, each dumped (callgrind.out.<pid>.1-* and .2-*): the second one shows whether
+      // the count still moves (code still being tiered up) while the window runs.
+      const halves = [];
+      for (const amount of [chunk, requests - chunk]) {
+        const measured = await ctx.load.run({ ...load, amount });
+        await control('--dump');
+        // autocannon may leave the last requests of a fixed amount uncounted: divide by what was answered.
+        const answered = measured.requests + measured.non2xx;
+        if (measured.non2xx + measured.errors > 0 || answered < amount - connections) {
+          throw new Error(
+            `${measured.requests} of ${amount} requests answered 2xx, ${measured.errors} errors`,
+          );
+        }
+        halves.push(answered);
       }
-      const instructions = await totals(dir);
-      return { perRequest: instructions / answered };
+      await control('--instr=off');
+      const parts = await threadSplits(dir, server.pid);
+      const answered = halves[0] + halves[1];
+      const sum = (key) => parts.reduce((s, p) => s + p.threads.reduce((t, x) => t + x[key], 0), 0);
+      const program = parts.map((p) => p.threads[0]?.program ?? 0);
+      const other = parts.reduce((s, p) => s + p.threads.slice(1).reduce((t, x) => t + x.program, 0), 0);
+      return {
+        perRequest: (program[0] + program[1]) / answered,
+        gc: sum('gc') / answered,
+        jit: sum('jit') / answered,
+        other: other / answered,
+        drift: program[1] / halves[1] / (program[0] / halves[0]) - 1,
+      };
     } catch (error) {
       return { note: `broken: ${error.message}` };
     } finally {
@@ -117,15 +170,32 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
   }
 }
 
-/** The Ir total of the dump(s) callgrind wrote after the zeroing (each ".N" part file). */
-async function totals(dir) {
-  const files = (await readdir(dir)).filter((name) => /^callgrind\.out\.\d+\.\d+$/.test(name));
-  let sum = 0;
-  for (const name of files) {
-    const text = await readFile(path.join(dir, name), 'utf8');
-    const match = /^totals:\s+(\d+)/m.exec(text) ?? /^summary:\s+(\d+)/m.exec(text);
-    if (match) sum += Number(match[1]);
+/**
+ * The two dumps' files, callgrind.out.<pid>.<part>-<thread>: for each part, every thread's split
+ * (bench/callgrind.js), the JavaScript thread (thread 1) first.
+ */
+async function threadSplits(dir, pid) {
+  const parts = [];
+  for (const name of await readdir(dir)) {
+    const match = new RegExp(`^callgrind\\.out\\.${pid}\\.(\\d+)-(\\d+)$`).exec(name);
+    if (!match) continue;
+    const part = Number(match[1]) - 1;
+    parts[part] ??= { threads: [] };
+    parts[part].threads[Number(match[2]) - 1] = splitThread(await readCallgrind(path.join(dir, name)));
   }
-  if (sum === 0) throw new Error('callgrind wrote no counts');
-  return sum;
+  if (parts.length !== 2 || !parts.every((p) => p?.threads[0]?.total > 0)) {
+    throw new Error('callgrind wrote no counts for the JavaScript thread');
+  }
+  for (const p of parts) p.threads = p.threads.filter(Boolean);
+  return parts;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function signedPercent(x) {
+  return `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
 }

@@ -320,26 +320,49 @@ function ownSection(own) {
 
 /** Instructions per request (callgrind): with the session, and over bare Nest. */
 export function renderInstructions(rows, primary) {
+  const k = (n) => (n === undefined ? '-' : `${(n / 1000).toFixed(1)} k`);
+  const percent = (x) => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+  const runs = Math.max(0, ...rows.map((r) => r.runs.length));
   return [
     `## Instructions per request (valgrind callgrind, Node ${primary.version})`,
     '',
-    'A fixed number of requests (10 connections) against a server under `valgrind --tool=callgrind`,',
-    'counted after a warm-up (instrumentation off while it starts and warms up); all threads.',
-    'A row repeats within a few percent from run to run, where wall-clock figures on a shared machine do not.',
-    '**session** is the count minus that of bare Nest on the same adapter and route (counter for the new paths).',
+    'Each server under `valgrind --tool=callgrind` takes its warm-up (instrumentation off), then a fixed',
+    'number of requests on 10 connections is counted. **instructions/request** is the JavaScript',
+    "thread's count without the work of V8's garbage collector and compiler, which the call graph",
+    'tells apart; that work, on every thread, is in the **GC** and **JIT** columns (it depends on when',
+    'a collection or a compile job falls, so it moves between runs). **spread** is (max - min) / median',
+    `over the runs (${runs} here); **2nd half** is how much the second half of the counted requests`,
+    'differed from the first (median over runs): near 0 when the warm-up was long enough.',
+    '**session** is the count minus that of bare Nest on the same adapter and route (counter for the',
+    'new paths); on routes that send the session cookie, bare Nest gets a Cookie header of the same length.',
     '',
     table(
-      ['variant', 'route', 'instructions/request', 'session instructions/request', 'runs'],
+      [
+        'variant',
+        'route',
+        'instructions/request',
+        'spread',
+        'session instructions/request',
+        'GC',
+        'JIT',
+        '2nd half',
+        'runs',
+      ],
       rows.map((r) => {
         const v = byId.get(r.variant);
         const label = `${v.label} (${v.adapter === 'express' ? 'Express' : 'Fastify'})`;
-        if (r.note) return [label, r.route, r.note, '', ''];
+        if (r.note) return [label, r.route, r.note, '', '', '', '', '', ''];
+        const drift = [...r.runs.map((x) => x.drift)].sort((a, b) => a - b)[r.runs.length >> 1];
         return [
           label,
           r.route,
           int(r.perRequest),
+          r.runs.length > 1 ? percent(r.spread) : '-',
           r.sessionPerRequest === undefined ? '' : signedInt(r.sessionPerRequest),
-          r.runs.map((n) => int(n)).join(', '),
+          k(r.gc),
+          k(r.jit),
+          `${drift >= 0 ? '+' : ''}${percent(drift)}`,
+          r.runs.map((x) => int(x.perRequest)).join(', '),
         ];
       }),
     ),

@@ -4,8 +4,9 @@
 // headline variants alongside.
 // Options: --quick; --instructions (only the valgrind instruction counts); --only=id,id (variants,
 // see variants.js); --skip=throughput,growth,lost,heap,own,profile,instructions; --nodes=24 (which
-// Nodes, default 20,22,24); --repeats=N (instruction counts: runs per row); --rounds=N (throughput
-// and growth rounds of a full run, default 3: still a full run, which writes RESULTS.md).
+// Nodes, default 20,22,24); --repeats=N (instruction counts: runs per row); --routes=name,name
+// (instruction counts: only these routes); --rounds=N (throughput and growth rounds of a full run,
+// default 3: still a full run, which writes RESULTS.md).
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +45,7 @@ const FULL = {
   heapSessions: 100_000,
   own: { warmup: 2, duration: 4, connections: 50, interval: 100 },
   profile: { warmup: 3, duration: 6, connections: 50 },
-  instructions: { warmup: 3000, requests: 2000, connections: 10, repeats: 1 },
+  instructions: { warmup: 40_000, requests: 2000, connections: 10, repeats: 1 },
 };
 const QUICK = {
   throughput: { rounds: 1, warmup: 0.4, duration: 0.8, connections: 50 },
@@ -53,7 +54,7 @@ const QUICK = {
   heapSessions: 100_000,
   own: { warmup: 0.5, duration: 1.5, connections: 50, interval: 100 },
   profile: undefined,
-  instructions: { warmup: 3000, requests: 2000, connections: 10, repeats: 1 },
+  instructions: { warmup: 40_000, requests: 2000, connections: 10, repeats: 1 },
 };
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -65,6 +66,7 @@ function parseArgs(argv) {
     quick: argv.includes('--quick'),
     instructionsOnly: argv.includes('--instructions'),
     only: list('only'),
+    routes: list('routes'),
     skip: new Set(list('skip') ?? []),
     nodes: (list('nodes') ?? MAJORS.map(String)).map(Number),
     repeats: value('repeats') === undefined ? undefined : Number(value('repeats')),
@@ -261,7 +263,9 @@ async function instructionsPhase(args, settings, ctx, pick) {
     log(`instructions: skipped: ${why}`);
     return [{ variant: 'nest-express', route: 'counter', note: why }];
   }
-  const plan = INSTRUCTION_VARIANTS.filter((p) => pick([p.id]).length);
+  const plan = INSTRUCTION_VARIANTS.filter(
+    (p) => pick([p.id]).length && (!args.routes || args.routes.includes(p.route)),
+  );
   const s = { ...settings.instructions, repeats: args.repeats ?? settings.instructions.repeats };
   log(
     `instructions per request (callgrind, Node ${ctx.primary.major}, ${s.requests} requests after ${s.warmup}, ${s.repeats} run(s) each):`,

@@ -13,6 +13,17 @@ export const ROUTES = [
 ];
 
 /**
+ * The untouched route as a browser requests it: the session cookie sent (apps without a session get
+ * a Cookie header of the same length). Counted by the instruction counts only.
+ */
+export const UNTOUCHED_COOKIE = {
+  name: 'untouched-cookie',
+  path: '/untouched',
+  cookie: true,
+  title: 'untouched, session cookie sent',
+};
+
+/**
  * The new paths, each its own variant: `base` is the route of the app without a session that the
  * session's CPU is taken over (bare Nest's counter: same kind of answer).
  */
@@ -210,6 +221,13 @@ export function routesOf(variant) {
   return variant.routes ?? ROUTES;
 }
 
+/** One of a variant's routes by name, `untouched-cookie` included where it has `untouched`. */
+export function routeOf(variant, name) {
+  const routes = routesOf(variant);
+  const extra = routes.some((r) => r.name === 'untouched') ? [UNTOUCHED_COOKIE] : [];
+  return [...routes, ...extra].find((r) => r.name === name);
+}
+
 /** The bare Nest app a variant's ratio is taken against (same adapter); the ceiling uses Express's. */
 export function bareNestOf(variant) {
   return variant.adapter === 'fastify' ? 'nest-fastify' : 'nest-express';
@@ -280,15 +298,19 @@ export const LOST_UPDATE_VARIANTS = [
 export const INSTRUCTION_VARIANTS = [
   { id: 'nest-express', route: 'counter' },
   { id: 'nest-express', route: 'untouched' },
+  { id: 'nest-express', route: 'untouched-cookie' },
   { id: 'nest-express-memory', route: 'counter' },
   { id: 'nest-express-memory', route: 'untouched' },
+  { id: 'nest-express-memory', route: 'untouched-cookie' },
   { id: 'nest-express-session-memory', route: 'counter' },
   { id: 'nest-express-facade', route: 'facade' },
   { id: 'nest-express-facade', route: 'counter-req' },
   { id: 'nest-fastify', route: 'counter' },
   { id: 'nest-fastify', route: 'untouched' },
+  { id: 'nest-fastify', route: 'untouched-cookie' },
   { id: 'nest-fastify-memory', route: 'counter' },
   { id: 'nest-fastify-memory', route: 'untouched' },
+  { id: 'nest-fastify-memory', route: 'untouched-cookie' },
   { id: 'nest-fastify-session-memory', route: 'counter' },
   { id: 'nest-fastify-facade', route: 'facade' },
   { id: 'nest-fastify-facade', route: 'counter-req' },

@@ -12,7 +12,7 @@ import session from 'express-session';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { handlers, objectBag, type Bag } from './routes.js';
-import { FOURTEEN_DAYS, runServer, type ServerConfig, type Started } from './serve.js';
+import { FOURTEEN_DAYS, keepAlive, runServer, type ServerConfig, type Started } from './serve.js';
 import { peerStore } from './stores.js';
 
 type GetSet = { get(key: string): unknown; set(key: string, value: unknown): void };
@@ -159,6 +159,7 @@ runServer(async (config): Promise<Started> => {
     }
     app = express;
   }
+  keepAlive(app.getHttpServer() as Server);
   await app.listen(0, '127.0.0.1');
   const address = (app.getHttpServer() as Server).address();
   return {

@@ -32,7 +32,8 @@ import type { MigratingRequest, Migration } from '../migration/migration.js';
 import { Session, type SessionServices } from '../session.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
-import { Facade, type CookieView, type FacadeHost } from './session-facade.js';
+import type { CookieView, FacadeHost } from './facade-host.js';
+import { Facade } from './session-facade.js';
 import { SESSION_ACCESSOR, type ClientView } from './client-view.js';
 import { errorResponse, gateResponse, type CommitResult, type Committer } from './response-gate.js';
 
@@ -139,8 +140,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   migrating: MigratingRequest | undefined;
   /** The request is for the GraphQL endpoint: its response consumes only the flash it read. */
   graphql = false;
-  /** Set by NoTouchInterceptor on @NoTouch() routes: an unchanged session is not extended. */
-  noTouch = false;
+  noTouch = false; // set on @NoTouch() routes (NoTouchInterceptor): an unchanged session is not extended
   private facade: Facade | undefined;
   /** Once committed: the states whose later changes the late commit keeps (step 7). */
   private late: Array<readonly [SessionDriver, SessionState]> | undefined;

@@ -1,23 +1,10 @@
 import { HttpStatus } from '@nestjs/common';
 import { inspect } from 'node:util';
 import { assertJsonValue } from '../core/json-value.js';
-import type { SessionState } from '../core/session-state.js';
 import { SessionError, errorMessage } from '../session.errors.js';
+import type { SessionState } from '../core/session-state.js';
 import type { Session } from '../session.js';
-
-/** `req.session.cookie`: express-session's view of the session cookie. */
-export interface CookieView {
-  path: string;
-  domain: string | undefined;
-  httpOnly: boolean;
-  secure: boolean | 'auto';
-  sameSite: string;
-  /** When the cookie ends (the session's lifetime). */
-  expires: Date;
-  /** ms until then. */
-  maxAge: number;
-  originalMaxAge: number;
-}
+import { FORWARDED, type CookieView, type FacadeHost } from './facade-host.js';
 
 type Callback = (error?: unknown) => void;
 type Member = (facade: Facade) => unknown;
@@ -44,30 +31,6 @@ class Generation {
     return generation === undefined ? {} : (generation.before ?? generation.facade.state().all());
   }
 }
-
-/** Session methods `req.session` forwards, bound to the request's session. */
-const FORWARDED = [
-  'get',
-  'has',
-  'set',
-  'all',
-  'delete',
-  'pull',
-  'flash',
-  'getFlash',
-  'flashes',
-  'pushFlash',
-  'pullFlash',
-  'reflash',
-  'keep',
-  'reset',
-  // Users and their devices: req.session.signIn(userId) binds as Session.signIn() does. (`userId`,
-  // `handle` and `policy` stay data keys here: `req.session.userId = 1` is express-session's own idiom.)
-  'signIn',
-  'signOut',
-  'usePolicy',
-  'timeLeft',
-] as const;
 
 const later = (callback: unknown, error?: unknown) => {
   if (typeof callback === 'function') process.nextTick(callback as Callback, error);
@@ -138,15 +101,6 @@ const MEMBERS = new Map<string, Member>([
   ['touch', (f) => f.method('touch', () => f.proxy)],
   ['toJSON', (f) => f.method('toJSON', () => f.state().all())],
 ]);
-
-/** What a facade asks of its request (RequestContext). */
-export interface FacadeHost {
-  /** The default driver's state; throws the failure of a session that could not be loaded. */
-  defaultState(): SessionState;
-  cookieView(): CookieView;
-  /** A `Session` over the default driver, bound to this request. */
-  defaultSession(): Session;
-}
 
 /**
  * What `req.session` is: the request's default-driver session with nest-session's methods and
