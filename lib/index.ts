@@ -8,6 +8,12 @@ export { FlashInterceptor } from './flash/flash.interceptor.js';
 export { SessionSockets } from './realtime/sockets.js';
 export type { SocketShape } from './realtime/socket-shapes.js';
 export type { SessionSocketsOptions } from './core/sockets.options.js';
+export { SessionEvents } from './events/session-events.js';
+export { OnSessionEvent } from './events/on-session-event.decorator.js';
+export type { SessionEvent, SessionEventMap, SessionEventName } from './events/session-event.js';
+export { SessionHealthIndicator, type SessionHealthResult } from './events/session-health.indicator.js';
+export { NoTouch } from './events/no-touch.decorator.js';
+export { NoTouchInterceptor } from './events/no-touch.interceptor.js';
 export {
   applyChanges,
   emptyRecord,

@@ -4,6 +4,7 @@ import { CookieDriver } from './drivers/cookie.driver.js';
 import { DriverRegistry, type DriverFactory } from './drivers/driver-registry.js';
 import type { DriverUsers, SessionDriver } from './drivers/session-driver.js';
 import { StoreDriver } from './drivers/store.driver.js';
+import { SessionEvents } from './events/session-events.js';
 import { CookieWriter } from './http/cookies.js';
 import { currentScope } from './core/request-scope.js';
 import { SessionLifecycle } from './http/lifecycle.js';
@@ -38,6 +39,8 @@ export class SessionManager implements OnApplicationShutdown {
   readonly services: SessionServices;
   /** @internal the drivers by name and cookie (realtime/ loads a socket's sessions with it). */
   readonly registry: DriverRegistry;
+  /** @internal The module's SessionEvents: drivers, the lifecycle and the registry report to it. */
+  readonly events = new SessionEvents();
   private readonly sessions = new Map<string, Session>();
   /** Built-in drivers other than the default whose options were given: checked at start-up. */
   private readonly configured: string[];
@@ -64,13 +67,23 @@ export class SessionManager implements OnApplicationShutdown {
             this.logger,
           );
     this.lifecycle = new SessionLifecycle(this.options, this.registry, cookies, this.services, migration);
+    this.lifecycle.events = this.events;
     const context = { maxSize: this.options.maxSize, logger: this.logger, now: this.options.clock };
     for (const name of BUILT_IN_STORE_NAMES) {
-      this.extend(name, (options) => createBuiltInStore(name, options, context));
+      const pruned = (count: number) => this.pruned(name, count);
+      this.extend(name, (options) => createBuiltInStore(name, options, { ...context, pruned }));
     }
     const { policies, users } = this.options;
     this.register('cookie', (name, cookieName) => {
-      const driver = new CookieDriver(name, cookieName, this.keyring, cookies, policies, this.logger);
+      const driver = new CookieDriver(
+        name,
+        cookieName,
+        this.keyring,
+        cookies,
+        policies,
+        this.logger,
+        this.events,
+      );
       // users.revocationStore: listable and revocable, through a record in that driver's store.
       if (users.revocationStore === undefined) return driver;
       return revocableCookie(driver, this.registry, this.keyring, this.options, this.logger);
@@ -109,6 +122,7 @@ export class SessionManager implements OnApplicationShutdown {
           this.logger,
           { max: this.options.users.maxPerUser, onLimit: this.options.users.onLimit },
           this.options.clock,
+          this.events,
         ),
     );
   }
@@ -138,12 +152,14 @@ export class SessionManager implements OnApplicationShutdown {
       },
       handle: this.services.handle,
       policies: this.options.policies,
+      events: this.events,
+      now: this.options.clock,
     };
   }
 
   /** A driver's users, whose revocations close the revoked sessions' sockets (realtime/). */
   private told({ name, users }: SessionDriver): DriverUsers {
-    return {
+    const told: DriverUsers = {
       list: (userId) => users!.list(userId),
       revoke: async (userId, id) => {
         const revoked = await users!.revoke(userId, id);
@@ -151,6 +167,32 @@ export class SessionManager implements OnApplicationShutdown {
         return revoked;
       },
     };
+    const revokeAll = users!.revokeAll?.bind(users);
+    if (revokeAll !== undefined) {
+      // The driver revokes them all at once: the sessions listed before are the ones whose sockets close.
+      told.revokeAll = async (userId) => {
+        const live = this.lifecycle.sessionEnded === undefined ? [] : await users!.list(userId);
+        const count = await revokeAll(userId);
+        for (const { id } of live) this.lifecycle.sessionEnded?.(name, id);
+        return count;
+      };
+    }
+    return told;
+  }
+
+  /** @internal SessionHealthIndicator's probe: the default driver's store answers a read (or rejects). */
+  async ping(): Promise<string> {
+    const driver = this.registry.resolve(this.options.driver);
+    await driver.ping?.();
+    return driver.name;
+  }
+
+  /** A built-in store's prune dropped `count` expired records: one 'expired' event for them all. */
+  private pruned(driver: string, count: number): void {
+    if (count === 0 || !this.events.listening) return;
+    const time = this.options.clock();
+    const common = { driver, handle: undefined, userId: undefined, time };
+    this.events.emit({ name: 'expired', ...common, seenBy: 'prune', reason: undefined, count });
   }
 
   private usersUnsupported(name: string): SessionConfigError {

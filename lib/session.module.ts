@@ -8,7 +8,11 @@ import {
   type OnApplicationBootstrap,
   type Provider,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { DiscoveryModule, HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { NoTouchInterceptor } from './events/no-touch.interceptor.js';
+import { SessionEvents } from './events/session-events.js';
+import { SessionEventsExplorer } from './events/session-events.explorer.js';
+import { SessionHealthIndicator } from './events/session-health.indicator.js';
 import { FlashInterceptor } from './flash/flash.interceptor.js';
 import { installExpress, reserveGateSlots, type ExpressApp } from './http/express.adapter.js';
 import { installFastify, installFastifyFlash, type FastifyAdapterLike } from './http/fastify.adapter.js';
@@ -38,6 +42,7 @@ const CONFIGURED_PROVIDERS: Provider[] = [
   GraphqlEndpoints,
   // WebSocket gateways: hooks the app's WebSocket adapter as it is set (realtime/sockets.ts).
   SessionSockets,
+  SessionEventsExplorer,
 ];
 
 /** A bare `imports: [SessionModule]`: the manager of the forRoot() called elsewhere, or an error that says to call it. */
@@ -59,6 +64,7 @@ function configuredManager(manager: SessionManager | undefined): SessionManager 
  * a dynamic module's providers after its decorator's, as @nestjs/config's ConfigModule relies on).
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: SessionManager,
@@ -72,8 +78,29 @@ function configuredManager(manager: SessionManager | undefined): SessionManager 
     },
     { provide: Session, useFactory: (manager: SessionManager) => manager.session, inject: [SessionManager] },
     FlashInterceptor,
+    // Events and health (lib/events/).
+    {
+      provide: SessionEvents,
+      useFactory: (manager: SessionManager) => manager.events,
+      inject: [SessionManager],
+    },
+    {
+      provide: SessionHealthIndicator,
+      useFactory: (manager: SessionManager, moduleRef: ModuleRef) =>
+        new SessionHealthIndicator(() => manager.ping(), manager.options.driver, moduleRef),
+      inject: [SessionManager, ModuleRef],
+    },
+    NoTouchInterceptor,
   ],
-  exports: [SessionManager, Session, SessionRegistry, FlashInterceptor],
+  exports: [
+    SessionManager,
+    Session,
+    SessionRegistry,
+    FlashInterceptor,
+    SessionEvents,
+    SessionHealthIndicator,
+    NoTouchInterceptor,
+  ],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationBootstrap {
   /** The adapter whose glue was installed when it appeared; undefined: another adapter (a Nest middleware). */

@@ -20,6 +20,8 @@ export interface RequestScope {
   existing(driver: string): SessionState | undefined;
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash: boolean;
+  /** Set by NoTouchInterceptor on @NoTouch() routes: an unchanged session is not extended. */
+  noTouch: boolean;
 }
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();

@@ -22,6 +22,8 @@ export class SessionState extends SessionBags {
   readonly isNew: boolean;
   readonly createdAt: number | undefined;
   readonly lastActivity: number | undefined;
+  /** The user the session was bound to as it was loaded (SessionEvents tells sign-outs by it). */
+  readonly loadedUser: SessionUser | undefined;
 
   constructor(
     private currentId: string | undefined,
@@ -34,6 +36,7 @@ export class SessionState extends SessionBags {
     this.isNew = record === undefined;
     this.createdAt = record?.createdAt;
     this.lastActivity = record?.lastActivity;
+    this.loadedUser = record?.user;
   }
 
   /**

@@ -5,6 +5,8 @@ import { isEmptyChanges } from '../core/change-set.js';
 import { isBag, isEmptyBag } from '../core/json-value.js';
 import { SessionState } from '../core/session-state.js';
 import { newSessionId, type Keyring } from '../crypto/keyring.js';
+import { lapsed } from '../events/commit-report.js';
+import type { SessionEventSink } from '../events/session-event.js';
 import { SessionTooLargeError } from '../session.errors.js';
 import type { SessionRecord } from '../core/change-set.js';
 import type { CommitInput, CookieSizer, DriverCommit, SessionDriver } from './session-driver.js';
@@ -52,30 +54,29 @@ export class CookieDriver implements SessionDriver {
     private readonly cookies: CookieSizer,
     private readonly policies: Policies,
     private readonly logger: Logger,
+    /** SessionEvents: the sessions found expired at load. */
+    private readonly events?: SessionEventSink,
   ) {}
 
   /** Anything that does not open, parse and pass the timeouts is a fresh session, never an error. */
   load(cookie: string | undefined, now: number): SessionState {
     const sealed = this.open(cookie);
-    if (
-      sealed === undefined ||
-      isExpired(this.policies.of(sealed.value.p), sealed.value.c, sealed.value.a, now)
-    ) {
-      return new SessionState(undefined, undefined, newSessionId);
-    }
+    if (sealed === undefined) return new SessionState(undefined, undefined, newSessionId);
     const { i, d, f, c, a, u, p } = sealed.value;
     const record: SessionRecord = { data: d, flash: f, createdAt: c, lastActivity: a };
     if (u !== undefined) record.user = { id: u[0], signedInAt: u[1] };
     if (p !== undefined) record.policy = p;
+    const policy = this.policies.of(p);
+    if (isExpired(policy, c, a, now)) return lapsed(i, record, policy, this.events);
     const state = new SessionState(i, record, newSessionId);
     if (sealed.stale) this.stale.add(state);
     return state;
   }
 
-  commit({ state, consume, hadCookie, secure, now }: CommitInput): DriverCommit {
+  commit({ state, consume, hadCookie, secure, now, noTouch }: CommitInput): DriverCommit {
     if (state.failure) return {};
     state.committed(IN_COOKIE);
-    const cookie = this.cookieFor(state, consume, now);
+    const cookie = this.cookieFor(state, consume, now, noTouch === true);
     if (cookie === undefined) {
       // destroy() clears the client's cookie, unless something set afterwards starts a new session.
       return state.destroyed && hadCookie ? { cookie: 'clear' } : {};
@@ -94,15 +95,17 @@ export class CookieDriver implements SessionDriver {
     state: SessionState,
     consume: CommitInput['consume'],
     now: number,
+    noTouch: boolean,
   ): { value: string; expires: number | undefined } | undefined {
     // A new session, or the fresh one destroy() starts: written only when it holds something.
     const fresh = state.isNew || state.destroyed;
+    // Unchanged: resealed only to extend it (or to move it to the current secret), never on @NoTouch().
     if (
       !fresh &&
       !state.modified &&
-      !this.stale.has(state) &&
       isEmptyChanges(state.changes(consume, false)) &&
-      !needsTouch(this.policies.of(state.policy), state.lastActivity, now)
+      (noTouch ||
+        (!this.stale.has(state) && !needsTouch(this.policies.of(state.policy), state.lastActivity, now)))
     ) {
       return undefined;
     }

@@ -12,6 +12,7 @@
  */
 import type { SessionRecord } from '../core/change-set.js';
 import type { FlashConsumption, SessionState } from '../core/session-state.js';
+import type { CommitReport } from '../events/commit-report.js';
 import type { SessionStore } from '../stores/session-store.js';
 
 /**
@@ -41,6 +42,10 @@ export interface CommitInput {
   hadCookie: boolean;
   secure: boolean;
   now: number;
+  /** A @NoTouch() route: a session this request did not change is not extended (nothing written). */
+  noTouch?: boolean;
+  /** While someone listens to SessionEvents: where the driver adds what only it knows. */
+  report?: CommitReport;
 }
 
 /**
@@ -89,4 +94,6 @@ export interface SessionDriver {
   readonly users?: DriverUsers;
   /** Releases what the driver opened, on application shutdown. */
   close?(): Promise<void>;
+  /** Reads an unknown id from the store: resolves while it answers (SessionHealthIndicator). */
+  ping?(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import {
   SessionStoreUnavailableError,
   errorMessage,
 } from '../session.errors.js';
+import type { SessionEventName, SessionEventSink } from '../events/session-event.js';
 
 /** How long a store must answer with no failure before it counts as available again, in ms. */
 export const RECOVERY_QUIET = 5_000;
@@ -17,7 +18,8 @@ export const RECOVERY_QUIET = 5_000;
  * given as a single server, a wrong password) is not an outage: it is logged once and answered with a
  * SESSION_STORE_MISCONFIGURED error naming the fix. Neither the log nor the error answered carries the
  * session's id (a store's message may echo it: a path, an SQL error): each id of the failed call is
- * replaced by its tag (core/session-tag.ts).
+ * replaced by its tag (core/session-tag.ts). SessionEvents hears the same: 'store.down' with the first
+ * line, 'store.up' with the second.
  */
 export class StoreHealth {
   private down = false;
@@ -29,6 +31,7 @@ export class StoreHealth {
     private readonly logger: Logger,
     private readonly explain: (error: unknown) => string | undefined = () => undefined,
     private readonly now: () => number = () => Date.now(),
+    private readonly events?: SessionEventSink,
   ) {}
 
   /** The error a failed store call on the sessions `ids` answers with. */
@@ -47,6 +50,7 @@ export class StoreHealth {
     if (!this.down) {
       this.down = true;
       this.logger.error(`The '${this.name}' session store is unavailable: ${told}`);
+      this.report('store.down');
     }
     return new SessionStoreUnavailableError(this.name, cause);
   }
@@ -56,6 +60,13 @@ export class StoreHealth {
     if (this.down && this.now() - this.lastFailure >= RECOVERY_QUIET) {
       this.down = false;
       this.logger.log(`The '${this.name}' session store is available again`);
+      this.report('store.up');
+    }
+  }
+
+  private report(name: Extract<SessionEventName, `store.${string}`>): void {
+    if (this.events?.listening) {
+      this.events.emit({ name, driver: this.name, handle: undefined, userId: undefined, time: this.now() });
     }
   }
 }

@@ -4,6 +4,8 @@ import type { Policies } from '../core/policies.js';
 import { applyChanges, isEmptyChanges, type UserLimit } from '../core/change-set.js';
 import { SessionState } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
+import { lapsed } from '../events/commit-report.js';
+import type { SessionEventSink } from '../events/session-event.js';
 import { SessionConflictError, SessionTooLargeError, SessionUserLimitError } from '../session.errors.js';
 import {
   isClosable,
@@ -24,6 +26,7 @@ import type {
   SessionDriver,
 } from './session-driver.js';
 import { StoreHealth } from './store-health.js';
+import { afterWork, wholeRecord } from './store-work.js';
 
 /**
  * A server-side driver: the cookie holds a signed random id, the store holds the record. The cookie
@@ -47,6 +50,8 @@ export class StoreDriver implements SessionDriver {
     /** users.maxPerUser (Infinity: none) and onLimit. */
     private readonly userLimit?: Pick<UserLimit, 'max' | 'onLimit'>,
     private readonly now: () => number = () => Date.now(),
+    /** SessionEvents: store.down and store.up, and the sessions found expired at load. */
+    private readonly events?: SessionEventSink,
   ) {
     this.sync = isSynchronous(store) ? store : undefined;
     this.users = isUserIndexed(store)
@@ -63,6 +68,7 @@ export class StoreDriver implements SessionDriver {
       logger,
       isDiagnosing(store) ? (error) => store.misconfiguration(error) : undefined,
       now,
+      events,
     );
   }
 
@@ -86,9 +92,11 @@ export class StoreDriver implements SessionDriver {
 
   private loaded(id: string, record: SessionRecord | 'retired' | undefined, now: number): SessionState {
     if (record === 'retired') return SessionState.retired(newSessionId);
-    if (record && isExpired(this.policies.of(record.policy), record.createdAt, record.lastActivity, now))
-      record = undefined;
-    return new SessionState(record ? id : undefined, record, newSessionId);
+    if (record === undefined) return new SessionState(undefined, undefined, newSessionId);
+    const policy = this.policies.of(record.policy);
+    if (isExpired(policy, record.createdAt, record.lastActivity, now))
+      return lapsed(id, record, policy, this.events);
+    return new SessionState(id, record, newSessionId);
   }
 
   /**
@@ -97,7 +105,7 @@ export class StoreDriver implements SessionDriver {
    * its record, as the store holds it now, carried to the new id with this request's changes; a
    * destroyed one is retired; a new one is created when it holds something.
    */
-  commit({ state, consume, hadCookie, now }: CommitInput): DriverCommit {
+  commit({ state, consume, hadCookie, now, noTouch, report }: CommitInput): DriverCommit {
     if (state.failure) return {};
     // The ids this commit's store work is about, for its error (told without them); read only then,
     // since reading a new session's id makes one.
@@ -129,9 +137,9 @@ export class StoreDriver implements SessionDriver {
         const reissue = state.policyChangedHere;
         state.committed(undefined);
         const empty = isEmptyChanges(changes);
-        if (empty && !needsTouch(policy, state.lastActivity, now)) return {};
+        if (empty && (noTouch || !needsTouch(policy, state.lastActivity, now))) return {};
         const applied = this.work(
-          then(this.apply(state.id, changes, meta), (applied) => {
+          afterWork(this.apply(state.id, changes, meta), (applied) => {
             if (!applied && !empty) throw new SessionConflictError(this.name);
           }),
           ids,
@@ -148,10 +156,11 @@ export class StoreDriver implements SessionDriver {
         const seen = state.changes(consume, true);
         state.committed(undefined);
         const bind = { ...meta, create: true, limit: this.limit(changes, now, previous) };
-        const moved = then(this.apply(state.id, seen, bind), () =>
-          then(this.retire(previous, until), (record) => {
+        report?.limit(this.name, changes.user, bind.limit);
+        const moved = afterWork(this.apply(state.id, seen, bind), () =>
+          afterWork(this.retire(previous, until), (record) => {
             if (record === undefined) {
-              return then(this.remove(state.id), () => {
+              return afterWork(this.remove(state.id), () => {
                 throw new SessionConflictError(this.name);
               });
             }
@@ -171,7 +180,9 @@ export class StoreDriver implements SessionDriver {
       let created: Promise<boolean> | boolean | undefined;
       let cookie: SessionCookie | undefined;
       if (!isEmptyChanges({ ...changes, clearData: false, clearFlash: false })) {
-        created = this.apply(state.id, changes, { ...meta, create: true, limit: this.limit(changes, now) });
+        const limit = this.limit(changes, now);
+        report?.limit(this.name, changes.user, limit);
+        created = this.apply(state.id, changes, { ...meta, create: true, limit });
         cookie = newCookie();
       } else if (state.destroyed && hadCookie) {
         cookie = 'clear';
@@ -206,7 +217,7 @@ export class StoreDriver implements SessionDriver {
       create: false,
     };
     try {
-      const applied = then(this.apply(state.id, changes, meta), (applied) => {
+      const applied = afterWork(this.apply(state.id, changes, meta), (applied) => {
         if (!applied) throw new SessionConflictError(this.name);
       });
       return applied instanceof Promise ? this.guard(applied, () => [state.id]) : undefined;
@@ -217,6 +228,11 @@ export class StoreDriver implements SessionDriver {
 
   async close(): Promise<void> {
     if (isClosable(this.store)) await this.store.close();
+  }
+
+  /** SessionHealthIndicator's probe: a read of an id no session has, counted as any store call. */
+  async ping(): Promise<void> {
+    await this.guard(this.store.get(newSessionId()), () => []);
   }
 
   /** Store work: done at once on a synchronous store, otherwise the promise to wait for. */
@@ -274,22 +290,3 @@ const RETIRED = 'its id was retired (regenerated or destroyed) by another reques
 /** Why a session that sent no cookie with the head cannot take changes after it. */
 const NO_COOKIE =
   "the response's head was sent before this session held anything, so no session cookie reached the client";
-
-/** Chains a step onto store work that may have been done at once. */
-function then<T, R>(value: Promise<T> | T, next: (value: T) => R | Promise<R>): Promise<R> | R {
-  return value instanceof Promise ? value.then(next) : next(value);
-}
-
-/** A change set that writes a whole record (the one regenerate() carries to its new id). */
-function wholeRecord(record: SessionRecord): SessionChanges {
-  return {
-    clearData: true,
-    clearFlash: true,
-    set: record.data,
-    deleted: [],
-    flash: record.flash,
-    flashCleared: {},
-    user: record.user ?? null,
-    policy: record.policy ?? null,
-  };
-}

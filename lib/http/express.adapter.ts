@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestContext, SESSION_ACCESSOR, type ClientView, type SessionLifecycle } from './lifecycle.js';
+import { SESSION_ACCESSOR, type ClientView } from './client-view.js';
+import { RequestContext, type SessionLifecycle } from './lifecycle.js';
 import { committerOf, installOnPrototype, reserveGateSlot } from './response-gate.js';
 import { connectFlash } from './connect-flash.js';
 

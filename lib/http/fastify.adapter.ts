@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connectFlash } from './connect-flash.js';
-import type { ClientView, SessionLifecycle } from './lifecycle.js';
+import type { ClientView } from './client-view.js';
+import type { SessionLifecycle } from './lifecycle.js';
 import { LIVE_SESSION } from './session-facade.js';
 
 interface FastifyRequest {

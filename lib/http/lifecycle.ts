@@ -20,7 +20,6 @@
  *  7. The gate holds head, body and end until the store work is done, then releases them, or
  *     replaces the response with the error's body (503 store unavailable, 500 too large, 409 conflict).
  */
-import { HttpException } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestScope, usableState, type RequestScope } from '../core/request-scope.js';
 import { SessionState, type FlashConsumption } from '../core/session-state.js';
@@ -28,17 +27,16 @@ import { thenTell, type Ended, type SessionEnded } from '../core/sessions-ended.
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
+import { CommitReport } from '../events/commit-report.js';
+import type { SessionEventSink } from '../events/session-event.js';
 import type { MigratingRequest, Migration } from '../migration/migration.js';
 import { Session, type SessionServices } from '../session.js';
-import { SessionStoreUnavailableError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
 import type { CookieView, FacadeHost } from './facade-host.js';
 import { Facade } from './session-facade.js';
-import { gateResponse, type CommitResult, type Committer } from './response-gate.js';
-
-/** Marks a request prototype whose `session` is an accessor (Express's `app.request`). */
-export const SESSION_ACCESSOR = Symbol('nest-session:request');
+import { SESSION_ACCESSOR, type ClientView } from './client-view.js';
+import { errorResponse, gateResponse, type CommitResult, type Committer } from './response-gate.js';
 
 /**
  * The flash rule: a response whose final status is 2xx consumes the flash its request saw, unless
@@ -56,6 +54,8 @@ export class SessionLifecycle {
   isGraphql: ((url: string) => boolean) | undefined;
   /** Told of each session a commit ended (realtime/sockets.ts closes its sockets). */
   sessionEnded: SessionEnded | undefined;
+  /** Where commits are reported (SessionEvents, set by SessionManager); a report is made only while it listens. */
+  events: SessionEventSink | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -134,14 +134,6 @@ export class SessionLifecycle {
   }
 }
 
-/** How the adapter's glue reads what the lifecycle needs of its request object (no closure per request). */
-export interface ClientView<C> {
-  /** Whether the request came over https, as the app trusts proxies (cookie.secure 'auto'). */
-  secure(client: C): boolean;
-  /** The client's address, as the app trusts proxies (device data at sign-in). */
-  ip(client: C): string | undefined;
-}
-
 /** Everything one request knows about its sessions, one state per driver it used: its request scope. */
 export class RequestContext implements RequestScope, Committer, FacadeHost {
   readonly states = new Map<string, SessionState>();
@@ -151,6 +143,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   migrating: MigratingRequest | undefined;
   /** The request is for the GraphQL endpoint: its response consumes only the flash it read. */
   graphql = false;
+  noTouch = false; // set on @NoTouch() routes (NoTouchInterceptor): an unchanged session is not extended
   private facade: Facade | undefined;
   /** Once committed: the states whose later changes the late commit keeps (step 7). */
   private late: Array<readonly [SessionDriver, SessionState]> | undefined;
@@ -240,6 +233,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     // Drivers that may refuse go first, so a refused response writes nothing.
     if (entries.length > 1)
       entries.sort(([a], [b]) => Number(b.mayRefuse === true) - Number(a.mayRefuse === true));
+    const report = CommitReport.start(this.lifecycle.events, this.now, this.lifecycle.services.handle);
     const cookies: string[] = [];
     let secure: boolean | undefined;
     let pending: Promise<unknown>[] | undefined;
@@ -253,15 +247,20 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
         hadCookie: this.cookies[driver.cookieName] !== undefined,
         secure: (secure ??= this.view.secure(this.client)),
         now: this.now,
+        noTouch: this.noTouch,
+        report,
       });
       if (out.failure !== undefined) {
+        report?.refused(driver.name, state, out.failure);
         for (const [, refused] of entries) refused.committed(REFUSED);
         this.late = NONE;
         return { cookies: [], pending: undefined, failure: out.failure };
       }
       const cookie = out.cookie ?? this.migrating?.cookie(driver, state);
       if (cookie !== undefined) cookies.push(this.lifecycle.setCookie(driver, cookie, secure));
-      if (out.pending !== undefined) (pending ??= []).push(out.pending);
+      report?.session(driver.name, state, out.cookie);
+      if (out.pending !== undefined)
+        (pending ??= []).push(report?.watch(out.pending, driver.name, state) ?? out.pending);
       if (state.acceptsLate) late.push(entry);
       if (state.previousId !== undefined) (ended ??= []).push([driver.name, state.previousId]);
     }
@@ -272,7 +271,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       if (old.pending !== undefined) (pending ??= []).push(old.pending);
     }
     const work = pending === undefined ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending);
-    return { cookies, pending: thenTell(work, ended, this.lifecycle.sessionEnded) };
+    const settled = report === undefined ? work : report.settle(work); // events after the work
+    return { cookies, pending: thenTell(settled, ended, this.lifecycle.sessionEnded) };
   }
 
   /**
@@ -303,14 +303,3 @@ const AFTER_HEAD =
 const REFUSED = 'the response became an error: this session could not be kept';
 /** Why nothing can change once the response has ended. */
 const AFTER_RESPONSE = 'the response has been sent';
-
-/** Step 7's error body: what Nest's default exception filter would send for the error. */
-export function errorResponse(error: unknown): { status: number; body: object } {
-  const http = error instanceof HttpException ? error : new SessionStoreUnavailableError('session', error);
-  const response = http.getResponse();
-  const status = http.getStatus();
-  return {
-    status,
-    body: typeof response === 'object' ? response : { statusCode: status, message: response },
-  };
-}

@@ -1,6 +1,7 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessionLifecycle, type ClientView } from './lifecycle.js';
+import type { ClientView } from './client-view.js';
+import { SessionLifecycle } from './lifecycle.js';
 
 type Request = IncomingMessage & { secure?: boolean; ip?: string };
 

@@ -1,4 +1,6 @@
+import { HttpException } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
+import { SessionStoreUnavailableError } from '../session.errors.js';
 
 export interface CommitResult {
   /** Set-Cookie values to send with the headers. */
@@ -250,4 +252,15 @@ function addSetCookie(res: ServerResponse, headers: unknown, cookies: string[]):
     }
   }
   res.appendHeader('Set-Cookie', cookies);
+}
+
+/** Step 7's error body: what Nest's default exception filter would send for the error. */
+export function errorResponse(error: unknown): { status: number; body: object } {
+  const http = error instanceof HttpException ? error : new SessionStoreUnavailableError('session', error);
+  const response = http.getResponse();
+  const status = http.getStatus();
+  return {
+    status,
+    body: typeof response === 'object' ? response : { statusCode: status, message: response },
+  };
 }

@@ -20,7 +20,7 @@ import type { IncomingMessage } from 'node:http';
 import { isObservable, Observable, type Subscription } from 'rxjs';
 import { requestScope } from '../core/request-scope.js';
 import { readCookies, type CookieJar } from '../http/cookies.js';
-import { errorResponse } from '../http/lifecycle.js';
+import { errorResponse } from '../http/response-gate.js';
 import { SessionConflictError } from '../session.errors.js';
 import type { SessionManager } from '../session-manager.js';
 import type { LiveSockets } from './live-sockets.js';

@@ -34,6 +34,8 @@ export class SocketScope implements RequestScope, FacadeHost {
   readonly states = new Map<string, SessionState>();
   /** No flash is consumed over a socket: the flag FlashInterceptor sets changes nothing. */
   keepsFlash = false;
+  /** @NoTouch() is for HTTP polls: a socket's first commit extends its session as a request's does. */
+  noTouch = false;
   private facade: Facade | undefined;
   /** Committed once: later commits keep only what changed (no second touch). */
   private committedOnce = false;

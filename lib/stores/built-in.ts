@@ -25,6 +25,8 @@ export interface StoreContext {
   logger: Logger;
   /** The module's clock (ms since the epoch). */
   now: () => number;
+  /** Told how many expired records each prune dropped (SessionEvents' 'expired'). */
+  pruned?: (count: number) => void;
 }
 
 interface BuiltInStore<Input, Resolved> {
@@ -41,17 +43,19 @@ export const BUILT_IN_STORES = {
   memory: entry({
     peers: [],
     resolve: (input?: MemoryDriverOptions) => resolveMemoryOptions(input),
-    create: (options, { maxSize, now }) => new MemoryStore({ ...options, maxSize }, now),
+    create: (options, { maxSize, now, pruned }) => new MemoryStore({ ...options, maxSize, pruned }, now),
   }),
   file: entry({
     peers: [],
     resolve: (input?: FileDriverOptions) => resolveFileOptions(input),
-    create: (options, { maxSize, logger, now }) => new FileStore({ ...options, maxSize }, logger, now),
+    create: (options, { maxSize, logger, now, pruned }) =>
+      new FileStore({ ...options, maxSize, pruned }, logger, now),
   }),
   database: entry({
     peers: ['typeorm', 'better-sqlite3'], // or TypeORM's pg or mysql2
     resolve: (input?: DatabaseDriverOptions) => resolveDatabaseOptions(input),
-    create: (options, { maxSize, logger, now }) => new DatabaseStore(options, logger, { maxSize, now }),
+    create: (options, { maxSize, logger, now, pruned }) =>
+      new DatabaseStore(options, logger, { maxSize, now, pruned }),
   }),
   redis: entry({
     peers: ['ioredis'],

@@ -27,4 +27,6 @@ export function resolveFileOptions(input: FileDriverOptions = {}): Required<File
 export interface FileStoreOptions extends FileDriverOptions {
   /** Bytes of one session's JSON past which a change is refused (SESSION_TOO_LARGE). */
   maxSize?: number;
+  /** Told how many expired files each prune that dropped some dropped. */
+  pruned?: (count: number) => void;
 }

@@ -105,6 +105,7 @@ export class FileStore
       this.pruneInterval,
       (error) =>
         this.logger.warn(`Pruning expired session files failed: ${errorMessage(describeFailure(error))}`),
+      options.pruned,
     );
   }
 

@@ -55,6 +55,8 @@ export interface MemoryStoreOptions {
   maxBytes?: number;
   /** Bytes of one session's JSON past which a change is refused (SESSION_TOO_LARGE). */
   maxSize?: number;
+  /** Told how many expired entries each prune() that dropped some dropped. */
+  pruned?: (count: number) => void;
 }
 
 /**
@@ -72,12 +74,14 @@ export class MemoryStore implements SynchronousSessionStore, UserIndexedSessionS
   private readonly owners = new Map<string, string>();
   private readonly maxSize: number;
   private readonly maxBytes: number;
+  private readonly pruned: ((count: number) => void) | undefined;
 
   constructor(
     options: MemoryStoreOptions,
     private readonly now: () => number = Date.now,
   ) {
     this.maxSize = options.maxSize ?? Infinity;
+    this.pruned = options.pruned;
     this.maxBytes = options.maxBytes ?? Infinity;
     this.cache = new LRUCache<string, string>({
       max: options.max,
@@ -224,6 +228,8 @@ export class MemoryStore implements SynchronousSessionStore, UserIndexedSessionS
   async prune(): Promise<number> {
     const before = this.cache.size;
     this.cache.purgeStale();
-    return before - this.cache.size;
+    const count = before - this.cache.size;
+    if (count > 0) this.pruned?.(count);
+    return count;
   }
 }

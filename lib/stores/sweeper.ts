@@ -12,6 +12,8 @@ export class Sweeper {
     private readonly sweep: () => Promise<number>,
     private readonly interval: number,
     private readonly failed: (error: unknown) => void,
+    /** Told how many records each prune that dropped some dropped. */
+    private readonly pruned?: (count: number) => void,
   ) {}
 
   /** Whether the interval is running. */
@@ -26,7 +28,12 @@ export class Sweeper {
 
   /** Prunes now, or joins the prune under way. */
   run(): Promise<number> {
-    this.running ??= this.sweep().finally(() => (this.running = undefined));
+    this.running ??= this.sweep()
+      .then((count) => {
+        if (count > 0) this.pruned?.(count);
+        return count;
+      })
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 

@@ -16,6 +16,8 @@ export interface TestDevice {
 export class TestScope implements RequestScope {
   readonly states = new Map<string, SessionState>();
   keepsFlash = false;
+  /** No route marks the kit's work @NoTouch(): a session it leaves unchanged is touched as a request's is. */
+  noTouch = false;
 
   constructor(
     readonly defaultDriver: string,

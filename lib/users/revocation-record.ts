@@ -28,7 +28,7 @@ import {
 import {
   RecordChange,
   UserRecordView,
-  then,
+  afterWork,
   type KnownSession,
   type Maybe,
   type RecordLimit,
@@ -103,7 +103,7 @@ export class RevocationRecords {
 
   /** A commit's change: its sessions kept and revoked; a sign-in past the limit revokes or is refused (SessionUserLimitError). */
   commit(userId: string, now: number, update: RecordUpdate): Maybe<void> {
-    return then(this.read(userId, now), (view) => {
+    return afterWork(this.read(userId, now), (view) => {
       const change = new RecordChange(this.keyring);
       const revoke = update.revoke ?? [];
       for (const session of revoke) change.revoke(session, this.lifetimeEnd(session));
@@ -117,17 +117,19 @@ export class RevocationRecords {
         change.add(add);
       }
       const checked = update.signIn && this.limit.onLimit === 'reject' ? add : undefined;
-      return then(this.write(view, change), (expiry) => this.settle(userId, now, expiry, checked));
+      return afterWork(this.write(view, change), (expiry) => this.settle(userId, now, expiry, checked));
     });
   }
 
   /** Revokes one of the user's usable sessions; false when it was none. */
   revoke(userId: string, id: string, now: number): Maybe<boolean> {
-    return then(this.read(userId, now), (view) => {
+    return afterWork(this.read(userId, now), (view) => {
       const session = view.find(id);
       if (session === undefined) return false;
       const change = new RecordChange(this.keyring).revoke(session, this.lifetimeEnd(session));
-      return then(this.write(view, change), (expiry) => then(this.settle(userId, now, expiry), () => true));
+      return afterWork(this.write(view, change), (expiry) =>
+        afterWork(this.settle(userId, now, expiry), () => true),
+      );
     });
   }
 
@@ -136,14 +138,14 @@ export class RevocationRecords {
    * any it kept earlier that this read did not see. How many usable ones went.
    */
   revokeAll(userId: string, now: number): Maybe<number> {
-    return then(this.read(userId, now), (view) => {
+    return afterWork(this.read(userId, now), (view) => {
       const live = view.live();
       const change = new RecordChange(this.keyring);
       for (const session of live) change.revoke(session, this.lifetimeEnd(session));
       const at = this.clock();
       change.put(`n:${at}`, at + this.longest);
-      return then(this.write(view, change), (expiry) =>
-        then(this.settle(userId, now, expiry), () => live.length),
+      return afterWork(this.write(view, change), (expiry) =>
+        afterWork(this.settle(userId, now, expiry), () => live.length),
       );
     });
   }
@@ -173,7 +175,7 @@ export class RevocationRecords {
     const changes = { ...NOTHING, set: change.set, deleted: [...deleted, ...change.deleted] };
     const meta = { createdAt: view.now, lastActivity: view.now, expiresAt, create: true };
     const id = view.ids[0];
-    return then(
+    return afterWork(
       this.sync ? this.sync.applyNow(id, changes, meta) : this.store.apply(id, changes, meta),
       () => expiresAt,
     );

@@ -170,7 +170,7 @@ function isKnown(value: unknown): value is KnownSession {
   );
 }
 
-/** Chains a step onto work that may have been done at once. */
-export function then<T, R>(value: Maybe<T>, next: (value: T) => Maybe<R>): Maybe<R> {
+/** Chains a step onto work that may have been done at once (not `then`: see drivers/store-work.ts). */
+export function afterWork<T, R>(value: Maybe<T>, next: (value: T) => Maybe<R>): Maybe<R> {
   return value instanceof Promise ? value.then(next) : next(value);
 }

@@ -3,6 +3,7 @@ import type { SessionRecord } from '../core/change-set.js';
 import type { Policies } from '../core/policies.js';
 import { currentScope, requestScope } from '../core/request-scope.js';
 import type { DriverUsers } from '../drivers/session-driver.js';
+import type { RevokedBy, SessionEventSink } from '../events/session-event.js';
 import { SessionConfigError } from '../session.errors.js';
 
 /** One of a user's sessions, as `SessionRegistry.list()` shows it: never its id, nothing that opens it. */
@@ -32,6 +33,9 @@ export interface RegistryHost {
   userDrivers(): Array<{ name: string; users: DriverUsers }>;
   handle(id: string): string;
   readonly policies: Policies;
+  /** SessionEvents ('revoked') and the module's clock. */
+  readonly events?: SessionEventSink;
+  readonly now?: () => number;
 }
 
 interface Found {
@@ -72,7 +76,7 @@ export class SessionRegistry {
     const user = userIdOf(userId);
     if (typeof handle !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(handle)) return false;
     const session = (await this.find(user)).find(({ id }) => this.host.handle(id) === handle);
-    return session === undefined ? false : session.users.revoke(user, session.id);
+    return session === undefined ? false : this.revokeOne(user, session, this.revoker(user));
   }
 
   /** In a request: revokes every session of its signed-in user but its own; how many went. */
@@ -82,27 +86,46 @@ export class SessionRegistry {
     const user = state?.failure === undefined ? state?.user?.id : undefined;
     if (user === undefined) return 0;
     const current = this.currentIds();
-    return this.revokeWhere(user, ({ driver, id }) => !current.has(`${driver}\n${id}`));
+    return this.revokeWhere(user, ({ driver, id }) => !current.has(`${driver}\n${id}`), 'user');
   }
 
   /** Revokes every session of the user (a password change, an admin's action); how many went. */
   async revokeAll(userId: string | number): Promise<number> {
     const user = userIdOf(userId);
+    const by = this.revoker(user);
     let revoked = 0;
     for (const { users } of this.host.userDrivers())
       if (users.revokeAll) revoked += await users.revokeAll(user);
-    return revoked + (await this.revokeWhere(user, ({ users }) => users.revokeAll === undefined));
+    return revoked + (await this.revokeWhere(user, ({ users }) => users.revokeAll === undefined, by));
   }
 
-  private async revokeWhere(user: string, which: (found: Found) => boolean): Promise<number> {
+  private async revokeWhere(user: string, which: (found: Found) => boolean, by: RevokedBy): Promise<number> {
     const targets = (await this.find(user)).filter(which);
     let revoked = 0;
     // A few at a time: a user with thousands of sessions must not take every connection of a pool.
     for (let i = 0; i < targets.length; i += 16) {
-      const done = await Promise.all(targets.slice(i, i + 16).map((t) => t.users.revoke(user, t.id)));
+      const done = await Promise.all(targets.slice(i, i + 16).map((t) => this.revokeOne(user, t, by)));
       revoked += done.filter(Boolean).length;
     }
     return revoked;
+  }
+
+  /** Revokes one session; once the store has retired it, SessionEvents hears who did. */
+  private async revokeOne(user: string, found: Found, by: RevokedBy): Promise<boolean> {
+    const revoked = await found.users.revoke(user, found.id);
+    const { events, now = Date.now } = this.host;
+    if (revoked && events?.listening) {
+      const handle = this.host.handle(found.id);
+      events.emit({ name: 'revoked', driver: found.driver, handle, userId: user, time: now(), by });
+    }
+    return revoked;
+  }
+
+  /** 'user' when the call comes from a request of that user's own session, else 'admin'. */
+  private revoker(user: string): RevokedBy {
+    const scope = requestScope.getStore();
+    const state = scope?.existing(scope.defaultDriver);
+    return state?.failure === undefined && state?.user?.id === user ? 'user' : 'admin';
   }
 
   private async find(user: string): Promise<Found[]> {

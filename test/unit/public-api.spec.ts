@@ -26,6 +26,16 @@ const PUBLIC = [
   'SessionSockets',
   'SocketShape',
   'SessionSocketsOptions',
+  // events and time left
+  'SessionEvents',
+  'SessionEvent',
+  'SessionEventMap',
+  'SessionEventName',
+  'OnSessionEvent',
+  'SessionHealthIndicator',
+  'SessionHealthResult',
+  'NoTouch',
+  'NoTouchInterceptor',
   // the store contract
   'SessionStore',
   'PrunableSessionStore',

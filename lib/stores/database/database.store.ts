@@ -62,6 +62,8 @@ export interface DatabaseStoreInternals extends SqliteEngineOptions {
   importer?: (name: string) => Promise<unknown>;
   /** The clock (ms since the epoch). Default Date.now. */
   now?: () => number;
+  /** Told how many expired rows each prune that dropped some dropped. */
+  pruned?: (count: number) => void;
 }
 
 /** The client package TypeORM loads for each dialect. */
@@ -115,6 +117,7 @@ export class DatabaseStore
       () => this.sweep(),
       this.pruneInterval,
       (error) => this.logger.warn(`Pruning expired sessions failed: ${errorMessage(error)}`),
+      internals.pruned,
     );
   }
 

@@ -30,6 +30,22 @@ describe('Sweeper', () => {
     expect(sweeps).toBe(2);
   });
 
+  it('tells how many records each prune that dropped some dropped, once per prune', async () => {
+    const told: number[] = [];
+    const counts = [2, 0, 5];
+    const sweeper = new Sweeper(
+      async () => counts.shift()!,
+      0,
+      () => undefined,
+      (count) => told.push(count),
+    );
+    const joined = [sweeper.run(), sweeper.run()];
+    expect(await Promise.all(joined)).toEqual([2, 2]);
+    await sweeper.run();
+    await sweeper.run();
+    expect(told).toEqual([2, 5]);
+  });
+
   it('schedules no interval when it is 0', () => {
     const sweeper = new Sweeper(
       async () => 0,
