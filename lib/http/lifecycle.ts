@@ -22,7 +22,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestScope, usableState, type RequestScope } from '../core/request-scope.js';
-import { SessionState, type FlashConsumption } from '../core/session-state.js';
+import { SessionState } from '../core/session-state.js';
 import { thenTell, type Ended, type SessionEnded } from '../core/sessions-ended.js';
 import { newSessionId } from '../crypto/keyring.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
@@ -38,15 +38,7 @@ import { Facade } from './session-facade.js';
 import { SESSION_ACCESSOR, type ClientView } from './client-view.js';
 import { errorResponse, gateResponse, type CommitResult, type Committer } from './response-gate.js';
 
-/**
- * The flash rule: a response whose final status is 2xx consumes the flash its request saw, unless
- * the route keeps flash. Every GraphQL response is a 200, so a GraphQL request consumes only the
- * flash it read, never what it flashed: a mutation's flash reaches the next operation that reads it.
- */
-export function clearsFlash(status: number, keepsFlash: boolean, graphql = false): FlashConsumption {
-  if (status < 200 || status >= 300 || keepsFlash) return false;
-  return graphql ? 'read' : true;
-}
+import { clearsFlash } from '../core/flash-rule.js';
 
 export class SessionLifecycle {
   readonly defaultDriver: string;
