@@ -5,8 +5,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { SessionModule } from 'nest-session';
+import { SessionTesting, toBrowserCookie } from 'nest-session/testing';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../sample/browser.js';
+import { sessionOptions } from '../../sample/session.config.js';
+import { DEMO_USER } from '../../sample/users.service.js';
 
 // The sample as users run it (`node sample/run.js`: tsc builds dist/ and dist-sample/, the sample
 // imports 'nest-session' through package.json "exports"), on a free port, driven by Chromium.
@@ -78,18 +84,19 @@ describe.each(drivers)('the sample on the %s driver', (driver) => {
   let dir: string;
   const started: ChildProcess[] = [];
   const contexts: BrowserContext[] = [];
+  let env: NodeJS.ProcessEnv;
+  const secret = randomBytes(32).toString('base64url');
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nest-session-sample-'));
     browser = await launchChromium();
-    sample = await startSample(
-      {
-        SESSION_DRIVER: driver,
-        DATABASE_URL: process.env.SAMPLE_DATABASE_URL ?? join(dir, 'sessions.sqlite'),
-        SESSION_SECRET: randomBytes(32).toString('base64url'),
-      },
-      started,
-    );
+    env = {
+      SESSION_DRIVER: driver,
+      DATABASE_URL: process.env.SAMPLE_DATABASE_URL ?? join(dir, 'sessions.sqlite'),
+      REDIS_URL: process.env.REDIS_URL,
+      SESSION_SECRET: secret,
+    };
+    sample = await startSample(env, started);
   }, 120_000);
 
   afterAll(async () => {
@@ -245,4 +252,34 @@ describe.each(drivers)('the sample on the %s driver', (driver) => {
       expect(new URL(laptop.url()).pathname).toBe('/dashboard');
     });
   }, 60_000);
+
+  // The testing kit starts a browser signed in: a session minted into the store the sample reads,
+  // handed to Chromium. The database and redis drivers share their store with this process; the
+  // memory driver keeps its sessions, and the cookie driver its revocation record, inside the
+  // sample's own process, where no test can mint.
+  if (driver === 'database' || driver === 'redis') {
+    test('the testing kit starts a browser signed in, with no trip through the sign-in form', async () => {
+      await withScreenshots('kit', async () => {
+        @Module({ imports: [SessionModule.forRoot({ ...sessionOptions(env), secret })] })
+        class MintingModule {}
+        const app = await NestFactory.createApplicationContext(MintingModule, { logger: false });
+        try {
+          const { password: _password, ...user } = DEMO_USER;
+          const signedInAt = new Date().toISOString();
+          const cookie = await SessionTesting.for(app).mint({
+            userId: user.id,
+            data: { user: { ...user, signedInAt } },
+          });
+          const page = await newPage();
+          await page.context().addCookies(toBrowserCookie(cookie, { url: sample!.url }));
+          await page.goto(`${sample!.url}/dashboard`);
+          expect(new URL(page.url()).pathname).toBe('/dashboard');
+          await page.waitForSelector('[data-test=live][data-state=live]');
+          expect(await page.locator('[data-test=live]').innerText()).toBe(`Live: signed in as ${user.name}`);
+        } finally {
+          await app.close();
+        }
+      });
+    }, 60_000);
+  }
 });
