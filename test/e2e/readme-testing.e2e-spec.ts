@@ -28,10 +28,14 @@ const VITEST = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 
 describe('the README testing section under other runners', () => {
   it('node --test runs test/cart.test.ts: a service in a session, an app.inject() response', async () => {
-    const { stdout } = await run(process.execPath, ['--import', TS_LOADER, '--test', 'test/cart.test.ts'], {
-      cwd: directory.path,
-      env,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', TS_LOADER, '--test', '--test-reporter=tap', 'test/cart.test.ts'],
+      {
+        cwd: directory.path,
+        env,
+      },
+    );
     expect(stdout).toContain('ok 1 - keeps what CartService adds to the session, without HTTP');
     expect(stdout).toContain('ok 2 - reads the session a Fastify app.inject() response left');
     expect(stdout).toMatch(/^# pass 2$/m);

@@ -127,7 +127,12 @@ export async function kitProject(dir: string, tarball: string, format: ModuleFor
 
 /** `node --test` on the project's compiled tests: its TAP report. */
 export function nodeTest(project: string): Promise<string> {
-  return runIn(project, process.execPath, ['--test', 'dist/test/cart.test.js', 'dist/test/entry.test.js']);
+  return runIn(project, process.execPath, [
+    '--test',
+    '--test-reporter=tap', // Node 20's default when not on a terminal; Node 23 and later print 'spec'
+    'dist/test/cart.test.js',
+    'dist/test/entry.test.js',
+  ]);
 }
 
 /** Vitest on the README's Vitest spec, resolving nest-session from node_modules as a reader's project does. */
