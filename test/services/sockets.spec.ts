@@ -106,7 +106,12 @@ describe.each(cases)(
 
     it("a new id on one process (regenerate(), as at sign-in) disconnects the old id's sockets on the other", async () => {
       const { cookie } = await http(a, 'POST', '/auth/set', undefined, { name: 'cy' });
-      const [one, two] = [await connect(a, cookie!), await connect(a, cookie!)];
+      // Each counts its connection after its greeting: a message waits for that count to be kept,
+      // so the second connection reads the first's.
+      const one = await connect(a, cookie!);
+      await one.ask('whoami');
+      const two = await connect(a, cookie!);
+      await two.ask('whoami');
       const other = await connect(
         a,
         (await http(a, 'POST', '/auth/set', undefined, { name: 'dee' })).cookie!,
