@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { SessionState } from '../core/session-state.js';
 import { SessionConfigError, errorMessage } from '../session.errors.js';
 import { BUILT_IN_DRIVERS } from '../stores/built-in.js';
 import type { SessionDriver } from './session-driver.js';
@@ -39,6 +40,43 @@ export class DriverRegistry {
   /** The driver a cookie belongs to, if any. */
   driverOfCookie(cookieName: string): string | undefined {
     return this.cookieNames.get(cookieName);
+  }
+
+  /**
+   * Loads the session of every cookie a driver keeps its session in, for a request or a socket:
+   * each state goes to `adopt` with its driver (undefined when it could not be built), a
+   * synchronous load at once, a failed one as a failed state. Returns what is left to wait for.
+   */
+  loadCookies(
+    cookies: Readonly<Record<string, string | undefined>>,
+    now: number,
+    adopt: (name: string, state: SessionState, driver: SessionDriver | undefined) => void,
+  ): Promise<void>[] | undefined {
+    let loading: Promise<void>[] | undefined;
+    for (const cookieName in cookies) {
+      const name = this.cookieNames.get(cookieName);
+      if (name === undefined) continue;
+      let driver: SessionDriver | undefined;
+      let loaded: Promise<SessionState> | SessionState;
+      try {
+        driver = this.resolve(name);
+        loaded = driver.load(cookies[cookieName], now);
+      } catch (error) {
+        loaded = SessionState.failed(name, error);
+      }
+      if (loaded instanceof Promise) {
+        const by = driver;
+        (loading ??= []).push(
+          loaded.then(
+            (state) => adopt(name, state, by),
+            (error: unknown) => adopt(name, SessionState.failed(name, error), by),
+          ),
+        );
+      } else {
+        adopt(name, loaded, driver);
+      }
+    }
+    return loading;
   }
 
   /** The driver, built on first use. Unknown names are a SessionConfigError. */

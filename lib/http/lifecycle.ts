@@ -79,25 +79,11 @@ export class SessionLifecycle {
     // 4. The gate, before anything can write.
     gateResponse(res, ctx, errorResponse);
     // 3. Load.
-    let loading: Promise<void>[] | undefined;
-    for (const cookieName in cookies) {
-      const driverName = this.registry.driverOfCookie(cookieName);
-      if (driverName === undefined) continue;
-      const adopt = (state: SessionState) => void ctx.states.set(driverName, state);
-      let loaded: Promise<SessionState> | SessionState;
-      try {
-        loaded = this.registry.resolve(driverName).load(cookies[cookieName], ctx.now);
-      } catch (error) {
-        loaded = SessionState.failed(driverName, error);
-      }
-      if (loaded instanceof Promise) {
-        (loading ??= []).push(
-          loaded.then(adopt, (error: unknown) => adopt(SessionState.failed(driverName, error))),
-        );
-      } else {
-        adopt(loaded);
-      }
-    }
+    let loading = this.registry.loadCookies(
+      cookies,
+      ctx.now,
+      (name, state) => void ctx.states.set(name, state),
+    );
     // 3. A migration: no default-driver cookie, an old library's that verifies.
     if (this.migration !== undefined && cookies[this.options.cookie.name] === undefined) {
       const migrating = (ctx.migrating = this.migration.start(cookies, ctx.now));

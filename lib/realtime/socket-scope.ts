@@ -53,27 +53,11 @@ export class SocketScope implements RequestScope, FacadeHost {
     cookies: CookieJar,
   ): SocketScope | Promise<SocketScope> {
     const scope = new SocketScope(manager, request, manager.options.clock());
-    let loading: Promise<void>[] | undefined;
-    for (const cookieName in cookies) {
-      const name = manager.registry.driverOfCookie(cookieName);
-      if (name === undefined) continue;
-      let driver: SessionDriver | undefined;
-      const adopt = (state: SessionState) => void scope.states.set(name, prepare(driver, state));
-      let loaded: Promise<SessionState> | SessionState;
-      try {
-        driver = manager.registry.resolve(name);
-        loaded = driver.load(cookies[cookieName], scope.now);
-      } catch (error) {
-        loaded = SessionState.failed(name, error);
-      }
-      if (loaded instanceof Promise) {
-        (loading ??= []).push(
-          loaded.then(adopt, (error: unknown) => adopt(SessionState.failed(name, error))),
-        );
-      } else {
-        adopt(loaded);
-      }
-    }
+    const loading = manager.registry.loadCookies(
+      cookies,
+      scope.now,
+      (name, state, driver) => void scope.states.set(name, prepare(driver, state)),
+    );
     if (loading === undefined) return scope;
     return Promise.all(loading).then(() => scope);
   }
