@@ -15,7 +15,12 @@ export function expiresAt(t: Timeouts, createdAt: number, now: number): number {
 
 /** An unmodified session is written again only when its last activity is this stale (1% of the idle timeout, 1 s at least). */
 export function needsTouch(t: Timeouts, lastActivity: number | undefined, now: number): boolean {
-  return lastActivity !== undefined && now - lastActivity >= Math.max(1000, t.idleTimeout / 100);
+  return lastActivity !== undefined && now - lastActivity >= touchInterval(t);
+}
+
+/** How stale an unmodified session's last activity must be before it is written again, in ms. */
+export function touchInterval(t: Timeouts): number {
+  return Math.max(1000, t.idleTimeout / 100);
 }
 
 /**

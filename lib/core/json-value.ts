@@ -95,11 +95,21 @@ function checkContainer(obj: object, seen: Set<object>, depth: number): string |
 }
 
 /**
- * A bag of session keys with no prototype: '__proto__', 'constructor' and the like are ordinary own
- * keys in it, and no key can give it (or its reader) a prototype. Copies `from`'s own keys.
+ * Bags are made by `new Bag()`: their prototype is an empty object with no prototype of its own, so
+ * Object.prototype is not in their chain ('__proto__' is no accessor there), and, unlike
+ * `Object.create(null)` objects, V8 keeps them in its fast object layout (a null-prototype object
+ * starts as a dictionary, on the slow path of every read, write and key walk).
+ */
+const Bag = function Bag() {} as unknown as new () => Record<string, unknown>;
+Bag.prototype = Object.freeze(Object.create(null) as object) as Record<string, unknown>;
+
+/**
+ * A bag of session keys with Object.prototype nowhere in its chain: '__proto__', 'constructor' and
+ * the like are ordinary own keys in it, and no key can give it (or its reader) a prototype. Copies
+ * `from`'s own keys.
  */
 export function keyBag(from?: Record<string, unknown>): Record<string, unknown> {
-  const bag = Object.create(null) as Record<string, unknown>;
+  const bag = new Bag();
   if (from !== undefined) for (const key of Object.keys(from)) bag[key] = from[key];
   return bag;
 }

@@ -1,4 +1,4 @@
-import type { Timeouts } from './expiry.js';
+import { touchInterval, type Timeouts } from './expiry.js';
 
 /** `forRoot({ policies: { name: { ... } } })`: how long the sessions that follow it last. */
 export interface SessionPolicyOptions {
@@ -45,5 +45,10 @@ export class Policies {
 
   names(): string[] {
     return [...this.named.keys()];
+  }
+
+  /** The shortest touch interval (core/expiry.ts) of any policy: no session is due before it. */
+  shortestTouchInterval(): number {
+    return Math.min(touchInterval(this.base), ...[...this.named.values()].map(touchInterval));
   }
 }

@@ -45,12 +45,15 @@ export class DriverRegistry {
   /**
    * Loads the session of every cookie a driver keeps its session in, for a request or a socket:
    * each state goes to `adopt` with its driver (undefined when it could not be built), a
-   * synchronous load at once, a failed one as a failed state. Returns what is left to wait for.
+   * synchronous load at once, a failed one as a failed state. With `defer`, a driver that loads on
+   * first use (`unusedNeedsCommit`) is handed to it with its cookie instead of being loaded. Returns
+   * what is left to wait for.
    */
   loadCookies(
     cookies: Readonly<Record<string, string | undefined>>,
     now: number,
     adopt: (name: string, state: SessionState, driver: SessionDriver | undefined) => void,
+    defer?: (name: string, driver: SessionDriver, cookie: string) => void,
   ): Promise<void>[] | undefined {
     let loading: Promise<void>[] | undefined;
     for (const cookieName in cookies) {
@@ -60,7 +63,12 @@ export class DriverRegistry {
       let loaded: Promise<SessionState> | SessionState;
       try {
         driver = this.resolve(name);
-        loaded = driver.load(cookies[cookieName], now);
+        const cookie = cookies[cookieName];
+        if (defer !== undefined && driver.unusedNeedsCommit !== undefined && cookie !== undefined) {
+          defer(name, driver, cookie);
+          continue;
+        }
+        loaded = driver.load(cookie, now);
       } catch (error) {
         loaded = SessionState.failed(name, error);
       }

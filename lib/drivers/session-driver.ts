@@ -77,6 +77,13 @@ export interface SessionDriver {
   readonly cookieName: string;
   load(cookie: string | undefined, now: number): Promise<SessionState> | SessionState;
   /**
+   * A driver with this loads its session on first use (its `load` is then synchronous): a request
+   * that never uses it asks only this at commit, with its cookie. True when the session must still be
+   * loaded and committed: its idle expiry is due to be extended, or it holds flash the response
+   * consumes (`consume === true`). False when the commit would write nothing.
+   */
+  unusedNeedsCommit?(cookie: string, consume: FlashConsumption, now: number, noTouch: boolean): boolean;
+  /**
    * Decides the commit. It also tells the state, with `state.committed()`, whether changes made after
    * the response's head can still be kept (by commitLate()) or why not.
    */

@@ -1,5 +1,6 @@
 import type { SessionState } from '../core/session-state.js';
 import type { Session } from '../session.js';
+import type { ResolvedSessionOptions } from '../session.options.js';
 
 // What `req.session` (session-facade.ts) asks of its request, and what it forwards to `Session`.
 
@@ -15,6 +16,22 @@ export interface CookieView {
   /** ms until then. */
   maxAge: number;
   originalMaxAge: number;
+}
+
+/** `req.session.cookie` for a session created at `createdAt`. */
+export function cookieView(options: ResolvedSessionOptions, createdAt: number): CookieView {
+  const { cookie, lifetime } = options;
+  const expires = createdAt + lifetime;
+  return {
+    path: cookie.path,
+    domain: cookie.domain,
+    httpOnly: cookie.httpOnly,
+    secure: cookie.secure,
+    sameSite: cookie.sameSite,
+    expires: new Date(expires),
+    maxAge: expires - options.clock(),
+    originalMaxAge: lifetime,
+  };
 }
 
 /** Session methods `req.session` forwards, bound to the request's session. */

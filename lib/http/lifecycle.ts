@@ -4,8 +4,9 @@
  *  1. Entry: the adapter's glue calls `handle()` as the request arrives, before the app's
  *     middleware (express.adapter.ts, fastify.adapter.ts; nest-middleware.ts for other adapters).
  *  2. Read the cookies.
- *  3. Load each driver whose cookie came (cookie name -> driver: driver-registry.ts). A synchronous
- *     load (memory store, cookie driver) is adopted at once; the others are awaited together. A load
+ *  3. Load each driver whose cookie came (cookie name -> driver: driver-registry.ts). A driver that
+ *     can tell what an unused session's commit needs from its cookie (the memory store) is loaded on
+ *     first use, synchronously; the others are awaited together, before the app's code runs. A load
  *     that fails becomes a failed state: the routes that use that session answer 503, the rest work.
  *     With `migrateFrom`, a request that brings no default-driver cookie but an old library's cookie
  *     loads the session moved from it (migration/migration.ts).
@@ -13,7 +14,8 @@
  *  5. Run the rest of the request (middleware, guards, handler, filters) in the request scope
  *     (core/request-scope.ts), where `Session`, `@Flash()` and `req.session` find its sessions.
  *  6. Commit, once, at the first head or body write, with the status the response is sent with:
- *     the flash rule (`clearsFlash`) decides what of the flash this request saw is consumed; each
+ *     the flash rule (`clearsFlash`) decides what of the flash this request saw is consumed; a session
+ *     loaded on first use that nothing used is loaded now only when its commit does something; each
  *     driver turns its state into a cookie decision and store work (drivers that may refuse go
  *     first); the cookies are written here, through one CookieWriter (a migration adds the moved
  *     session's cookie, clears the old one and destroys the old record).
@@ -33,11 +35,12 @@ import type { MigratingRequest, Migration } from '../migration/migration.js';
 import { Session, type SessionServices } from '../session.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
-import type { CookieView, FacadeHost } from './facade-host.js';
+import { cookieView, type CookieView, type FacadeHost } from './facade-host.js';
+import { DeferredSessions } from './deferred-sessions.js';
 import { Facade } from './session-facade.js';
 import { SESSION_ACCESSOR, type ClientView } from './client-view.js';
 import { errorResponse, gateResponse, type CommitResult, type Committer } from './response-gate.js';
-
+import { AFTER_HEAD, AFTER_RESPONSE, REFUSED } from './refusals.js';
 import { clearsFlash } from '../core/flash-rule.js';
 
 export class SessionLifecycle {
@@ -83,6 +86,7 @@ export class SessionLifecycle {
       cookies,
       ctx.now,
       (name, state) => void ctx.states.set(name, state),
+      (name, driver, cookie) => (ctx.deferred ??= new DeferredSessions()).add(name, driver, cookie),
     );
     // 3. A migration: no default-driver cookie, an old library's that verifies.
     if (this.migration !== undefined && cookies[this.options.cookie.name] === undefined) {
@@ -125,6 +129,10 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
   private facade: Facade | undefined;
   /** Once committed: the states whose later changes the late commit keeps (step 7). */
   private late: Array<readonly [SessionDriver, SessionState]> | undefined;
+  /** Why a session first used after the response was refused or ended can take no change. */
+  private closedBecause = AFTER_HEAD;
+  /** @internal the sessions loaded on first use that are not loaded yet (step 3). */
+  deferred: DeferredSessions | undefined;
 
   constructor(
     private readonly lifecycle: SessionLifecycle,
@@ -161,27 +169,30 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
 
   /** @internal FacadeHost: `req.session.cookie`. */
   cookieView(): CookieView {
-    const { cookie, lifetime } = this.lifecycle.options;
-    const expires = (this.defaultState().createdAt ?? this.now) + lifetime;
-    return {
-      path: cookie.path,
-      domain: cookie.domain,
-      httpOnly: cookie.httpOnly,
-      secure: cookie.secure,
-      sameSite: cookie.sameSite,
-      expires: new Date(expires),
-      maxAge: expires - this.lifecycle.options.clock(),
-      originalMaxAge: lifetime,
-    };
+    return cookieView(this.lifecycle.options, this.defaultState().createdAt ?? this.now);
   }
 
   existing(driver: string): SessionState | undefined {
-    return this.states.get(driver);
+    return this.states.get(driver) ?? (this.deferred?.has(driver) ? this.loadDeferred(driver) : undefined);
+  }
+
+  /** Loads a deferred session; first used after the commit, it is committed as it was (unused). */
+  private loadDeferred(name: string): SessionState {
+    const [driver, state] = this.deferred!.load(name, this.now);
+    this.states.set(name, state);
+    const late = this.late;
+    if (late === NONE) state.committed(this.closedBecause);
+    else if (late !== undefined && state.failure === undefined) {
+      const secure = this.view.secure(this.client);
+      driver.commit({ state, consume: false, hadCookie: true, secure, now: this.now, noTouch: true });
+      if (state.acceptsLate) late.push([driver, state]);
+    }
+    return state;
   }
 
   /** The state kept by a driver; a driver whose cookie the request did not bring starts empty. */
   state(driver: string): SessionState {
-    let state = this.states.get(driver);
+    let state = this.existing(driver);
     if (state === undefined) {
       state = new SessionState(undefined, undefined, newSessionId);
       // First used after the commit: no cookie for it can reach the client any more.
@@ -196,14 +207,16 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     // req.session's nested changes join the change set; one JSON cannot keep refuses the response.
     const invalid = this.facade?.syncForCommit();
     if (invalid !== undefined) {
-      this.late = NONE;
+      this.refused();
       return { cookies: [], pending: undefined, failure: invalid };
     }
+    const consume = clearsFlash(status, this.keepsFlash, this.graphql);
+    // The sessions no one used: loaded now only when their commit does something.
+    for (const name of this.deferred?.due(consume, this.now, this.noTouch) ?? []) this.loadDeferred(name);
     if (this.states.size === 0 && this.migrating === undefined) {
-      this.late = NONE;
+      this.late = this.deferred === undefined || this.deferred.size === 0 ? NONE : [];
       return NOTHING;
     }
-    const consume = clearsFlash(status, this.keepsFlash, this.graphql);
     const entries: Array<readonly [SessionDriver, SessionState]> = [];
     for (const [name, state] of this.states) {
       if (state.failure === undefined) entries.push([this.lifecycle.driver(name), state]);
@@ -231,7 +244,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       if (out.failure !== undefined) {
         report?.refused(driver.name, state, out.failure);
         for (const [, refused] of entries) refused.committed(REFUSED);
-        this.late = NONE;
+        this.refused();
         return { cookies: [], pending: undefined, failure: out.failure };
       }
       const cookie = out.cookie ?? this.migrating?.cookie(driver, state);
@@ -253,6 +266,11 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     return { cookies, pending: thenTell(settled, ended, this.lifecycle.sessionEnded) };
   }
 
+  private refused(): void {
+    this.late = NONE;
+    this.closedBecause = REFUSED;
+  }
+
   /**
    * Step 7, at the response's end: the changes made after the head (a streamed body, SSE, an
    * interceptor's finalize), kept by a late commit the end waits for; afterwards nothing can change.
@@ -261,6 +279,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     const late = this.late;
     if (late === undefined || late === NONE) return undefined;
     this.late = NONE;
+    this.closedBecause = AFTER_RESPONSE;
     this.facade?.sync();
     let pending: Promise<unknown>[] | undefined;
     for (const [driver, state] of late) {
@@ -274,10 +293,3 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
 
 const NOTHING: CommitResult = Object.freeze({ cookies: [], pending: undefined }) as CommitResult;
 const NONE: Array<readonly [SessionDriver, SessionState]> = [];
-/** Why a session first used after the head cannot take a change. */
-const AFTER_HEAD =
-  "the response's head was sent before this session was used, so no session cookie reached the client";
-/** Why nothing can change once the commit was refused (the response is its error). */
-const REFUSED = 'the response became an error: this session could not be kept';
-/** Why nothing can change once the response has ended. */
-const AFTER_RESPONSE = 'the response has been sent';

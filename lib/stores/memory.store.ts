@@ -3,10 +3,11 @@ import { applyChanges, emptyRecord } from '../core/change-set.js';
 import { positive } from '../core/option-checks.js';
 import { SessionTooLargeError } from '../session.errors.js';
 import type {
+  PeekingSessionStore,
   SessionChanges,
   SessionMeta,
+  SessionPeek,
   SessionRecord,
-  SynchronousSessionStore,
   UserIndexedSessionStore,
 } from './session-store.js';
 import { overLimit, type UserEntry } from './user-index.js';
@@ -14,13 +15,14 @@ import { overLimit, type UserEntry } from './user-index.js';
 /**
  * A record as it is kept: a JSON array is the smallest string that holds it (heap per session), and
  * the last activity is kept as milliseconds after creation (0 for a new session, not 13 digits). The
- * user and the policy follow only when the session has them.
+ * timestamps come first and the flash before the data, so `peekNow` reads them off the string's
+ * start without parsing it. The user and the policy follow only when the session has them.
  */
 type Packed = [
-  SessionRecord['data'],
+  number,
+  number,
   SessionRecord['flash'],
-  number,
-  number,
+  SessionRecord['data'],
   (SessionRecord['user'] | null)?,
   SessionRecord['policy']?,
 ];
@@ -66,7 +68,7 @@ export interface MemoryStoreOptions {
  * set is atomic, and the driver calls the synchronous methods (SynchronousSessionStore): a request
  * on this store awaits no promise.
  */
-export class MemoryStore implements SynchronousSessionStore, UserIndexedSessionStore {
+export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore {
   private readonly cache: LRUCache<string, string>;
   /** The user index: user id -> that user's sessions (id -> entry); only bound sessions are in it. */
   private readonly users = new Map<string, Map<string, UserEntry>>();
@@ -129,11 +131,25 @@ export class MemoryStore implements SynchronousSessionStore, UserIndexedSessionS
     const json = this.cache.get(id);
     if (json === undefined) return undefined;
     if (json === TOMBSTONE) return 'retired';
-    const [data, flash, createdAt, activeFor, user, policy] = JSON.parse(json) as Packed;
+    const [createdAt, activeFor, flash, data, user, policy] = JSON.parse(json) as Packed;
     const record: SessionRecord = { data, flash, createdAt, lastActivity: createdAt + activeFor };
     if (user !== undefined && user !== null) record.user = user;
     if (policy !== undefined && policy !== null) record.policy = policy;
     return record;
+  }
+
+  /** The last activity and whether there is flash, read off the kept string's start (see Packed). */
+  peekNow(id: string): SessionPeek | 'retired' | undefined {
+    const json = this.cache.get(id);
+    if (json === undefined) return undefined;
+    if (json === TOMBSTONE) return 'retired';
+    const first = json.indexOf(',');
+    const second = json.indexOf(',', first + 1);
+    const createdAt = Number(json.slice(1, first));
+    return {
+      lastActivity: createdAt + Number(json.slice(first + 1, second)),
+      hasFlash: !json.startsWith('{}', second + 1),
+    };
   }
 
   applyNow(id: string, changes: SessionChanges, meta: SessionMeta): boolean {
@@ -141,10 +157,10 @@ export class MemoryStore implements SynchronousSessionStore, UserIndexedSessionS
     if (current === 'retired' || (current === undefined && !meta.create)) return false;
     const record = applyChanges(current ?? emptyRecord(meta), changes, meta);
     const packed: Packed = [
-      record.data,
-      record.flash,
       record.createdAt,
       record.lastActivity - record.createdAt,
+      record.flash,
+      record.data,
     ];
     if (record.user !== undefined || record.policy !== undefined)
       packed.push(record.user ?? null, record.policy);

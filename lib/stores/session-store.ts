@@ -66,6 +66,23 @@ export interface SynchronousSessionStore extends SessionStore {
 }
 
 /**
+ * Optional power of a synchronous store: what a request that never used its session needs to know
+ * of it, without reading the whole record. With it, the driver loads the session on first use, and
+ * a request that never uses it reads only this (`SessionDriver.unusedNeedsCommit`). The record's
+ * last activity, and whether it holds flash; 'retired' and undefined as `getNow`.
+ */
+export interface PeekingSessionStore extends SynchronousSessionStore {
+  peekNow(id: string): SessionPeek | 'retired' | undefined;
+}
+
+export interface SessionPeek {
+  /** ms since the epoch */
+  lastActivity: number;
+  /** The record holds flash data (a 2xx response consumes it). */
+  hasFlash: boolean;
+}
+
+/**
  * Optional power: checks run once at start-up (after every module's onModuleInit), before the first
  * request: a missing client package, say. A rejection stops the app with the error's message, so it
  * should be a SessionConfigError that names the fix.
@@ -112,6 +129,10 @@ export function isClosable(store: SessionStore): store is ClosableSessionStore {
 
 export function isSynchronous(store: SessionStore): store is SynchronousSessionStore {
   return hasMethods(store, 'getNow', 'applyNow', 'retireNow', 'destroyNow');
+}
+
+export function isPeeking(store: SynchronousSessionStore): store is PeekingSessionStore {
+  return hasMethods(store, 'peekNow');
 }
 
 export function isStartupChecked(store: SessionStore): store is StartupCheckedSessionStore {

@@ -43,6 +43,17 @@ class LateController {
     res.end(`set=${set};flash=${flash};regenerate=${regenerate}`);
   }
 
+  /** A streamed body whose session is first used after the head (a driver may load it only then). */
+  @Get('cold-stream')
+  async coldStream(@Res() reply: ServerResponse | { raw: ServerResponse }) {
+    const res = 'raw' in reply ? reply.raw : reply;
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first;');
+    await turn();
+    const set = attempt(() => this.session.set('late', 'cold'));
+    res.end(`set=${set}`);
+  }
+
   /** Server-sent events: each event after the first changes the session. */
   @Sse('events')
   events(): Observable<{ data: string }> {
@@ -100,6 +111,15 @@ describe.each(platforms)('changes after the response head, on %s', (platform) =>
         expect(state.body.flash).toEqual({ note: 'after the head' });
       });
 
+      it('keeps a change to a session first used after the head, as one used before it', async () => {
+        const a = agent(app);
+        await a.post('/set').send({ warm: true }).expect(200);
+        const res = await a.get('/late/cold-stream').expect(200);
+        expect(res.text).toBe('first;set=kept');
+        const state = await a.get('/state').expect(200);
+        expect(state.body.data).toEqual({ warm: true, late: 'cold' });
+      });
+
       it('keeps what an event stream (@Sse) sets after its first event', async () => {
         const a = agent(app);
         await a.post('/set').send({ warm: true }).expect(200);
@@ -126,6 +146,8 @@ describe.each(platforms)('changes after the response head, on %s', (platform) =>
         );
         const state = await a.get('/state').expect(200);
         expect(state.body.data).toEqual({ warm: true });
+        const cold = await a.get('/late/cold-stream').expect(200);
+        expect(cold.text).toBe('first;set=SESSION_READ_ONLY');
       });
     }
 

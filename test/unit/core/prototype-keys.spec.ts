@@ -61,7 +61,16 @@ describe("'__proto__' and friends are ordinary keys", () => {
     expect(Object.getPrototypeOf(plain)).toBe(Object.prototype);
     expect(Object.keys(plain)).toEqual(['__proto__', 'b']);
     const bag = keyBag(plain);
-    expect(Object.getPrototypeOf(bag)).toBeNull();
+    // Object.prototype is nowhere in its chain, and the chain holds nothing.
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(bag))).toBeNull();
+    expect(Object.isFrozen(Object.getPrototypeOf(bag))).toBe(true);
+    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(bag))).toEqual([]);
     expect(Object.keys(bag)).toEqual(['__proto__', 'b']);
+    expect((bag as { isAdmin?: unknown }).isAdmin).toBeUndefined();
+    const fresh = keyBag();
+    fresh['__proto__'] = evil;
+    expect(Object.keys(fresh)).toEqual(['__proto__']);
+    expect((fresh as { isAdmin?: unknown }).isAdmin).toBeUndefined();
+    expect('constructor' in fresh).toBe(false);
   });
 });

@@ -17,7 +17,7 @@ describe('MemoryStore', () => {
     const created = c.now();
     const meta = { createdAt: created, lastActivity: created, expiresAt: created + 60_000, create: true };
     await store.apply('a', change({ set: { counter: 1 } }), meta);
-    // '[{"counter":1},{},1764403200000,0]' and the id: 34 + 1 bytes, not 47.
+    // '[1764403200000,0,{},{"counter":1}]' and the id: 34 + 1 bytes, not 47.
     expect(store.bytes).toBe(35);
     c.advance(5000);
     const later = { ...meta, lastActivity: c.now(), expiresAt: c.now() + 60_000, create: false };
@@ -27,6 +27,34 @@ describe('MemoryStore', () => {
       createdAt: created,
       lastActivity: created + 5000,
     });
+  });
+
+  it('peeks at the last activity and whether there is flash without parsing the record', async () => {
+    const c = clock(1_764_403_200_000);
+    const store = new MemoryStore({ max: 10 }, c.now);
+    const created = c.now();
+    const meta = (create: boolean) => ({
+      createdAt: created,
+      lastActivity: c.now(),
+      expiresAt: c.now() + 60_000,
+      create,
+    });
+    const user = { id: 'u,1', signedInAt: created, label: '{},[' };
+    await store.apply('a', change({ set: { 'a,b': '],{}' }, user }), meta(true));
+    expect(store.peekNow('a')).toEqual({ lastActivity: created, hasFlash: false });
+    c.advance(2500);
+    await store.apply('a', change({ flash: { '{}': ',' }, policy: 'p,q' }), meta(false));
+    expect(store.peekNow('a')).toEqual({ lastActivity: created + 2500, hasFlash: true });
+    expect(asRecord(await store.get('a'))).toMatchObject({
+      data: { 'a,b': '],{}' },
+      flash: { '{}': ',' },
+      user,
+      policy: 'p,q',
+      lastActivity: created + 2500,
+    });
+    expect(store.peekNow('b')).toBeUndefined();
+    await store.retire('a', c.now() + 1000);
+    expect(store.peekNow('a')).toBe('retired');
   });
 
   it('expires an entry once its TTL has passed on its clock, to the millisecond, without a timer', async () => {
