@@ -80,6 +80,34 @@ export const GOALS = [
     kind: 'facade-injected',
     variant: `nest-${adapter}-memory`,
   })),
+  // Instruction counts over bare Nest's same route (the instructions phase, `--instructions`).
+  ...['memory', 'cookie'].flatMap((driver) =>
+    ADAPTERS.map((adapter) => ({
+      id: `untouched-cookie-${adapter}-${driver}`,
+      text: `untouched route with the session cookie, ${driver}, ${title(adapter)}: instructions over bare Nest`,
+      kind: 'instructions',
+      variant: `nest-${adapter}-${driver}`,
+      route: 'untouched-cookie',
+      max: 8000,
+    })),
+  ),
+  {
+    id: 'counter-fastify-memory-instructions',
+    text: 'counter, memory, Fastify: instructions over bare Nest',
+    kind: 'instructions',
+    variant: 'nest-fastify-memory',
+    route: 'counter',
+    max: 30000,
+  },
+  {
+    id: 'cookie-fastify-instructions',
+    text: 'counter, cookie driver, Fastify: instructions over bare Nest vs @fastify/secure-session',
+    kind: 'instructions-ratio',
+    variant: 'nest-fastify-cookie',
+    peer: 'nest-fastify-secure-session',
+    route: 'counter',
+    max: 1.0,
+  },
   { id: 'heap', text: 'memory driver heap per small session', kind: 'heap', max: 200 },
   ...['memory', 'file', 'database', 'redis'].flatMap((driver) =>
     ADAPTERS.map((adapter) => ({
@@ -166,6 +194,27 @@ export function evaluateGoals({ ratios, costs, own = [], heap, lost, instruction
         note,
       };
     }
+    if (goal.kind === 'instructions' || goal.kind === 'instructions-ratio') {
+      const over = (variant) => overBare(instructions, variant, goal.route);
+      const mine = over(goal.variant);
+      const theirs = goal.peer === undefined ? undefined : over(goal.peer);
+      const counted = (n) => `+${Math.round(n).toLocaleString('en-US')}`;
+      if (goal.kind === 'instructions') {
+        const target = `<= ${counted(goal.max)}`;
+        if (mine === undefined) return na(goal, target, 'not counted in this run (--instructions)');
+        return { ...goal, target, figure: counted(mine), status: mine <= goal.max ? 'met' : 'missed' };
+      }
+      const target = `<= ${goal.max}x`;
+      if (mine === undefined || theirs === undefined || theirs <= 0)
+        return na(goal, target, 'not counted in this run (--instructions)');
+      const value = mine / theirs;
+      return {
+        ...goal,
+        target,
+        figure: `${value.toFixed(2)}x (${counted(mine)} vs ${counted(theirs)})`,
+        status: value <= goal.max ? 'met' : 'missed',
+      };
+    }
     if (goal.kind === 'heap') {
       const row = heap.find((h) => h.store === 'nest-memory');
       const target = `<= ${goal.max} B`;
@@ -195,4 +244,12 @@ function instructionDelta(rows, variant, route, reference, referenceRoute) {
   if (!a || !b) return undefined;
   const delta = a.perRequest - b.perRequest;
   return `${delta >= 0 ? '+' : ''}${Math.round(delta).toLocaleString('en-US')} instructions/request`;
+}
+
+/** A variant's instructions per request over bare Nest's (same adapter) on the same route. */
+function overBare(rows, variant, route) {
+  const adapter = byId.get(variant)?.adapter;
+  const a = rows.find((r) => r.variant === variant && r.route === route && !r.note);
+  const b = rows.find((r) => r.variant === `nest-${adapter}` && r.route === route && !r.note);
+  return a && b ? a.perRequest - b.perRequest : undefined;
 }

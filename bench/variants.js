@@ -314,6 +314,8 @@ export const INSTRUCTION_VARIANTS = [
   { id: 'nest-fastify-session-memory', route: 'counter' },
   { id: 'nest-fastify-facade', route: 'facade' },
   { id: 'nest-fastify-facade', route: 'counter-req' },
+  { id: 'nest-express-cookie', route: 'untouched-cookie' },
   { id: 'nest-fastify-cookie', route: 'counter' },
+  { id: 'nest-fastify-cookie', route: 'untouched-cookie' },
   { id: 'nest-fastify-secure-session', route: 'counter' },
 ];

@@ -1,9 +1,10 @@
 import type { Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { expiresAt, isExpired, needsTouch } from '../core/expiry.js';
 import type { Policies } from '../core/policies.js';
 import { isEmptyChanges } from '../core/change-set.js';
 import { isBag, isEmptyBag } from '../core/json-value.js';
-import { SessionState } from '../core/session-state.js';
+import { SessionState, type FlashConsumption } from '../core/session-state.js';
 import { newSessionId, type Keyring } from '../crypto/keyring.js';
 import { lapsed } from '../events/commit-report.js';
 import type { SessionEventSink } from '../events/session-event.js';
@@ -46,6 +47,12 @@ export class CookieDriver implements SessionDriver {
   readonly mayRefuse = true;
   /** States opened with an older secret: resealed with the current one on this response. */
   private readonly stale = new WeakSet<SessionState>();
+  /**
+   * What `unusedNeedsCommit` read of recent cookies, by their exact sealed string (one that opened):
+   * a browser sends the same cookie until a response reseals it, and opening it is this driver's
+   * main cost.
+   */
+  private readonly peeks = new LRUCache<string, CookiePeek>({ max: PEEKS_MAX });
 
   constructor(
     readonly name: string,
@@ -71,6 +78,26 @@ export class CookieDriver implements SessionDriver {
     const state = new SessionState(i, record, newSessionId);
     if (sealed.stale) this.stale.add(state);
     return state;
+  }
+
+  /**
+   * A session no handler used is resealed only to extend it, to move it to the current secret, or to
+   * drop the flash a 2xx consumed; an expired one is loaded while someone listens to SessionEvents
+   * (the load reports it). A cookie that does not open: nothing to write.
+   */
+  unusedNeedsCommit(cookie: string, consume: FlashConsumption, now: number, noTouch: boolean): boolean {
+    let peek = this.peeks.get(cookie);
+    if (peek === undefined) {
+      const sealed = this.open(cookie);
+      if (sealed === undefined) return false;
+      const { c, a, f, p } = sealed.value;
+      peek = { createdAt: c, lastActivity: a, policy: p, hasFlash: !isEmptyBag(f), stale: sealed.stale };
+      this.peeks.set(cookie, peek);
+    }
+    const policy = this.policies.of(peek.policy);
+    if (isExpired(policy, peek.createdAt, peek.lastActivity, now)) return this.events?.listening === true;
+    if (consume === true && peek.hasFlash) return true;
+    return !noTouch && (peek.stale || needsTouch(policy, peek.lastActivity, now));
   }
 
   commit({ state, consume, hadCookie, secure, now, noTouch }: CommitInput): DriverCommit {
@@ -135,6 +162,19 @@ export class CookieDriver implements SessionDriver {
       return undefined;
     }
   }
+}
+
+/** How many cookies' peeks the driver keeps (a sealed cookie is at most 4 KB). */
+const PEEKS_MAX = 1000;
+
+/** What a request that does not use its session needs to know of it. */
+interface CookiePeek {
+  createdAt: number;
+  lastActivity: number;
+  policy: string | undefined;
+  hasFlash: boolean;
+  /** Sealed with an older secret. */
+  stale: boolean;
 }
 
 function isSealed(value: unknown): value is Sealed {

@@ -2,13 +2,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { Controller, Get, HttpCode, Module, Post, Redirect, type INestApplication } from '@nestjs/common';
 import { NoTouch, Session, SessionManager, SessionModule } from 'nest-session';
 import { SessionTesting, type TestClock } from 'nest-session/testing';
+import { Keyring } from '../../lib/crypto/keyring.js';
 import type { MemoryStore } from '../../lib/stores/memory.store.js';
 import { agent, cookiePair, createApp, http, platforms, setCookies } from '../support/app.js';
 import { SECRET } from '../support/session-app.js';
 
-// The memory driver loads a request's session on first use: a route that never uses it reads only
-// the start of the kept record (MemoryStore.peekNow), and still extends the session's idle expiry
-// and consumes its flash on a 2xx, as a route that loaded it does.
+// The memory and cookie drivers load a request's session on first use: a route that never uses it
+// reads only the start of the kept record (MemoryStore.peekNow), or opens the cookie once for all the
+// requests that bring it, and still extends the session's idle expiry and consumes its flash on a
+// 2xx, as a route that loaded it does.
 
 const IDLE = 60 * 60 * 1000; // the touch interval is 1% of it: 36 s
 const TOUCH = IDLE / 100;
@@ -151,5 +153,69 @@ describe.each(platforms)('sessions loaded on first use (memory driver) on %s', (
     expect(setCookies(unknown)).toEqual([]);
     expect(store.size).toBe(size);
     await a.get('/read').expect(200, { count: null, notice: null });
+  });
+});
+
+describe.each(platforms)('sessions loaded on first use (cookie driver) on %s', (platform) => {
+  let app: INestApplication;
+  let clock: TestClock;
+  let opens: number;
+  const open = Keyring.prototype.open;
+
+  beforeAll(async () => {
+    clock = SessionTesting.clock();
+    @Module({
+      imports: [SessionModule.forRoot({ driver: 'cookie', secret: SECRET, idleTimeout: IDLE, clock })],
+      controllers: [LazyController],
+    })
+    class LazyCookieModule {}
+    app = await createApp(platform, LazyCookieModule);
+    // The real method, counted.
+    Keyring.prototype.open = function (this: Keyring, ...args: Parameters<Keyring['open']>) {
+      opens++;
+      return open.apply(this, args);
+    };
+  });
+  afterAll(async () => {
+    Keyring.prototype.open = open;
+    await app.close();
+  });
+  beforeEach(() => {
+    opens = 0;
+  });
+
+  async function started(): Promise<ReturnType<typeof agent>> {
+    const a = agent(app);
+    await a.post('/count').expect(200, { count: 1 });
+    return a;
+  }
+
+  it('opens a cookie no route used once, however many requests bring it, and sends nothing back', async () => {
+    const a = await started();
+    opens = 0;
+    for (let i = 0; i < 3; i++) expect(setCookies(await a.get('/untouched').expect(200, 'ok'))).toEqual([]);
+    expect(opens).toBe(1);
+    await a.post('/count').expect(200, { count: 2 });
+    expect(opens).toBe(2);
+  });
+
+  it('reseals an unused session once the touch interval has passed, and only then', async () => {
+    const a = await started();
+    clock.advance(TOUCH - 1);
+    expect(setCookies(await a.get('/untouched').expect(200))).toEqual([]);
+    clock.advance(1);
+    expect(cookiePair(await a.get('/untouched').expect(200), 'nest_session')).toBeDefined();
+    expect(setCookies(await a.get('/untouched-quiet').expect(200))).toEqual([]);
+    // Extended: alive past the idle timeout counted from its creation.
+    clock.advance(IDLE - 1000);
+    await a.get('/read').expect(200, { count: 1, notice: null });
+  });
+
+  it('consumes the flash on an unused 2xx, and keeps it on an unused 3xx', async () => {
+    const a = await started();
+    await a.post('/flash').expect(303);
+    expect(setCookies(await a.get('/untouched-redirect').expect(302))).toEqual([]);
+    expect(cookiePair(await a.get('/untouched').expect(200), 'nest_session')).toBeDefined();
+    await a.get('/read').expect(200, { count: 1, notice: null });
   });
 });
