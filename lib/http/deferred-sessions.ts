@@ -1,29 +1,37 @@
 import { SessionState, type FlashConsumption } from '../core/session-state.js';
 import type { SessionDriver } from '../drivers/session-driver.js';
 
+/** One session waiting for its first use. */
+interface Waiting {
+  readonly name: string;
+  readonly driver: SessionDriver;
+  readonly cookie: string;
+}
+
 /**
  * A request's sessions that are loaded on first use (lifecycle.ts, step 3): those of the drivers that
- * can tell from the cookie alone what an unused session's commit needs (`unusedNeedsCommit`).
+ * can tell from the cookie alone what an unused session's commit needs (`unusedNeedsCommit`). A
+ * request brings one or two such cookies: a list, not a map, costs the least to make and search.
  */
 export class DeferredSessions {
-  private readonly waiting = new Map<string, readonly [SessionDriver, string]>();
+  private waiting: Waiting[] = [];
 
   add(name: string, driver: SessionDriver, cookie: string): void {
-    this.waiting.set(name, [driver, cookie]);
+    this.waiting.push({ name, driver, cookie });
   }
 
   has(name: string): boolean {
-    return this.waiting.has(name);
+    return this.waiting.some((w) => w.name === name);
   }
 
   get size(): number {
-    return this.waiting.size;
+    return this.waiting.length;
   }
 
   /** Loads a waiting session (a load that throws gives a failed state); it no longer waits. */
   load(name: string, now: number): readonly [SessionDriver, SessionState] {
-    const [driver, cookie] = this.waiting.get(name)!;
-    this.waiting.delete(name);
+    const { driver, cookie } = this.waiting.find((w) => w.name === name)!;
+    this.waiting = this.waiting.filter((w) => w.name !== name);
     try {
       return [driver, driver.load(cookie, now) as SessionState];
     } catch (error) {
@@ -31,11 +39,11 @@ export class DeferredSessions {
     }
   }
 
-  /** The waiting sessions whose commit does something although nothing used them. */
-  due(consume: FlashConsumption, now: number, noTouch: boolean): string[] {
-    const due: string[] = [];
-    for (const [name, [driver, cookie]] of this.waiting)
-      if (driver.unusedNeedsCommit!(cookie, consume, now, noTouch)) due.push(name);
+  /** The names of the waiting sessions whose commit does something although nothing used them. */
+  due(consume: FlashConsumption, now: number, noTouch: boolean): string[] | undefined {
+    let due: string[] | undefined;
+    for (const { name, driver, cookie } of this.waiting)
+      if (driver.unusedNeedsCommit!(cookie, consume, now, noTouch)) (due ??= []).push(name);
     return due;
   }
 }

@@ -212,7 +212,8 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     }
     const consume = clearsFlash(status, this.keepsFlash, this.graphql);
     // The sessions no one used: loaded now only when their commit does something.
-    for (const name of this.deferred?.due(consume, this.now, this.noTouch) ?? []) this.loadDeferred(name);
+    for (const name of this.deferred?.due(consume, this.now, this.noTouch) ?? NO_NAMES)
+      this.loadDeferred(name);
     if (this.states.size === 0 && this.migrating === undefined) {
       this.late = this.deferred === undefined || this.deferred.size === 0 ? NONE : [];
       return NOTHING;
@@ -293,3 +294,4 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
 
 const NOTHING: CommitResult = Object.freeze({ cookies: [], pending: undefined }) as CommitResult;
 const NONE: Array<readonly [SessionDriver, SessionState]> = [];
+const NO_NAMES: readonly string[] = [];
