@@ -68,16 +68,16 @@ const nest = (adapter, driver, peer, extra = {}) => ({
   ...extra,
 });
 
-/** A nest-session variant for one of the new paths (memory driver). */
-const nestPath = (adapter, path, peer) => ({
-  id: `nest-${adapter}-${path}`,
-  label: `nest-session memory, ${path === 'facade' ? 'req.session facade' : 'pushFlash/pullFlash'}`,
+/** A nest-session variant for one of the new paths (the memory driver unless another is named). */
+const nestPath = (adapter, path, peer, driver = 'memory') => ({
+  id: driver === 'memory' ? `nest-${adapter}-${path}` : `nest-${adapter}-${driver}-${path}`,
+  label: `nest-session ${driver}, ${path === 'facade' ? 'req.session facade' : 'pushFlash/pullFlash'}`,
   adapter,
   kind: 'nest',
-  driver: 'memory',
+  driver,
   peer,
   server: 'nest',
-  config: { adapter, driver: 'memory' },
+  config: { adapter, driver },
   probe: path,
   routes: path === 'facade' ? [PATH_ROUTES.facade, PATH_ROUTES['counter-req']] : [PATH_ROUTES[path]],
   path,
@@ -161,8 +161,20 @@ export const VARIANTS = [
       routes: [PATH_ROUTES.flash],
     },
   ),
+  nestPeer(
+    'nest-cookie-session-flash',
+    'cookie-session + connect-flash',
+    'express',
+    'cookie-session',
+    undefined,
+    {
+      config: { adapter: 'express', library: 'cookie-session', flash: true },
+      routes: [PATH_ROUTES.flash],
+    },
+  ),
   nestPath('express', 'facade', 'nest-express-session-memory'),
   nestPath('express', 'flash', 'nest-express-session-flash'),
+  nestPath('express', 'flash', 'nest-cookie-session-flash', 'cookie'),
   peer('express-session-memory', 'express-session + MemoryStore', 'express', 'express-session', 'memory'),
   peer('express-session-redis', 'express-session + connect-redis', 'express', 'express-session', 'redis'),
   peer('express-session-sqlite', 'express-session + SQLite store', 'express', 'express-session', 'sqlite'),
@@ -318,4 +330,6 @@ export const INSTRUCTION_VARIANTS = [
   { id: 'nest-fastify-cookie', route: 'counter' },
   { id: 'nest-fastify-cookie', route: 'untouched-cookie' },
   { id: 'nest-fastify-secure-session', route: 'counter' },
+  { id: 'nest-express-cookie-flash', route: 'flash' },
+  { id: 'nest-cookie-session-flash', route: 'flash' },
 ];

@@ -47,7 +47,7 @@ export class SessionManager implements OnApplicationShutdown {
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) input: SessionModuleOptions | string) {
     this.options = resolveSessionOptions(input, process.env, (message) => this.logger.warn(message));
-    this.keyring = new Keyring(this.options.secrets);
+    this.keyring = new Keyring(this.options.secrets, this.options.seal);
     const cookies = new CookieWriter(this.options.cookie, (message) => this.logger.warn(message));
     this.registry = new DriverRegistry(this.options.driver, this.options.cookie.name, this.logger);
     const keyring = this.keyring;

@@ -5,6 +5,7 @@ import {
   type SessionUsersOptions,
 } from './users/users.options.js';
 import { duration, invalid, positive } from './core/option-checks.js';
+import { SEAL_ALGORITHMS, type SealAlgorithm } from './crypto/seal.js';
 import {
   resolveSocketsOptions,
   type ResolvedSocketsOptions,
@@ -46,6 +47,11 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
   driver?: string;
   /** At least 32 characters; [current, ...older] rotates keys. Default process.env.SESSION_SECRET. */
   secret?: string | string[];
+  /**
+   * The cookie driver's cipher for the cookies it writes; a cookie sealed with either always opens.
+   * Default 'xchacha20-poly1305' when the optional sodium-native package is installed, else 'aes-256-gcm'.
+   */
+  seal?: SealAlgorithm;
   cookie?: SessionCookieOptions;
   /** ms without a request before the session ends, at most 100 years. Default 2 hours. */
   idleTimeout?: number;
@@ -73,6 +79,8 @@ export interface SessionModuleOptions extends BuiltInStoreOptions {
 export interface ResolvedSessionOptions extends ResolvedStoreOptions {
   driver: string;
   secrets: string[];
+  /** undefined: as sodium-native's presence decides (crypto/keyring.ts). */
+  seal: SealAlgorithm | undefined;
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
   idleTimeout: number;
   lifetime: number;
@@ -124,6 +132,7 @@ export function resolveSessionOptions(
   const resolved: ResolvedSessionOptions = {
     driver: options.driver ?? SESSION_DEFAULTS.driver,
     secrets: resolveSecrets(options.secret, env, warn),
+    seal: options.seal,
     cookie,
     idleTimeout: options.idleTimeout ?? SESSION_DEFAULTS.idleTimeout,
     lifetime: options.lifetime ?? SESSION_DEFAULTS.lifetime,
@@ -234,6 +243,9 @@ function validate(o: ResolvedSessionOptions): void {
   duration('lifetime', o.lifetime);
   positive('maxSize', o.maxSize, 'a positive number of bytes');
   if (typeof o.clock !== 'function') invalid('clock must be a function returning ms since the epoch');
+  if (o.seal !== undefined && !SEAL_ALGORITHMS.includes(o.seal)) {
+    invalid(`seal must be ${SEAL_ALGORITHMS.map((a) => `'${a}'`).join(' or ')} (or left out)`);
+  }
   const { cookie } = o;
   if (typeof cookie.name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name)) {
     invalid(`cookie.name must be a cookie token such as 'nest_session'`, 'SESSION_COOKIE_INVALID');

@@ -145,6 +145,7 @@ runServer(async (config): Promise<Started> => {
           sameSite: 'lax',
         }),
       );
+      if (config.flash) express.use(connectFlash());
     } else {
       express.use(
         session({

@@ -17,7 +17,7 @@ export interface ServerConfig {
   probe?: 'driver' | 'facade' | 'flash';
   /** nest-peer: the library hosted in the Nest app. */
   library?: 'express-session' | 'cookie-session' | 'fastify-session' | 'fastify-secure-session';
-  /** nest-peer with express-session: connect-flash too. */
+  /** nest-peer with express-session or cookie-session: connect-flash too. */
   flash?: boolean;
   /** express-session and @fastify/session: 'memory' | 'redis' | 'sqlite'. */
   store?: 'memory' | 'redis' | 'sqlite';

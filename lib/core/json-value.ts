@@ -126,6 +126,16 @@ export function putKey(bag: Record<string, unknown>, key: string, value: unknown
   }
 }
 
+/**
+ * A plain object with `from`'s own keys, for JSON.stringify alone: '__proto__' is an own key of it
+ * (putKey), but it has Object.prototype, so it is never read from or iterated with for-in.
+ */
+export function jsonBag(from: Record<string, unknown>): Record<string, unknown> {
+  const bag: Record<string, unknown> = {};
+  for (const key of Object.keys(from)) putKey(bag, key, from[key]);
+  return bag;
+}
+
 /** A bag of keys: an object that is not null and not an array. */
 export function isBag(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,6 +1,6 @@
 import { SessionReadOnlyError } from '../session.errors.js';
 import type { SessionChanges, SessionRecord } from './change-set.js';
-import { assertJsonValue, isEmptyBag, keyBag } from './json-value.js';
+import { assertJsonValue, isEmptyBag, jsonBag, keyBag, putKey } from './json-value.js';
 
 type Bag = Record<string, unknown>;
 const has = Object.hasOwn;
@@ -228,21 +228,9 @@ export class SessionBags {
    * `full` writes the whole session (a new record: new or regenerated session).
    */
   changes(consume: FlashConsumption, full: boolean): SessionChanges {
-    const kept = (key: string) => key === MESSAGES || this.keepAll || this.kept.has(key);
-    const unread = (key: string) => this.read !== true && !this.read?.has(key);
-    const keepOut = (key: string) => consume !== true || kept(key);
-    const keep = (key: string) => !consume || kept(key) || (consume === 'read' && unread(key));
-    const flash: Bag = keyBag();
-    for (const key in this.flashOut) if (keepOut(key)) flash[key] = this.flashOut[key];
-    // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
-    const messages = flash[MESSAGES];
-    const pulledAll = typeof messages === 'object' && messages !== null && isEmptyBag(messages);
-    if (pulledAll) delete flash[MESSAGES];
+    const { flash, keep, pulledAll } = this.keptFlash(consume, full, keyBag());
     const flashCleared = keyBag() as Record<string, string>;
     if (full) {
-      for (const key in this.flashIn) {
-        if (keep(key) && !has(flash, key) && !(key === MESSAGES && pulledAll)) flash[key] = this.flashIn[key];
-      }
       return {
         clearData: true,
         clearFlash: true,
@@ -274,9 +262,37 @@ export class SessionBags {
     return NO_BINDING;
   }
 
-  /** The whole session as the store would hold it after committing `changes(consume, true)`. */
+  /**
+   * The whole session as a store would hold it after `changes(consume, true)`, as plain objects for
+   * JSON.stringify alone (the cookie driver's seal), which writes them faster than key bags.
+   */
   snapshot(consume: FlashConsumption): { data: Bag; flash: Bag } {
-    const c = this.changes(consume, true);
-    return { data: c.set, flash: c.flash };
+    return { data: jsonBag(this.data), flash: this.keptFlash(consume, true, {}).flash };
+  }
+
+  /**
+   * The flash a commit keeps, put into `flash` (with putKey, so either kind of bag takes '__proto__'
+   * as a key): what this request flashed unless the response consumes it, and for a `full` change
+   * set what it was given and keeps. `keep` tells what of the given flash stays; `pulledAll`, that
+   * every pushed message was pulled.
+   */
+  private keptFlash(consume: FlashConsumption, full: boolean, flash: Bag) {
+    const kept = (key: string) => key === MESSAGES || this.keepAll || this.kept.has(key);
+    const unread = (key: string) => this.read !== true && !this.read?.has(key);
+    const keepOut = (key: string) => consume !== true || kept(key);
+    const keep = (key: string) => !consume || kept(key) || (consume === 'read' && unread(key));
+    for (const key in this.flashOut) if (keepOut(key)) putKey(flash, key, this.flashOut[key]);
+    // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
+    const messages = flash[MESSAGES];
+    const pulledAll = typeof messages === 'object' && messages !== null && isEmptyBag(messages);
+    if (pulledAll) delete flash[MESSAGES];
+    if (full) {
+      for (const key in this.flashIn) {
+        if (keep(key) && !has(flash, key) && !(key === MESSAGES && pulledAll)) {
+          putKey(flash, key, this.flashIn[key]);
+        }
+      }
+    }
+    return { flash, keep, pulledAll };
   }
 }

@@ -1,12 +1,7 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  hkdfSync,
-  randomFillSync,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createHmac, hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { nonceBytes, open, seal, type SealAlgorithm, type SealKeys } from './seal.js';
+import { sodium, type Sodium } from './sodium.js';
 
 const SIG_BYTES = 32;
 /**
@@ -15,15 +10,12 @@ const SIG_BYTES = 32;
  * `/`, padding, characters they skip and other values of those two bits: none of those verify.
  */
 const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
-const SEAL_VERSION = 1;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 /** Verified signed values remembered per cookie name. */
 const VERIFIED_MAX = 1000;
 
 interface Keys {
   sign: Buffer;
-  seal: Buffer;
+  seal: SealKeys;
   /** Names sessions in lists (handle()). */
   handle: Buffer;
   /** Names a user's revocation record (userRecordIds()). */
@@ -53,14 +45,25 @@ export class Keyring {
    * passed the check with these keys before.
    */
   private readonly verified = new Map<string, LRUCache<string, string>>();
+  private readonly sealKeys: SealKeys[];
+  /** sodium-native, when this process has it: XChaCha20-Poly1305 in libsodium rather than node:crypto. */
+  private readonly sodium: Sodium | undefined;
+  /** What seal() seals with: XChaCha20-Poly1305 where sodium-native is installed, unless told otherwise. */
+  readonly algorithm: SealAlgorithm;
 
-  constructor(secrets: readonly string[]) {
+  constructor(secrets: readonly string[], algorithm?: SealAlgorithm) {
+    this.sodium = sodium();
+    this.algorithm = algorithm ?? (this.sodium === undefined ? 'aes-256-gcm' : 'xchacha20-poly1305');
     this.keys = secrets.map((secret) => ({
       sign: derive(secret, 'nest-session/v1 cookie signature'),
-      seal: derive(secret, 'nest-session/v1 cookie seal'),
+      seal: {
+        aesGcm: derive(secret, 'nest-session/v1 cookie seal'),
+        xchacha: derive(secret, 'nest-session/v1 cookie seal xchacha20-poly1305'),
+      },
       handle: derive(secret, 'nest-session/v1 session handle'),
       record: derive(secret, 'nest-session/v1 user record'),
     }));
+    this.sealKeys = this.keys.map((key) => key.seal);
   }
 
   /**
@@ -122,39 +125,26 @@ export class Keyring {
     return undefined;
   }
 
-  /** AES-256-GCM: version byte, random 96-bit IV, ciphertext, tag; base64url. The name is authenticated. */
+  /**
+   * The plaintext sealed with the current secret (lib/crypto/seal.ts has the format: a version byte
+   * naming the cipher, a random nonce, the ciphertext and tag), base64url. The name is authenticated.
+   */
   seal(name: string, plaintext: string): string {
-    const iv = randomSlice(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.keys[0].seal, iv);
-    cipher.setAAD(aad(name));
-    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return Buffer.concat([Buffer.of(SEAL_VERSION), iv, body, cipher.getAuthTag()]).toString('base64url');
+    const nonce = randomSlice(nonceBytes(this.algorithm));
+    return seal(this.algorithm, this.keys[0].seal, nonce, aad(name), plaintext, this.sodium);
   }
 
   /**
    * The plaintext and whether it was sealed with an older key, or undefined for anything that does not
-   * open. Only the exact string seal() wrote opens: the bytes must encode back to it (which refuses
-   * every character base64url does not write, padding and the decoder's leniencies).
+   * open. Either cipher opens, whichever this keyring seals with. Only the exact string seal() wrote
+   * opens: the bytes must encode back to it (which refuses every character base64url does not write,
+   * padding and the decoder's leniencies).
    */
   open(name: string, sealed: string): { plaintext: string; stale: boolean } | undefined {
     const raw = Buffer.from(sealed, 'base64url');
-    if (raw.length < 1 + IV_BYTES + TAG_BYTES || raw[0] !== SEAL_VERSION) return undefined;
     if (raw.toString('base64url') !== sealed) return undefined;
-    const iv = raw.subarray(1, 1 + IV_BYTES);
-    const tag = raw.subarray(raw.length - TAG_BYTES);
-    const body = raw.subarray(1 + IV_BYTES, raw.length - TAG_BYTES);
-    for (let i = 0; i < this.keys.length; i++) {
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', this.keys[i].seal, iv);
-        decipher.setAAD(aad(name));
-        decipher.setAuthTag(tag);
-        const plaintext = Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
-        return { plaintext, stale: i > 0 };
-      } catch {
-        // not this key: try the next one
-      }
-    }
-    return undefined;
+    const opened = open(raw, this.sealKeys, aad(name), this.sodium);
+    return opened === undefined ? undefined : { plaintext: opened.plaintext, stale: opened.index > 0 };
   }
 
   private mac(key: Buffer, name: string, value: string): Buffer {

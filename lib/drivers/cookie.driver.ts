@@ -37,8 +37,8 @@ interface Sealed {
 }
 
 /**
- * A client-side driver: the whole session is sealed (AES-256-GCM, the cookie name authenticated)
- * into the cookie, with its own timestamps, so expiry is enforced here whatever the browser kept.
+ * A client-side driver: the whole session is sealed (XChaCha20-Poly1305 or AES-256-GCM, the cookie
+ * name authenticated: crypto/seal.ts) into the cookie, with its own timestamps, so expiry is enforced here whatever the browser kept.
  * Nothing is stored: the last response a client keeps wins, and a copied cookie stays valid until
  * it expires.
  */

@@ -335,7 +335,7 @@ const frameworks: Framework[] = [
       },
       {
         shows: 'the cookie driver: session data encrypted with the secret key',
-        nest: "forRoot('cookie'): the session sealed (AES-256-GCM) in the cookie",
+        nest: "forRoot('cookie'): the session sealed (XChaCha20-Poly1305 or AES-256-GCM) in the cookie",
         driver: 'cookie',
         run: async (c) => {
           const res = await c.post('/set').send({ key: 'secret value' }).expect(200);

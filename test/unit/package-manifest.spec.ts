@@ -26,12 +26,12 @@ describe('package.json', () => {
     expect(existsSync(join(root, 'lib', 'testing', 'index.ts'))).toBe(true);
   });
 
-  it('leaves Nest, rxjs and reflect-metadata to the app, and the database and redis clients optional', () => {
+  it('leaves Nest, rxjs and reflect-metadata to the app; the database and redis clients and sodium-native optional', () => {
     for (const peer of ['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata']) {
       expect(manifest.peerDependencies[peer]).toBeDefined();
       expect(manifest.dependencies[peer]).toBeUndefined();
     }
-    for (const optional of ['typeorm', 'better-sqlite3', 'ioredis']) {
+    for (const optional of ['typeorm', 'better-sqlite3', 'ioredis', 'sodium-native']) {
       expect(manifest.peerDependencies[optional]).toBeDefined();
       expect(manifest.peerDependenciesMeta[optional]).toEqual({ optional: true });
     }

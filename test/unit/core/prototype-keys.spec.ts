@@ -25,6 +25,33 @@ describe("'__proto__' and friends are ordinary keys", () => {
     expect(Object.keys(state.changes(true, true).set)).toEqual(['__proto__', 'constructor']);
   });
 
+  it('in snapshot(), the plain objects the cookie driver seals: own keys, written and read back as such', () => {
+    const state = new SessionState('id', { data: {}, flash: {}, createdAt: 1, lastActivity: 1 }, () => 'n');
+    state.set('__proto__', evil);
+    state.set('constructor', 1);
+    state.flash('__proto__', evil);
+    const { data, flash } = state.snapshot(false);
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect(Object.keys(data)).toEqual(['__proto__', 'constructor']);
+    expect(Object.keys(flash)).toEqual(['__proto__']);
+    expect((data as { isAdmin?: boolean }).isAdmin).toBeUndefined();
+    const json = JSON.stringify({ d: data, f: flash });
+    expect(json).toBe(
+      '{"d":{"__proto__":{"isAdmin":true},"constructor":1},"f":{"__proto__":{"isAdmin":true}}}',
+    );
+    const parsed = JSON.parse(json) as { d: Record<string, unknown>; f: Record<string, unknown> };
+    const back = new SessionState(
+      'id',
+      { data: parsed.d, flash: parsed.f, createdAt: 1, lastActivity: 1 },
+      () => 'n',
+    );
+    expect(back.get('isAdmin')).toBeUndefined();
+    expect(back.get('__proto__')).toEqual(evil);
+    expect(back.getFlash('__proto__')).toEqual(evil);
+    // The flash a 2xx consumes is left out, '__proto__' as any other key.
+    expect(Object.keys(state.snapshot(true).flash)).toEqual([]);
+  });
+
   it('in a record parsed from JSON with a __proto__ key: nothing leaks from it', () => {
     const record = JSON.parse(
       '{"data":{"__proto__":{"isAdmin":true}},"flash":{"__proto__":{"x":1}},"createdAt":1,"lastActivity":1}',

@@ -89,9 +89,13 @@ describe('Keyring: only the exact string it wrote verifies', () => {
     });
   });
 
-  describe('open', () => {
-    const ring = new Keyring([SECRET]);
-    // 1 + 12 + 17 + 16 = 46 bytes: 62 characters, the last one carrying 4 bits the decoder drops.
+  // Header + 17 bytes + 16-byte tag: 46 bytes (AES-256-GCM) or 58 (XChaCha20-Poly1305), 62 or 78
+  // characters, the last one carrying 4 bits the decoder drops.
+  describe.each([
+    ['aes-256-gcm', 12, 62],
+    ['xchacha20-poly1305', 24, 78],
+  ] as const)('open (%s)', (algorithm, nonceBytes, length) => {
+    const ring = new Keyring([SECRET], algorithm);
     const PLAINTEXT = 'seventeen chars!!';
     const respellings: Array<[string, () => [string, string]]> = [
       ['padding', () => withSeal((s) => `${s}==`)],
@@ -128,7 +132,7 @@ describe('Keyring: only the exact string it wrote verifies', () => {
       'rejects a seal re-spelled with %s, which decodes to the same bytes',
       (_kind, make) => {
         const [sealed, respelled] = make();
-        expect(sealed).toHaveLength(62);
+        expect(sealed).toHaveLength(length);
         expect(respelled).not.toBe(sealed);
         expect(Buffer.from(respelled, 'base64url')).toEqual(Buffer.from(sealed, 'base64url'));
         expect(ring.open(NAME, respelled)).toBeUndefined();
@@ -137,10 +141,10 @@ describe('Keyring: only the exact string it wrote verifies', () => {
     );
 
     it('rejects a seal with a character appended that decodes to nothing', () => {
-      // 1 + 12 + 19 + 16 = 48 bytes, a multiple of 3: 64 characters, none with spare bits.
+      // 1 + 12 or 24 + 19 + 16 = 48 or 60 bytes, a multiple of 3: no character with spare bits.
       const plaintext = 'nineteen characters';
       const sealed = ring.seal(NAME, plaintext);
-      expect(sealed).toHaveLength(64);
+      expect(sealed).toHaveLength(((1 + nonceBytes + 19 + 16) / 3) * 4);
       expect(Buffer.from(`${sealed}A`, 'base64url')).toEqual(Buffer.from(sealed, 'base64url'));
       expect(ring.open(NAME, `${sealed}A`)).toBeUndefined();
       expect(ring.open(NAME, sealed)?.plaintext).toBe(plaintext);
