@@ -17,6 +17,8 @@ type Messages = Record<string, unknown[]>;
  */
 export type FlashConsumption = boolean | 'read';
 const NO_BINDING = Object.freeze({ user: undefined, policy: undefined });
+/** No key deleted: one frozen list for every change set that deletes none. */
+const NO_KEYS = Object.freeze([]) as unknown as string[];
 
 /**
  * A session's data and flash for one request, and a record of every change made to them: the change
@@ -250,7 +252,7 @@ export class SessionBags {
       clearData: this.clearData,
       clearFlash: this.clearFlash,
       set: this.setKeys,
-      deleted: [...this.deletedKeys],
+      deleted: this.deletedKeys.size === 0 ? NO_KEYS : [...this.deletedKeys],
       flash,
       flashCleared,
       ...this.binding(false),

@@ -173,10 +173,8 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     if (size > this.maxBytes) throw SessionTooLargeError.inStore(size, this.maxBytes);
     const user = record.user;
     const revoked = user !== undefined && changes.user ? this.makeRoom(id, user.id, meta) : [];
-    this.cache.set(id, json, {
-      ttl: Math.max(1, meta.expiresAt - meta.lastActivity),
-      ...(this.maxBytes === Infinity ? {} : { size }),
-    });
+    const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
+    this.cache.set(id, json, this.maxBytes === Infinity ? { ttl } : { ttl, size });
     for (const entry of revoked) this.retireNow(entry.id, meta.limit!.until);
     if (user === undefined) this.unindex(id);
     else this.index(id, { id, signedInAt: user.signedInAt, expiresAt: meta.expiresAt }, user.id);
