@@ -7,6 +7,7 @@ import type {
   SessionChanges,
   SessionMeta,
   SessionPeek,
+  SessionUser,
   SessionRecord,
   UserIndexedSessionStore,
 } from './session-store.js';
@@ -16,16 +17,17 @@ import { overLimit, type UserEntry } from './user-index.js';
  * A record as it is kept: a JSON array is the smallest string that holds it (heap per session), and
  * the last activity is kept as milliseconds after creation (0 for a new session, not 13 digits). The
  * timestamps come first and the flash before the data, so `peekNow` reads them off the string's
- * start without parsing it. The user and the policy follow only when the session has them.
+ * start without parsing it. The policy follows only when the session has one. The user is kept
+ * beside it (Binding), not in it: it changes only at sign-in and sign-out, and would otherwise be
+ * parsed and written again by every request of a signed-in session.
  */
-type Packed = [
-  number,
-  number,
-  SessionRecord['flash'],
-  SessionRecord['data'],
-  (SessionRecord['user'] | null)?,
-  SessionRecord['policy']?,
-];
+type Packed = [number, number, SessionRecord['flash'], SessionRecord['data'], SessionRecord['policy']?];
+
+/** A bound session's user, frozen, and the bytes of its JSON (counted against maxSize and maxBytes). */
+interface Binding {
+  readonly user: Readonly<SessionUser>;
+  readonly bytes: number;
+}
 /** What a retired id holds until its tombstone expires. */
 const TOMBSTONE = 'R';
 
@@ -73,7 +75,7 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
   /** The user index: user id -> that user's sessions (id -> entry); only bound sessions are in it. */
   private readonly users = new Map<string, Map<string, UserEntry>>();
   /** Session id -> its user, for the bound sessions: the index follows the cache's evictions. */
-  private readonly owners = new Map<string, string>();
+  private readonly owners = new Map<string, Binding>();
   private readonly maxSize: number;
   private readonly maxBytes: number;
   private readonly pruned: ((count: number) => void) | undefined;
@@ -131,10 +133,11 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     const json = this.cache.get(id);
     if (json === undefined) return undefined;
     if (json === TOMBSTONE) return 'retired';
-    const [createdAt, activeFor, flash, data, user, policy] = JSON.parse(json) as Packed;
+    const [createdAt, activeFor, flash, data, policy] = JSON.parse(json) as Packed;
     const record: SessionRecord = { data, flash, createdAt, lastActivity: createdAt + activeFor };
-    if (user !== undefined && user !== null) record.user = user;
-    if (policy !== undefined && policy !== null) record.policy = policy;
+    const binding = this.owners.get(id);
+    if (binding !== undefined) record.user = binding.user;
+    if (policy !== undefined) record.policy = policy;
     return record;
   }
 
@@ -162,22 +165,24 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
       record.flash,
       record.data,
     ];
-    if (record.user !== undefined || record.policy !== undefined)
-      packed.push(record.user ?? null, record.policy);
+    if (record.policy !== undefined) packed.push(record.policy);
     const json = JSON.stringify(packed);
+    const user = record.user;
+    let binding = user === undefined ? undefined : this.owners.get(id);
+    if (user !== undefined && binding?.user !== user)
+      binding = { user: Object.freeze({ ...user }), bytes: Buffer.byteLength(JSON.stringify(user)) };
     // Bytes of UTF-8, as every store counts maxSize (a string's length counts UTF-16 units).
-    const bytes = Buffer.byteLength(json);
+    const bytes = Buffer.byteLength(json) + (binding?.bytes ?? 0);
     if (bytes > this.maxSize) throw SessionTooLargeError.inStore(bytes, this.maxSize);
     // An entry bigger than maxBytes would be dropped by the cache at once: an acknowledged loss.
     const size = bytes + id.length;
     if (size > this.maxBytes) throw SessionTooLargeError.inStore(size, this.maxBytes);
-    const user = record.user;
     const revoked = user !== undefined && changes.user ? this.makeRoom(id, user.id, meta) : [];
     const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
     this.cache.set(id, json, this.maxBytes === Infinity ? { ttl } : { ttl, size });
     for (const entry of revoked) this.retireNow(entry.id, meta.limit!.until);
     if (user === undefined) this.unindex(id);
-    else this.index(id, { id, signedInAt: user.signedInAt, expiresAt: meta.expiresAt }, user.id);
+    else this.index(id, { id, signedInAt: user.signedInAt, expiresAt: meta.expiresAt }, binding!);
     return true;
   }
 
@@ -209,17 +214,18 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     return [...entries.values()];
   }
 
-  private index(id: string, entry: UserEntry, userId: string): void {
+  private index(id: string, entry: UserEntry, binding: Binding): void {
+    const userId = binding.user.id;
     const owner = this.owners.get(id);
-    if (owner !== undefined && owner !== userId) this.unindex(id);
+    if (owner !== undefined && owner.user.id !== userId) this.unindex(id);
     let entries = this.users.get(userId);
     if (entries === undefined) this.users.set(userId, (entries = new Map()));
     entries.set(id, entry);
-    this.owners.set(id, userId);
+    this.owners.set(id, binding);
   }
 
   private unindex(id: string): void {
-    const owner = this.owners.get(id);
+    const owner = this.owners.get(id)?.user.id;
     if (owner === undefined) return;
     this.owners.delete(id);
     const entries = this.users.get(owner);
