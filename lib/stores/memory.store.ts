@@ -179,6 +179,8 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     if (size > this.maxBytes) throw SessionTooLargeError.inStore(size, this.maxBytes);
     const revoked = user !== undefined && changes.user ? this.makeRoom(id, user.id, meta) : [];
     const ttl = Math.max(1, meta.expiresAt - meta.lastActivity);
+    // The cache keeps an entry's size when its string is the same: a new binding replaces the entry.
+    if (current !== undefined && binding !== this.owners.get(id)) this.cache.delete(id);
     this.cache.set(id, json, this.maxBytes === Infinity ? { ttl } : { ttl, size });
     for (const entry of revoked) this.retireNow(entry.id, meta.limit!.until);
     if (user === undefined) this.unindex(id);
