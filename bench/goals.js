@@ -1,5 +1,5 @@
 // The goals, read from one run's figures on the primary Node (24). Reported, never asserted.
-import { DRIVERS, byId } from './variants.js';
+import { DRIVERS, SIGNED_IN_DRIVERS, byId } from './variants.js';
 
 const ADAPTERS = ['express', 'fastify'];
 const title = (adapter) => (adapter === 'express' ? 'Express' : 'Fastify');
@@ -108,6 +108,15 @@ export const GOALS = [
     route: 'counter',
     max: 1.0,
   },
+  ...SIGNED_IN_DRIVERS.flatMap((driver) =>
+    ADAPTERS.map((adapter) => ({
+      id: `signed-in-${adapter}-${driver}`,
+      text: `signed-in request over an anonymous one, ${driver}, ${title(adapter)} (counter-signed minus counter, instructions)`,
+      kind: 'signed-in',
+      variant: `nest-${adapter}-${driver}`,
+      max: 5000,
+    })),
+  ),
   { id: 'heap', text: 'memory driver heap per small session', kind: 'heap', max: 200 },
   ...['memory', 'file', 'database', 'redis'].flatMap((driver) =>
     ADAPTERS.map((adapter) => ({
@@ -215,6 +224,14 @@ export function evaluateGoals({ ratios, costs, own = [], heap, lost, instruction
         status: value <= goal.max ? 'met' : 'missed',
       };
     }
+    if (goal.kind === 'signed-in') {
+      const target = `<= +${goal.max.toLocaleString('en-US')} instructions/request`;
+      const args = [instructions, goal.variant, 'counter-signed', goal.variant, 'counter'];
+      const delta = instructionDifference(...args);
+      if (delta === undefined) return na(goal, target, 'counter and counter-signed not both counted');
+      const figure = instructionDelta(...args);
+      return { ...goal, target, figure, status: delta <= goal.max ? 'met' : 'missed' };
+    }
     if (goal.kind === 'heap') {
       const row = heap.find((h) => h.store === 'nest-memory');
       const target = `<= ${goal.max} B`;
@@ -238,11 +255,18 @@ export function evaluateGoals({ ratios, costs, own = [], heap, lost, instruction
   });
 }
 
+/** One row's instructions/request minus another's, when both were counted. */
+function instructionDifference(rows, variant, route, reference, referenceRoute) {
+  const counted = (id, name) =>
+    rows.find((r) => r.variant === id && r.route === name && r.perRequest !== undefined);
+  const a = counted(variant, route);
+  const b = counted(reference, referenceRoute);
+  return a && b ? a.perRequest - b.perRequest : undefined;
+}
+
 function instructionDelta(rows, variant, route, reference, referenceRoute) {
-  const a = rows.find((r) => r.variant === variant && r.route === route && !r.note);
-  const b = rows.find((r) => r.variant === reference && r.route === referenceRoute && !r.note);
-  if (!a || !b) return undefined;
-  const delta = a.perRequest - b.perRequest;
+  const delta = instructionDifference(rows, variant, route, reference, referenceRoute);
+  if (delta === undefined) return undefined;
   return `${delta >= 0 ? '+' : ''}${Math.round(delta).toLocaleString('en-US')} instructions/request`;
 }
 

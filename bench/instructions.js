@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { readCallgrind, splitThread } from './callgrind.js';
 import { hasSession, bareNestOf, byId, routeOf } from './variants.js';
+import { get } from './http-client.js';
 import { launchVariant, openSession } from './runs.js';
 
 const run = promisify(execFile);
@@ -58,6 +59,14 @@ export async function runInstructions(plan, ctx, { warmup, requests, connections
       if (row.note) continue;
       const variant = byId.get(id);
       const route = routeOf(variant, routeName);
+      // Once per row: the store calls a request makes, on a server of its own (see storeCallsOf).
+      if (repeat === 0 && hasSession(variant) && variant.kind === 'nest') {
+        row.storeCalls = await storeCallsOf(variant, route, ctx).catch((error) => {
+          log(`  ${id} ${routeName}: store calls not counted: ${error.message}`);
+          return undefined;
+        });
+        if (row.storeCalls) log(`  ${id} ${routeName}: store calls/request ${describeCalls(row.storeCalls)}`);
+      }
       const result = await countOnce(variant, route, ctx, { warmup, requests, connections });
       if (result.note) {
         row.note = result.note;
@@ -111,7 +120,7 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
     });
     if (server.unavailable) return { note: server.unavailable };
     try {
-      const jar = await openSession(server, variant);
+      const jar = await openSession(server, variant, { signIn: route.signIn });
       let cookie;
       if (route.cookie) cookie = hasSession(variant) ? jar.header() : BARE_COOKIE;
       const url = `http://127.0.0.1:${server.port}${route.path}`;
@@ -170,6 +179,45 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
   }
 }
 
+/** Requests the store calls are counted over, after as many thrown away. */
+const STORE_CALL_REQUESTS = 200;
+
+/**
+ * The calls one request of the row makes to the session stores, per store and method (`get`,
+ * `apply` and their synchronous forms; the cookie driver's revocation store as `revocation <name>`),
+ * e.g. { memory: { getNow: 1, applyNow: 1 } }: the server counts them (countStoreCalls), which wraps
+ * the stores' methods, so it is a server of its own, outside valgrind. Requests one at a time.
+ */
+async function storeCallsOf(variant, route, ctx) {
+  const counting = { ...variant, config: { ...variant.config, countStoreCalls: true } };
+  const server = await launchVariant(counting, ctx);
+  if (server.unavailable) return undefined;
+  try {
+    const jar = await openSession(server, variant, { signIn: route.signIn });
+    const send = async (times) => {
+      for (let i = 0; i < times; i++) {
+        const answer = await get(server.port, route.path, { jar: route.cookie ? jar : undefined });
+        if (answer.status !== 200) throw new Error(`GET ${route.path} answered ${answer.status}`);
+      }
+    };
+    const calls = async () => (await get(server.port, '/store-calls')).body;
+    await send(STORE_CALL_REQUESTS);
+    const before = await calls();
+    await send(STORE_CALL_REQUESTS);
+    const after = await calls();
+    const perRequest = {};
+    for (const [store, methods] of Object.entries(after)) {
+      for (const [method, count] of Object.entries(methods)) {
+        const n = (count - before[store][method]) / STORE_CALL_REQUESTS;
+        if (n > 0) (perRequest[store] ??= {})[method] = n;
+      }
+    }
+    return perRequest;
+  } finally {
+    await server.stop();
+  }
+}
+
 /**
  * The two dumps' files, callgrind.out.<pid>.<part>-<thread>: for each part, every thread's split
  * (bench/callgrind.js), the JavaScript thread (thread 1) first.
@@ -188,6 +236,17 @@ async function threadSplits(dir, pid) {
   }
   for (const p of parts) p.threads = p.threads.filter(Boolean);
   return parts;
+}
+
+/** Store calls per request as one line: `memory getNow 1, applyNow 1; revocation memory getNow 1`. */
+export function describeCalls(calls) {
+  const stores = Object.entries(calls).map(
+    ([store, methods]) =>
+      `${store} ${Object.entries(methods)
+        .map(([method, n]) => `${method} ${Number(n.toFixed(2))}`)
+        .join(', ')}`,
+  );
+  return stores.length ? stores.join('; ') : 'none';
 }
 
 function median(values) {

@@ -5,12 +5,14 @@ import {
   DRIVERS,
   PATH_ROUTES,
   ROUTES,
+  SIGNED_IN_DRIVERS,
   VARIANTS,
   bareNestOf,
   baselineOf,
   routesOf,
 } from './variants.js';
 import { costFinder, summarize } from './stats.js';
+import { describeCalls } from './instructions.js';
 
 const int = (n) => (n === undefined ? '-' : Math.round(n).toLocaleString('en-US'));
 const one = (n) => (n === undefined ? '-' : n.toFixed(1));
@@ -363,6 +365,64 @@ export function renderInstructions(rows, primary) {
           k(r.jit),
           `${drift >= 0 ? '+' : ''}${percent(drift)}`,
           r.runs.map((x) => int(x.perRequest)).join(', '),
+        ];
+      }),
+    ),
+    signedInSection(rows),
+  ]
+    .filter((part) => part !== undefined)
+    .join('\n');
+}
+
+/** What signing in adds: counter-signed minus counter, per variant that ran both. */
+function signedInSection(rows) {
+  const pairs = rows
+    .filter((r) => r.route === 'counter-signed')
+    .map((signed) => ({
+      signed,
+      anonymous: rows.find((r) => r.variant === signed.variant && r.route === 'counter'),
+    }))
+    .filter(({ anonymous }) => anonymous !== undefined);
+  if (pairs.length === 0) return undefined;
+  const serverSide = (id) => SIGNED_IN_DRIVERS.some((driver) => id.endsWith(`-${driver}`));
+  const calls = (r) => (r.storeCalls === undefined ? '-' : describeCalls(r.storeCalls));
+  return [
+    '',
+    '### Signed in over anonymous (counter-signed minus counter)',
+    '',
+    'The counter route on a session signed in once before the warm-up (`session.signIn()`), its',
+    'signed-in cookie sent on every request, against the same route on an anonymous session of the',
+    'same app. Goal: at most +5,000 instructions per request on the server-side drivers. **store calls**',
+    "per request are counted on a server of their own, outside valgrind (the cookie driver's",
+    'revocation store as `revocation <driver>`).',
+    '',
+    table(
+      [
+        'variant',
+        'counter',
+        'counter-signed',
+        'signed in over anonymous',
+        'goal <= +5,000',
+        'store calls/request, anonymous',
+        'store calls/request, signed in',
+      ],
+      pairs.map(({ signed, anonymous }) => {
+        const v = byId.get(signed.variant);
+        const label = `${v.label} (${v.adapter === 'express' ? 'Express' : 'Fastify'})`;
+        const delta =
+          signed.perRequest === undefined || anonymous.perRequest === undefined
+            ? undefined
+            : signed.perRequest - anonymous.perRequest;
+        const goal =
+          !serverSide(signed.variant) || delta === undefined ? '' : delta <= 5000 ? 'met' : 'missed';
+        return [
+          label,
+          anonymous.note ?? int(anonymous.perRequest),
+          signed.note ?? int(signed.perRequest),
+          signedInt(delta),
+          goal,
+          calls(anonymous),
+          calls(signed),
         ];
       }),
     ),

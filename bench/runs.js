@@ -44,9 +44,10 @@ export function entryOf(variant, runtime, primary) {
 
 /**
  * For a session variant: makes a session through /counter twice and checks the second request saw
- * the first one's write. Resolves with the jar holding the session cookie(s), or throws saying why.
+ * the first one's write; with `signIn` (a path), signs it in afterwards (see signInto). Resolves
+ * with the jar holding the session cookie(s), or throws saying why.
  */
-export async function openSession(server, variant) {
+export async function openSession(server, variant, { signIn } = {}) {
   const route = variant.routes?.[0] ?? { path: '/counter', name: 'counter' };
   // The flash route pushes and pulls in one request, leaving nothing to keep: its session is made
   // through /counter (every app has it), as an app's flash goes into a session that already exists.
@@ -63,7 +64,24 @@ export async function openSession(server, variant) {
       : (second.body?.counter ?? second.body?.views) === 2;
   if (!kept)
     throw new Error(`the session did not keep the ${route.name} (got ${JSON.stringify(second.body)})`);
+  if (signIn !== undefined) await signInto(server, jar, signIn);
   return jar;
+}
+
+/**
+ * Signs the jar's session in through the server's sign-in path, then checks that the cookie it got
+ * back carries the session, data kept, as a signed-in one: a session the server does not count as
+ * signed in (the cookie driver's record) would come back as a fresh one, its counter at 1.
+ */
+async function signInto(server, jar, path) {
+  const before = jar.header();
+  const answer = await get(server.port, path, { jar });
+  if (answer.status !== 200 || typeof answer.body?.userId !== 'string')
+    throw new Error(`GET ${path} answered ${answer.status} ${JSON.stringify(answer.body)}`);
+  if (jar.header() === before) throw new Error(`GET ${path} set no new cookie`);
+  const after = await get(server.port, '/counter', { jar });
+  if (after.body?.counter !== 3)
+    throw new Error(`the signed-in session did not keep the counter (got ${JSON.stringify(after.body)})`);
 }
 
 /** Load that is thrown away: lets the JIT settle on the route's code path. */

@@ -24,6 +24,20 @@ export const UNTOUCHED_COOKIE = {
 };
 
 /**
+ * The counter on a session signed in beforehand (`session.signIn()` through `signIn`, once, before
+ * the warm-up), its signed-in cookie sent on every request: what the users feature adds to a request
+ * of a nest-session variant, against its counter route (`base`). Counted by the instruction counts only.
+ */
+export const COUNTER_SIGNED = {
+  name: 'counter-signed',
+  path: '/counter',
+  cookie: true,
+  signIn: '/sign-in',
+  base: 'counter',
+  title: 'counter on a signed-in session',
+};
+
+/**
  * The new paths, each its own variant: `base` is the route of the app without a session that the
  * session's CPU is taken over (bare Nest's counter: same kind of answer).
  */
@@ -226,17 +240,34 @@ export const VARIANTS = [
   peer('fastify-secure-session', '@fastify/secure-session', 'fastify', 'fastify-secure-session'),
 ];
 
-export const byId = new Map(VARIANTS.map((v) => [v.id, v]));
+/**
+ * The cookie driver with `users.revocationStore` (a memory store keeps the revocation records):
+ * counted by the instruction counts only, where its signed-in requests read a record.
+ */
+export const USERS_VARIANTS = ['express', 'fastify'].map((adapter) =>
+  nest(adapter, 'cookie', undefined, {
+    id: `nest-${adapter}-cookie-users`,
+    label: 'nest-session cookie + revocationStore memory',
+    config: { adapter, driver: 'cookie', users: { revocationStore: 'memory' } },
+    routes: [ROUTES[0]],
+  }),
+);
+
+export const byId = new Map([...VARIANTS, ...USERS_VARIANTS].map((v) => [v.id, v]));
 
 /** The routes a variant is measured on. */
 export function routesOf(variant) {
   return variant.routes ?? ROUTES;
 }
 
-/** One of a variant's routes by name, `untouched-cookie` included where it has `untouched`. */
+/**
+ * One of a variant's routes by name, `untouched-cookie` included where it has `untouched`, and
+ * `counter-signed` for the nest-session driver variants.
+ */
 export function routeOf(variant, name) {
   const routes = routesOf(variant);
   const extra = routes.some((r) => r.name === 'untouched') ? [UNTOUCHED_COOKIE] : [];
+  if (variant.kind === 'nest' && !variant.path) extra.push(COUNTER_SIGNED);
   return [...routes, ...extra].find((r) => r.name === name);
 }
 
@@ -306,6 +337,9 @@ export const LOST_UPDATE_VARIANTS = [
   'nest-fastify-secure-session',
 ];
 
+/** The server-side drivers a signed-in request should cost at most 5 000 instructions more on. */
+export const SIGNED_IN_DRIVERS = ['memory', 'database', 'redis'];
+
 /** The instruction counts (valgrind): a few variants, both adapters. */
 export const INSTRUCTION_VARIANTS = [
   { id: 'nest-express', route: 'counter' },
@@ -332,4 +366,12 @@ export const INSTRUCTION_VARIANTS = [
   { id: 'nest-fastify-secure-session', route: 'counter' },
   { id: 'nest-express-cookie-flash', route: 'flash' },
   { id: 'nest-cookie-session-flash', route: 'flash' },
+  // Signed in over anonymous: the counter, and the counter on a signed-in session, per driver.
+  ...[...SIGNED_IN_DRIVERS, 'cookie-users'].flatMap((driver) =>
+    ['express', 'fastify'].flatMap((adapter) => {
+      const id = `nest-${adapter}-${driver}`;
+      const anonymous = driver === 'memory' ? [] : [{ id, route: 'counter' }];
+      return [...anonymous, { id, route: 'counter-signed' }];
+    }),
+  ),
 ];

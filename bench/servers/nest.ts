@@ -13,7 +13,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
-import { Session, SessionModule, type SessionModuleOptions } from '../../lib/index.js';
+import { Session, SessionManager, SessionModule, type SessionModuleOptions } from '../../lib/index.js';
 import {
   FOURTEEN_DAYS,
   featureMissing,
@@ -86,6 +86,13 @@ class SessionController {
     return { views };
   }
 
+  /** The counter-signed route's setup: the session bound to a user, once, before its warm-up. */
+  @Get('sign-in')
+  signIn() {
+    this.session.signIn('bench-user');
+    return { userId: this.session.userId };
+  }
+
   /** A flash message pushed and its level pulled, in one request. */
   @Get('flash')
   flash() {
@@ -114,6 +121,42 @@ class BareController {
   }
 }
 
+/** The stores' calls, per method, since the server started (countStoreCalls). */
+const storeCalls: Record<string, Record<string, number>> = {};
+
+@Controller()
+class StoreCallsController {
+  @Get('store-calls')
+  calls() {
+    return storeCalls;
+  }
+}
+
+/**
+ * Counts the calls the app makes to a store, per method: only those made from outside the store (a
+ * read the store makes inside its own write is part of the write). Wraps the instance's methods,
+ * so it changes the code a request runs: never on a server whose instructions are counted.
+ */
+function countCalls(name: string, store: object): void {
+  const counts: Record<string, number> = (storeCalls[name] = {});
+  const methods = store as Record<string, unknown>;
+  let depth = 0;
+  for (const method of ['get', 'getNow', 'apply', 'applyNow']) {
+    const original = methods[method];
+    if (typeof original !== 'function') continue;
+    counts[method] = 0;
+    methods[method] = (...args: unknown[]) => {
+      if (depth === 0) counts[method] += 1;
+      depth += 1;
+      try {
+        return (original as (...a: unknown[]) => unknown).apply(store, args);
+      } finally {
+        depth -= 1;
+      }
+    };
+  }
+}
+
 @Module({})
 class BenchModule {}
 
@@ -130,7 +173,11 @@ function appModule(config: ServerConfig): DynamicModule {
     idleTimeout: FOURTEEN_DAYS,
   };
   if (config.driver === 'redis') options.redis = { url: config.redisUrl };
-  return { module: BenchModule, imports: [SessionModule.forRoot(options)], controllers: [SessionController] };
+  if (config.users) options.users = config.users;
+  const controllers = config.countStoreCalls
+    ? [SessionController, StoreCallsController]
+    : [SessionController];
+  return { module: BenchModule, imports: [SessionModule.forRoot(options)], controllers };
 }
 
 /** A Nest 12 app on Express or Fastify; nest-session's database driver uses its default SQLite file in the cwd. */
@@ -141,6 +188,13 @@ runServer(async (config): Promise<Started> => {
     abortOnError: false,
   });
   keepAlive(app.getHttpServer() as Server);
+  if (config.countStoreCalls && config.driver !== undefined) {
+    // The stores are the manager's own instances: the records' reads go through the same object.
+    const manager = app.get(SessionManager);
+    if (config.driver !== 'cookie') countCalls(config.driver, manager.store(config.driver));
+    const revocation = config.users?.revocationStore;
+    if (revocation !== undefined) countCalls(`revocation ${revocation}`, manager.store(revocation));
+  }
   await app.listen(0, '127.0.0.1');
   const address = (app.getHttpServer() as Server).address();
   const port = typeof address === 'object' && address ? address.port : 0;

@@ -13,6 +13,10 @@ export interface ServerConfig {
   adapter?: 'express' | 'fastify';
   /** nest: a nest-session driver name; none for the bare Nest app. */
   driver?: string;
+  /** nest: forRoot({ users }) (the cookie driver's revocationStore). */
+  users?: { revocationStore?: string };
+  /** nest: count the calls made to the session stores, answered on /store-calls (never under valgrind). */
+  countStoreCalls?: boolean;
   /** nest: a feature to check at start ('driver', 'facade', 'flash'); one not offered yet skips the variant. */
   probe?: 'driver' | 'facade' | 'flash';
   /** nest-peer: the library hosted in the Nest app. */
