@@ -17,8 +17,7 @@ type Messages = Record<string, unknown[]>;
  */
 export type FlashConsumption = boolean | 'read';
 const NO_BINDING = Object.freeze({ user: undefined, policy: undefined });
-/** No key deleted: one frozen list for every change set that deletes none. */
-const NO_KEYS = Object.freeze([]) as unknown as string[];
+const NO_KEYS = Object.freeze([]) as unknown as string[]; // every change set that deletes no key
 
 /**
  * A session's data and flash for one request, and a record of every change made to them: the change

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { expiresAt, isExpired, needsTouch, retiredUntil } from '../core/expiry.js';
 import type { Policies } from '../core/policies.js';
 import { applyChanges, isEmptyChanges, type UserLimit } from '../core/change-set.js';
-import { SessionState, type FlashConsumption } from '../core/session-state.js';
+import { SessionState } from '../core/session-state.js';
 import { Keyring, newSessionId } from '../crypto/keyring.js';
 import { lapsed } from '../events/commit-report.js';
 import type { SessionEventSink } from '../events/session-event.js';
@@ -13,7 +13,6 @@ import {
   isPeeking,
   isSynchronous,
   isUserIndexed,
-  type PeekingSessionStore,
   type SessionChanges,
   type SessionMeta,
   type SessionRecord,
@@ -28,6 +27,7 @@ import type {
   SessionDriver,
 } from './session-driver.js';
 import { StoreHealth } from './store-health.js';
+import { unusedCheck } from './store-peek.js';
 import { afterWork, wholeRecord } from './store-work.js';
 
 /**
@@ -40,12 +40,7 @@ export class StoreDriver implements SessionDriver {
   /** The store, when it can work synchronously: no promise per request and no response held. */
   private readonly sync: SynchronousSessionStore | undefined;
   /** On a store that can peek (the memory store): the session is loaded on first use. */
-  readonly unusedNeedsCommit?: (
-    cookie: string,
-    consume: FlashConsumption,
-    now: number,
-    noTouch: boolean,
-  ) => boolean;
+  readonly unusedNeedsCommit?: SessionDriver['unusedNeedsCommit'];
   /** The user's sessions, when the store keeps the user index. */
   readonly users: DriverUsers | undefined;
 
@@ -63,7 +58,8 @@ export class StoreDriver implements SessionDriver {
     private readonly events?: SessionEventSink,
   ) {
     this.sync = isSynchronous(store) ? store : undefined;
-    if (this.sync !== undefined && isPeeking(this.sync)) this.unusedNeedsCommit = this.peeked(this.sync);
+    if (this.sync !== undefined && isPeeking(this.sync))
+      this.unusedNeedsCommit = unusedCheck(this.sync, keyring, cookieName, policies);
     this.users = isUserIndexed(store)
       ? {
           list: (userId) => this.guard(store.listUser(userId), () => []),
@@ -87,22 +83,6 @@ export class StoreDriver implements SessionDriver {
     if (id === undefined) return new SessionState(undefined, undefined, newSessionId);
     if (this.sync !== undefined) return this.loaded(id, this.sync.getNow(id), now);
     return this.fetch(id, now);
-  }
-
-  /**
-   * Whether a session no handler used needs its commit: a touch that is due (judged by the shortest
-   * touch interval of any policy; the commit then judges by the session's own), or flash a 2xx
-   * consumes. A cookie that does not verify, an unknown or retired id: nothing to write.
-   */
-  private peeked(store: PeekingSessionStore): NonNullable<StoreDriver['unusedNeedsCommit']> {
-    const touchAfter = this.policies.shortestTouchInterval();
-    return (cookie, consume, now, noTouch) => {
-      const id = this.keyring.unsign(this.cookieName, cookie);
-      if (id === undefined) return false;
-      const peek = store.peekNow(id);
-      if (peek === undefined || peek === 'retired') return false;
-      return (consume === true && peek.hasFlash) || (!noTouch && now - peek.lastActivity >= touchAfter);
-    };
   }
 
   private async fetch(id: string, now: number): Promise<SessionState> {
