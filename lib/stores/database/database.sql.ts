@@ -88,7 +88,7 @@ export interface SessionSql {
   bind: string;
   /** (id) */
   delete: string;
-  /** (now): deletes at most PRUNE_BATCH expired rows. */
+  /** (now): deletes at most PRUNE_BATCH expired rows; SQLite (now, limit): at most `limit`. */
   prune: string;
   /**
    * MySQL/MariaDB, (now): a row when an expired row is left, read at READ UNCOMMITTED before `prune`.
@@ -195,7 +195,7 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         // Writes are serialized by the database (BEGIN IMMEDIATE) and, in-process, by running synchronously.
         lock: select,
         insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON CONFLICT (id) DO NOTHING`,
-        prune: `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+        prune: `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= ? LIMIT ?)`,
       };
     }
   }

@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { applyChanges } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
-import type { SessionSql } from './database.sql.js';
+import { PRUNE_BATCH, type SessionSql } from './database.sql.js';
 import { MysqlBacklog } from './mysql-backlog.js';
 import {
   TOMBSTONE,
@@ -105,14 +105,15 @@ export class ServerEngine implements Engine {
     await this.dataSource.query(this.sql.delete, [id]);
   }
 
-  async pruneBatch(now: number): Promise<number> {
+  async pruneBatch(now: number): Promise<{ count: number; more: boolean }> {
     const runner = this.dataSource.createQueryRunner();
     try {
       if (this.sql.pruneProbe !== undefined) {
         const rows = await uncommitted(runner, this.sql.pruneProbe, [now]);
-        if (rows.length === 0) return 0;
+        if (rows.length === 0) return { count: 0, more: false };
       }
-      return await pruneStatement(runner, this.sql.prune, [now]);
+      const count = await pruneStatement(runner, this.sql.prune, [now]);
+      return { count, more: count === PRUNE_BATCH };
     } finally {
       await runner.release();
     }
