@@ -1,5 +1,6 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { DatabaseStore } from '../../lib/stores/database/database.store.js';
 import { seedSessions, idsIn } from '../support/seed-sessions.js';
 import { serverDatabase } from '../support/services.js';
@@ -50,6 +51,42 @@ describe.each(databases)('pruning a backlog across the whole key space on $name'
     await Promise.all(stores.map((store) => store.close()));
 
     expect(pruned[0] + pruned[1] + pruned[2]).toBe(30_000);
+    expect((await idsIn(place)).sort()).toEqual(live.sort());
+  }, 120_000);
+});
+
+describe('pruning a backlog on PostgreSQL', () => {
+  it('goes through the table in heap order, a range of pages to a DELETE, and keeps the live rows', async () => {
+    const place = databases[1].fresh();
+    const creator = new DatabaseStore({ ...place, pruneInterval: 0 });
+    await creator.get('creates the table');
+    await creator.close();
+    const now = Date.now();
+    await seedSessions(place, 'expired', 30_000, now - 1000, idStartingAt);
+    const live = await seedSessions(place, 'live', 3000, now + 3_600_000, (i) => idStartingAt(i + 7));
+
+    // Every DELETE the store runs, with the rows it deleted.
+    const dataSource = await new DataSource(place.dataSource).initialize();
+    const deletes: Array<{ sql: string; rows: number }> = [];
+    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((mode) => {
+      const runner = createQueryRunner(mode);
+      const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<{ affected?: number }>;
+      runner.query = (async (sql: string, ...rest: unknown[]) => {
+        const result = await query(sql, ...rest);
+        if (sql.startsWith('DELETE')) deletes.push({ sql, rows: result?.affected ?? 0 });
+        return result;
+      }) as QueryRunner['query'];
+      return runner;
+    });
+    const store = new DatabaseStore({ dataSource, table: place.table, pruneInterval: 0 });
+    expect(await store.prune()).toBe(30_000);
+    await store.close();
+    await dataSource.destroy();
+
+    const byPages = deletes.filter((d) => d.sql.includes('ctid'));
+    expect(byPages.length).toBeGreaterThan(1);
+    expect(byPages.reduce((sum, d) => sum + d.rows, 0)).toBe(30_000);
     expect((await idsIn(place)).sort()).toEqual(live.sort());
   }, 120_000);
 });

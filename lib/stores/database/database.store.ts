@@ -184,7 +184,7 @@ export class DatabaseStore
 
   /**
    * Deletes expired rows in batches, yielding to requests between batches: 1000 rows on PostgreSQL and
-   * MySQL/MariaDB, where a large backlog goes first, one slice of the key space at a time (see
+   * MySQL/MariaDB, where a large backlog goes first, in the table's own order, one slice at a time (see
    * ServerEngine.pruneBacklog); on SQLite, whose statements hold the app's event loop, as many as take
    * about SQLITE_PRUNE_SLICE ms.
    */
@@ -204,11 +204,13 @@ export class DatabaseStore
   private async sweep(): Promise<number> {
     const engine = await this.ready();
     const now = this.now();
-    let total = (await engine.pruneBacklog?.(now, () => this.closed)) ?? 0;
+    const backlog = await engine.pruneBacklog?.(now, () => this.closed);
+    let total = backlog?.count ?? 0;
     for (;;) {
+      if (backlog?.complete || this.closed) return total;
       const { count, more } = await engine.pruneBatch(now);
       total += count;
-      if (!more || this.closed) return total;
+      if (!more) return total;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

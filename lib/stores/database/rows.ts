@@ -40,9 +40,10 @@ export interface Engine {
   pruneBatch(now: number): Promise<{ count: number; more: boolean }>;
   /**
    * When the engine has a faster way through a large backlog of expired rows and there is one, deletes
-   * most of them and resolves to how many went; otherwise resolves to 0 at once.
+   * most of them and resolves to how many went (`complete` when none expired by `now` can be left, so
+   * no batch need look again); otherwise resolves to 0 at once.
    */
-  pruneBacklog?(now: number, stopped: () => boolean): Promise<number>;
+  pruneBacklog?(now: number, stopped: () => boolean): Promise<{ count: number; complete: boolean }>;
 }
 /**
  * The record a row holds; undefined when its payload is not a session (treated as missing). A row

@@ -3,6 +3,7 @@ import { applyChanges } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
 import { PRUNE_BATCH, type SessionSql } from './database.sql.js';
 import { MysqlBacklog } from './mysql-backlog.js';
+import { PostgresBacklog } from './postgres-backlog.js';
 import {
   TOMBSTONE,
   bindingOf,
@@ -25,7 +26,7 @@ import { upgradeServerTable } from './schema-upgrade.js';
 /** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
 export class ServerEngine implements Engine {
   private readonly payload: (record: SessionRecord) => string;
-  private readonly backlog: MysqlBacklog | undefined;
+  private readonly backlog: MysqlBacklog | PostgresBacklog | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -33,7 +34,8 @@ export class ServerEngine implements Engine {
     maxSize: number,
   ) {
     this.payload = payloadOf(maxSize);
-    this.backlog = sql.backlog === undefined ? undefined : new MysqlBacklog(dataSource, sql.backlog);
+    if (sql.backlog !== undefined) this.backlog = new MysqlBacklog(dataSource, sql.backlog);
+    else if (sql.heapBacklog !== undefined) this.backlog = new PostgresBacklog(dataSource, sql.heapBacklog);
   }
 
   /**
@@ -119,9 +121,10 @@ export class ServerEngine implements Engine {
     }
   }
 
-  /** MySQL/MariaDB: most of a large backlog first (mysql-backlog.ts); 0 at once elsewhere. */
-  pruneBacklog(now: number, stopped: () => boolean): Promise<number> {
-    return this.backlog === undefined ? Promise.resolve(0) : this.backlog.prune(now, stopped);
+  /** Most of a large backlog first (mysql-backlog.ts, postgres-backlog.ts); 0 at once when there is none. */
+  async pruneBacklog(now: number, stopped: () => boolean): Promise<{ count: number; complete: boolean }> {
+    if (this.backlog instanceof PostgresBacklog) return this.backlog.prune(now, stopped);
+    return { count: (await this.backlog?.prune(now, stopped)) ?? 0, complete: false };
   }
 
   /**
