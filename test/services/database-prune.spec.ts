@@ -3,20 +3,28 @@ import { randomBytes } from 'node:crypto';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { DatabaseStore } from '../../lib/stores/database/database.store.js';
 import { seedSessions, idsIn } from '../support/seed-sessions.js';
-import { serverDatabase } from '../support/services.js';
+import { serverDatabase, type TestPlace } from '../support/services.js';
 
 const databases = [serverDatabase('mariadb'), serverDatabase('postgres')];
 afterAll(() => Promise.all(databases.map((db) => db.cleanup())));
 
+/**
+ * A table made by the store with `expired` expired rows and 3000 live ones (named by `name`, from
+ * other positions than the expired ones'); resolves to the live ids.
+ */
+async function backlog(place: TestPlace, expired: number, name?: (i: number) => string): Promise<string[]> {
+  const creator = new DatabaseStore({ ...place, pruneInterval: 0 });
+  await creator.get('creates the table');
+  await creator.close();
+  const now = Date.now();
+  await seedSessions(place, 'expired', expired, now - 1000, name);
+  return seedSessions(place, 'live', 3000, now + 3_600_000, name && ((i) => name(i + 7)));
+}
+
 describe.each(databases)('pruning a backlog on $name', (db) => {
   it('with two stores at once: every expired row goes, once, and no live row does', async () => {
     const place = db.fresh();
-    const creator = new DatabaseStore({ ...place, pruneInterval: 0 });
-    await creator.get('creates the table');
-    await creator.close();
-    const now = Date.now();
-    await seedSessions(place, 'expired', 50_000, now - 1000);
-    const live = await seedSessions(place, 'live', 3000, now + 3_600_000);
+    const live = await backlog(place, 50_000);
 
     const stores = [0, 1].map(() => new DatabaseStore({ ...place, pruneInterval: 0 }));
     await Promise.all(stores.map((store) => store.get('warm')));
@@ -38,12 +46,7 @@ const idStartingAt = (i: number) =>
 describe.each(databases)('pruning a backlog across the whole key space on $name', (db) => {
   it('with three stores at once: expired and live ids interleaved, every first character', async () => {
     const place = db.fresh();
-    const creator = new DatabaseStore({ ...place, pruneInterval: 0 });
-    await creator.get('creates the table');
-    await creator.close();
-    const now = Date.now();
-    await seedSessions(place, 'expired', 30_000, now - 1000, idStartingAt);
-    const live = await seedSessions(place, 'live', 3000, now + 3_600_000, (i) => idStartingAt(i + 7));
+    const live = await backlog(place, 30_000, idStartingAt);
 
     const stores = [0, 1, 2].map(() => new DatabaseStore({ ...place, pruneInterval: 0 }));
     await Promise.all(stores.map((store) => store.get('warm')));
@@ -58,12 +61,7 @@ describe.each(databases)('pruning a backlog across the whole key space on $name'
 describe('pruning a backlog on PostgreSQL', () => {
   it('goes through the table in heap order, a range of pages to a DELETE, and keeps the live rows', async () => {
     const place = databases[1].fresh();
-    const creator = new DatabaseStore({ ...place, pruneInterval: 0 });
-    await creator.get('creates the table');
-    await creator.close();
-    const now = Date.now();
-    await seedSessions(place, 'expired', 30_000, now - 1000, idStartingAt);
-    const live = await seedSessions(place, 'live', 3000, now + 3_600_000, (i) => idStartingAt(i + 7));
+    const live = await backlog(place, 30_000, idStartingAt);
 
     // Every DELETE the store runs, with the rows it deleted.
     const dataSource = await new DataSource(place.dataSource).initialize();
