@@ -93,7 +93,9 @@ start_postgres() {
   wait_for PostgreSQL psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc 'SELECT 1'
   psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
     -c "CREATE USER $USER_NAME PASSWORD '$PASSWORD'" \
-    -c "CREATE DATABASE $DB OWNER $USER_NAME" >/dev/null
+    -c "CREATE DATABASE $DB OWNER $USER_NAME" \
+    -c "DO \$\$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'pg_checkpoint') THEN
+          GRANT pg_checkpoint TO $USER_NAME; END IF; END \$\$" >/dev/null # bench:prune settles with CHECKPOINT
   echo "export NEST_SESSION_PG_URL=postgres://$USER_NAME:$PASSWORD@127.0.0.1:$port/$DB" >>"$ENV_FILE"
   log "PostgreSQL on 127.0.0.1:$port (pid $pid)"
 }

@@ -71,6 +71,26 @@ export interface BacklogSql {
   unlockSlice: string;
 }
 
+/**
+ * A PostgreSQL pass over a large backlog in heap order: each DELETE covers a range of the table's pages
+ * (a TID range scan, PostgreSQL 14+), so each page is read and changed once, in the order it sits on
+ * disk, as the peers' single DELETE does with its sequential scan; batches in expiry order change a
+ * page again for each of its rows, about 7 times for 1 KB rows (300 000 rows of 1 KB: 24 s against
+ * the single DELETE's 2.6 s). A DELETE leaves the indexes to VACUUM, so the heap is all it writes.
+ */
+export interface HeapBacklogSql {
+  /** (now, cap): how many expired rows there are, counting no further than cap (index only). */
+  count: string;
+  /** (): the table's estimated rows, its pages, and whether the server has TID range scans. */
+  size: string;
+  /** (from, to, now): deletes the expired rows whose ctid is in [from, to) ('(page,0)' TIDs). */
+  deleteRange: string;
+  /** (slice): true when this connection got the slice's advisory lock (never waits). */
+  lockSlice: string;
+  /** (slice): gives the slice's advisory lock back. */
+  unlockSlice: string;
+}
+
 /** Every statement the store runs, for one table in one dialect. Parameters are positional. */
 export interface SessionSql {
   /** The table, as the options name it. */
@@ -88,7 +108,7 @@ export interface SessionSql {
   bind: string;
   /** (id) */
   delete: string;
-  /** (now): deletes at most PRUNE_BATCH expired rows. */
+  /** (now): deletes at most PRUNE_BATCH expired rows; SQLite (now, limit): at most `limit`. */
   prune: string;
   /**
    * MySQL/MariaDB, (now): a row when an expired row is left, read at READ UNCOMMITTED before `prune`.
@@ -101,6 +121,8 @@ export interface SessionSql {
   probe: string;
   /** MySQL/MariaDB: the backlog pass. */
   backlog?: BacklogSql;
+  /** PostgreSQL: the backlog pass. */
+  heapBacklog?: HeapBacklogSql;
   /** The user index: its columns, index, reads and lock (users.sql.ts). */
   users: UserSql;
 }
@@ -155,6 +177,16 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         prune:
           `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= $1 ` +
           `LIMIT ${PRUNE_BATCH} FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+        heapBacklog: {
+          count: `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${t} WHERE expires_at <= $1 LIMIT $2) expired`,
+          size:
+            `SELECT c.reltuples AS rows, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages, ` +
+            `current_setting('server_version_num')::int >= 140000 AS ranges FROM pg_class c WHERE c.oid = '${t}'::regclass`,
+          deleteRange: `DELETE FROM ${t} WHERE ctid >= $1::tid AND ctid < $2::tid AND expires_at <= $3`,
+          // Advisory locks are database-wide: the first key says which table, the second which slice.
+          lockSlice: `SELECT pg_try_advisory_lock(hashtext('nest-session:${table}'), $1) AS got`,
+          unlockSlice: `SELECT pg_advisory_unlock(hashtext('nest-session:${table}'), $1) AS released`,
+        },
       };
     case 'mysql':
       return {
@@ -195,7 +227,7 @@ export function sessionSql(dialect: Dialect, table: string): SessionSql {
         // Writes are serialized by the database (BEGIN IMMEDIATE) and, in-process, by running synchronously.
         lock: select,
         insert: `INSERT INTO ${t} (${columns}) VALUES (${values}) ON CONFLICT (id) DO NOTHING`,
-        prune: `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+        prune: `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= ? LIMIT ?)`,
       };
     }
   }

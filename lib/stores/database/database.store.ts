@@ -13,7 +13,7 @@ import type {
   UserIndexedSessionStore,
 } from '../session-store.js';
 import { Sweeper } from '../sweeper.js';
-import { PRUNE_BATCH, dialectOf, sessionSql, type Dialect, type SessionSql } from './database.sql.js';
+import { dialectOf, sessionSql, type Dialect, type SessionSql } from './database.sql.js';
 import { TOMBSTONE, toRecord, type Engine } from './rows.js';
 import { SchemaOutdatedError } from './schema-upgrade.js';
 import { ServerEngine } from './server.engine.js';
@@ -183,8 +183,10 @@ export class DatabaseStore
   }
 
   /**
-   * Deletes expired rows in batches of 1000, yielding to requests between batches; on MySQL/MariaDB, a
-   * large backlog goes first, one slice of the key space at a time (see ServerEngine.pruneBacklog).
+   * Deletes expired rows in batches, yielding to requests between batches: 1000 rows on PostgreSQL and
+   * MySQL/MariaDB, where a large backlog goes first, in the table's own order, one slice at a time (see
+   * ServerEngine.pruneBacklog); on SQLite, whose statements hold the app's event loop, as many as take
+   * about SQLITE_PRUNE_SLICE ms.
    */
   prune(): Promise<number> {
     return this.sweeper.run();
@@ -202,11 +204,13 @@ export class DatabaseStore
   private async sweep(): Promise<number> {
     const engine = await this.ready();
     const now = this.now();
-    let total = (await engine.pruneBacklog?.(now, () => this.closed)) ?? 0;
+    const backlog = await engine.pruneBacklog?.(now, () => this.closed);
+    let total = backlog?.count ?? 0;
     for (;;) {
-      const count = await engine.pruneBatch(now);
+      if (backlog?.complete || this.closed) return total;
+      const { count, more } = await engine.pruneBatch(now);
       total += count;
-      if (count < PRUNE_BATCH || this.closed) return total;
+      if (!more) return total;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

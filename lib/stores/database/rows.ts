@@ -36,13 +36,14 @@ export interface Engine {
   destroy(id: string): Promise<void>;
   /** The user's live rows (user_id = userId), in one indexed read. */
   listUser(userId: string, now: number): Promise<UserRow[]>;
-  /** Deletes at most PRUNE_BATCH expired rows; resolves to how many went. */
-  pruneBatch(now: number): Promise<number>;
+  /** Deletes a batch of expired rows; resolves to how many went and whether more may be left. */
+  pruneBatch(now: number): Promise<{ count: number; more: boolean }>;
   /**
    * When the engine has a faster way through a large backlog of expired rows and there is one, deletes
-   * most of them and resolves to how many went; otherwise resolves to 0 at once.
+   * most of them and resolves to how many went (`complete` when none expired by `now` can be left, so
+   * no batch need look again); otherwise resolves to 0 at once.
    */
-  pruneBacklog?(now: number, stopped: () => boolean): Promise<number>;
+  pruneBacklog?(now: number, stopped: () => boolean): Promise<{ count: number; complete: boolean }>;
 }
 /**
  * The record a row holds; undefined when its payload is not a session (treated as missing). A row

@@ -1,8 +1,9 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { applyChanges } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
-import type { SessionSql } from './database.sql.js';
+import { PRUNE_BATCH, type SessionSql } from './database.sql.js';
 import { MysqlBacklog } from './mysql-backlog.js';
+import { PostgresBacklog } from './postgres-backlog.js';
 import {
   TOMBSTONE,
   bindingOf,
@@ -25,7 +26,7 @@ import { upgradeServerTable } from './schema-upgrade.js';
 /** PostgreSQL and MySQL/MariaDB: pooled connections, `SELECT … FOR UPDATE` in a READ COMMITTED transaction. */
 export class ServerEngine implements Engine {
   private readonly payload: (record: SessionRecord) => string;
-  private readonly backlog: MysqlBacklog | undefined;
+  private readonly backlog: MysqlBacklog | PostgresBacklog | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -33,7 +34,8 @@ export class ServerEngine implements Engine {
     maxSize: number,
   ) {
     this.payload = payloadOf(maxSize);
-    this.backlog = sql.backlog === undefined ? undefined : new MysqlBacklog(dataSource, sql.backlog);
+    if (sql.backlog !== undefined) this.backlog = new MysqlBacklog(dataSource, sql.backlog);
+    else if (sql.heapBacklog !== undefined) this.backlog = new PostgresBacklog(dataSource, sql.heapBacklog);
   }
 
   /**
@@ -105,22 +107,24 @@ export class ServerEngine implements Engine {
     await this.dataSource.query(this.sql.delete, [id]);
   }
 
-  async pruneBatch(now: number): Promise<number> {
+  async pruneBatch(now: number): Promise<{ count: number; more: boolean }> {
     const runner = this.dataSource.createQueryRunner();
     try {
       if (this.sql.pruneProbe !== undefined) {
         const rows = await uncommitted(runner, this.sql.pruneProbe, [now]);
-        if (rows.length === 0) return 0;
+        if (rows.length === 0) return { count: 0, more: false };
       }
-      return await pruneStatement(runner, this.sql.prune, [now]);
+      const count = await pruneStatement(runner, this.sql.prune, [now]);
+      return { count, more: count === PRUNE_BATCH };
     } finally {
       await runner.release();
     }
   }
 
-  /** MySQL/MariaDB: most of a large backlog first (mysql-backlog.ts); 0 at once elsewhere. */
-  pruneBacklog(now: number, stopped: () => boolean): Promise<number> {
-    return this.backlog === undefined ? Promise.resolve(0) : this.backlog.prune(now, stopped);
+  /** Most of a large backlog first (mysql-backlog.ts, postgres-backlog.ts); 0 at once when there is none. */
+  async pruneBacklog(now: number, stopped: () => boolean): Promise<{ count: number; complete: boolean }> {
+    if (this.backlog instanceof PostgresBacklog) return this.backlog.prune(now, stopped);
+    return { count: (await this.backlog?.prune(now, stopped)) ?? 0, complete: false };
   }
 
   /**

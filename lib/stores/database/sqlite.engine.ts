@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { applyChanges } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
-import type { SessionSql } from './database.sql.js';
+import { PRUNE_BATCH, type SessionSql } from './database.sql.js';
 import {
   TOMBSTONE,
   bindingOf,
@@ -55,9 +55,30 @@ export const SQLITE_BUSY_TIMEOUT = 2000;
 const SQLITE_BUSY_FIRST_WAIT = 2;
 const SQLITE_BUSY_MAX_WAIT = 50;
 
+/**
+ * The CPU time one prune statement should take, in ms: it runs on the event loop, so every request of
+ * the app waits behind it. The rows each statement deletes follow the CPU time the last one took,
+ * between SQLITE_PRUNE_MIN and PRUNE_BATCH (1 KB rows: about 100 a statement). CPU time, not wall
+ * time: on a busy machine both a statement and the requests are slowed alike, and smaller statements
+ * would only make the sweep longer.
+ */
+export const SQLITE_PRUNE_SLICE = 5;
+const SQLITE_PRUNE_MIN = 50;
+const SQLITE_PRUNE_FIRST = 100;
+
+/** The process's CPU time (user and system), in ms. */
+const cpuTime = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 export interface SqliteEngineOptions {
   /** How long a statement is retried while another process holds the file's lock, in ms (default 2000). */
   busyTimeout?: number;
+  /** The CPU time one prune statement should take, in ms (default SQLITE_PRUNE_SLICE). */
+  pruneSlice?: number;
+  /** The clock prune statements are timed by, in ms (default: the process's CPU time). */
+  timer?: () => number;
 }
 
 /**
@@ -76,6 +97,10 @@ export class SqliteEngine implements Engine {
   private readonly payload: (record: SessionRecord) => string;
   private busyPragmas: BusyPragmas | undefined;
   private readonly busyTimeout: number;
+  private readonly pruneSlice: number;
+  private readonly timer: () => number;
+  /** The rows the next prune statement deletes at most. */
+  private pruneLimit = SQLITE_PRUNE_FIRST;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -85,6 +110,8 @@ export class SqliteEngine implements Engine {
   ) {
     this.payload = payloadOf(maxSize);
     this.busyTimeout = options.busyTimeout ?? SQLITE_BUSY_TIMEOUT;
+    this.pruneSlice = options.pruneSlice ?? SQLITE_PRUNE_SLICE;
+    this.timer = options.timer ?? cpuTime;
   }
 
   /** Creates the table, or adds the user index to one made before it, in one transaction. */
@@ -123,8 +150,23 @@ export class SqliteEngine implements Engine {
     return this.run(false, (connection) => this.statements(connection).list.all(userId, now) as UserRow[]);
   }
 
-  pruneBatch(now: number): Promise<number> {
-    return this.run(true, (connection) => this.statements(connection).prune.run(now).changes);
+  /**
+   * One statement of at most `pruneLimit` expired rows, then the next limit: scaled by how far the
+   * CPU time it took was from `pruneSlice`, at most halved or doubled at a time (kept when none went).
+   */
+  async pruneBatch(now: number): Promise<{ count: number; more: boolean }> {
+    const limit = this.pruneLimit;
+    const start = this.timer();
+    const count = await this.run(
+      true,
+      (connection) => this.statements(connection).prune.run(now, limit).changes,
+    );
+    if (count > 0) {
+      const scale = this.pruneSlice / Math.max(this.timer() - start, 0.01);
+      const next = Math.round(limit * Math.min(2, Math.max(0.5, scale)));
+      this.pruneLimit = Math.min(PRUNE_BATCH, Math.max(SQLITE_PRUNE_MIN, next));
+    }
+    return { count, more: count === limit };
   }
 
   /**

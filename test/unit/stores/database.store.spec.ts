@@ -1,10 +1,11 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { sessionSql } from '../../../lib/stores/database/database.sql.js';
 import { DatabaseStore } from '../../../lib/stores/database/database.store.js';
+import { seedRows } from '../../support/database-cases.js';
 import { asRecord } from '../../support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nest-session-unit-'));
@@ -77,6 +78,48 @@ describe('DatabaseStore', () => {
     expect(asRecord(await store.get('s'))?.data).toEqual({ a: 1 });
     await store.close();
     expect(dataSource.isInitialized).toBe(true);
+    await dataSource.destroy();
+  });
+
+  it('sizes each SQLite prune statement by the time the last one took, as it holds the event loop', async () => {
+    const dataSource = await new DataSource(sqlite('slices.sqlite')).initialize();
+    // A clock that a prune statement moves by `perRow` ms for each row it deletes.
+    let clock = 0;
+    let perRow = 0.1;
+    const batches: number[] = [];
+    const connection = (
+      dataSource.driver as unknown as { databaseConnection: { prepare(sql: string): unknown } }
+    ).databaseConnection;
+    const prepare = connection.prepare.bind(connection) as (sql: string) => { run(...p: unknown[]): any };
+    jest.spyOn(connection, 'prepare').mockImplementation((sql: string) => {
+      const statement = prepare(sql);
+      if (!sql.startsWith('DELETE FROM "sessions" WHERE id IN')) return statement;
+      const run = statement.run.bind(statement);
+      statement.run = (...params: unknown[]) => {
+        const result = run(...params);
+        batches.push(result.changes);
+        clock += result.changes * perRow;
+        return result;
+      };
+      return statement;
+    });
+    const store = new DatabaseStore({ dataSource, pruneInterval: 0 }, undefined, {
+      pruneSlice: 5,
+      timer: () => clock,
+    });
+    asRecord(await store.get('create'));
+    await seedRows({ dataSource, table: 'sessions' }, 2500, Date.now() - 1000);
+    // Slow rows: 100 take 10 ms, so the next statements delete the 50 that take 5 ms.
+    expect(await store.prune()).toBe(2500);
+    expect(batches.slice(0, 3)).toEqual([100, 50, 50]);
+    expect(new Set(batches.slice(1, -1))).toEqual(new Set([50]));
+    // Fast rows: each statement may take twice as many as the last, up to 1000.
+    batches.length = 0;
+    perRow = 0.001;
+    await seedRows({ dataSource, table: 'sessions' }, 2500, Date.now() - 1000);
+    expect(await store.prune()).toBe(2500);
+    expect(batches).toEqual([50, 100, 200, 400, 800, 950]);
+    await store.close();
     await dataSource.destroy();
   });
 });
