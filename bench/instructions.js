@@ -7,7 +7,7 @@
 // collector and compiler is taken out and reported beside: what remains on the JavaScript thread
 // is the row's figure (see bench/callgrind.js and bench/README.md).
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,6 +27,25 @@ const run = promisify(execFile);
  * full, which depends only on what the requests allocate. Neither changes the code that runs.
  */
 export const V8_FLAGS = ['--no-memory-reducer', '--no-minor-gc-task'];
+
+/**
+ * `BENCH_KEEP_CALLGRIND=dir`: each count's callgrind output is kept in dir/<variant>-<route>/ with the
+ * per-instruction costs and V8's map of its generated code (`--perf-basic-prof`), which
+ * `node bench/instr-profile.js dir/<variant>-<route>` turns into instructions per JavaScript function.
+ */
+const KEEP = process.env.BENCH_KEEP_CALLGRIND;
+
+async function keep(dir, name) {
+  const to = path.join(KEEP, name);
+  await mkdir(to, { recursive: true });
+  for (const file of await readdir(dir)) await copyFile(path.join(dir, file), path.join(to, file));
+  // V8 writes its map to /tmp/perf-<pid>.map.
+  for (const file of await readdir('/tmp')) {
+    if (!/^perf-\d+\.map$/.test(file)) continue;
+    await copyFile(path.join('/tmp', file), path.join(to, file));
+    await rm(path.join('/tmp', file));
+  }
+}
 
 /**
  * A Cookie header as long as the memory driver's session cookie (100 bytes), sent to the apps without
@@ -112,10 +131,11 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
       '--separate-threads=yes',
       `--callgrind-out-file=${path.join(dir, 'callgrind.out.%p')}`,
       '--quiet',
+      ...(KEEP ? ['--dump-instr=yes'] : []),
     ];
     const server = await launchVariant(variant, ctx, {
       wrapper,
-      execArgv: V8_FLAGS,
+      execArgv: KEEP ? [...V8_FLAGS, '--perf-basic-prof'] : V8_FLAGS,
       startTimeoutMs: 600_000,
     });
     if (server.unavailable) return { note: server.unavailable };
@@ -175,6 +195,7 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
       await server.stop();
     }
   } finally {
+    if (KEEP) await keep(dir, `${variant.id}-${route.name}`);
     await rm(dir, { recursive: true, force: true });
   }
 }

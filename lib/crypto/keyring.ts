@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import { nonceBytes, open, seal, type SealAlgorithm, type SealKeys } from './seal.js';
 import { sodium, type Sodium } from './sodium.js';
+import { ownString, RecentMap } from '../core/recent-map.js';
 
 const SIG_BYTES = 32;
 /**
@@ -44,7 +44,7 @@ export class Keyring {
    * request, and an HMAC costs several times a lookup under load. A hit means this exact string
    * passed the check with these keys before.
    */
-  private readonly verified = new Map<string, LRUCache<string, string>>();
+  private readonly verified = new Map<string, RecentMap<string, string>>();
   private readonly sealKeys: SealKeys[];
   /** sodium-native, when this process has it: XChaCha20-Poly1305 in libsodium rather than node:crypto. */
   private readonly sodium: Sodium | undefined;
@@ -106,9 +106,11 @@ export class Keyring {
     if (known !== undefined) return known;
     const value = this.check(name, signed);
     if (value === undefined) return undefined;
-    if (verified === undefined) this.verified.set(name, (verified = new LRUCache({ max: VERIFIED_MAX })));
-    verified.set(signed, value);
-    return value;
+    if (verified === undefined) this.verified.set(name, (verified = new RecentMap(VERIFIED_MAX / 2)));
+    // Both as strings of their own: not slices of the request's Cookie header.
+    const id = ownString(value);
+    verified.set(ownString(signed), id);
+    return id;
   }
 
   private check(name: string, signed: string): string | undefined {

@@ -4,6 +4,13 @@ import { SessionConfigError, errorMessage } from '../session.errors.js';
 import { BUILT_IN_DRIVERS } from '../stores/built-in.js';
 import type { SessionDriver } from './session-driver.js';
 
+/** Where DriverRegistry.loadCookies puts the sessions it loads (a request's or a socket's scope). */
+export interface LoadSink {
+  adopt(name: string, state: SessionState, driver: SessionDriver | undefined): void;
+  /** Takes a session to load on first use; without it, every session is loaded at once. */
+  defer?(name: string, driver: SessionDriver, cookie: string): void;
+}
+
 /** Builds a driver under a name, with the cookie it keeps its session in. */
 export type DriverFactory = (name: string, cookieName: string) => SessionDriver;
 
@@ -44,16 +51,15 @@ export class DriverRegistry {
 
   /**
    * Loads the session of every cookie a driver keeps its session in, for a request or a socket:
-   * each state goes to `adopt` with its driver (undefined when it could not be built), a
-   * synchronous load at once, a failed one as a failed state. With `defer`, a driver that loads on
-   * first use (`unusedNeedsCommit`) is handed to it with its cookie instead of being loaded. Returns
-   * what is left to wait for.
+   * each state goes to `sink.adopt` with its driver (undefined when it could not be built), a
+   * synchronous load at once, a failed one as a failed state. With `sink.defer`, a driver that loads
+   * on first use (`unusedNeedsCommit`) is handed to it with its cookie instead of being loaded.
+   * Returns what is left to wait for.
    */
   loadCookies(
     cookies: Readonly<Record<string, string | undefined>>,
     now: number,
-    adopt: (name: string, state: SessionState, driver: SessionDriver | undefined) => void,
-    defer?: (name: string, driver: SessionDriver, cookie: string) => void,
+    sink: LoadSink,
   ): Promise<void>[] | undefined {
     let loading: Promise<void>[] | undefined;
     for (const cookieName in cookies) {
@@ -64,8 +70,8 @@ export class DriverRegistry {
       try {
         driver = this.resolve(name);
         const cookie = cookies[cookieName];
-        if (defer !== undefined && driver.unusedNeedsCommit !== undefined && cookie !== undefined) {
-          defer(name, driver, cookie);
+        if (sink.defer !== undefined && driver.unusedNeedsCommit !== undefined && cookie !== undefined) {
+          sink.defer(name, driver, cookie);
           continue;
         }
         loaded = driver.load(cookie, now);
@@ -76,12 +82,12 @@ export class DriverRegistry {
         const by = driver;
         (loading ??= []).push(
           loaded.then(
-            (state) => adopt(name, state, by),
-            (error: unknown) => adopt(name, SessionState.failed(name, error), by),
+            (state) => sink.adopt(name, state, by),
+            (error: unknown) => sink.adopt(name, SessionState.failed(name, error), by),
           ),
         );
       } else {
-        adopt(name, loaded, driver);
+        sink.adopt(name, loaded, driver);
       }
     }
     return loading;

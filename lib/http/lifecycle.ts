@@ -27,7 +27,7 @@ import { requestScope, usableState, type RequestScope } from '../core/request-sc
 import { SessionState } from '../core/session-state.js';
 import { thenTell, type Ended, type SessionEnded } from '../core/sessions-ended.js';
 import { newSessionId } from '../crypto/keyring.js';
-import type { DriverRegistry } from '../drivers/driver-registry.js';
+import type { DriverRegistry, LoadSink } from '../drivers/driver-registry.js';
 import type { SessionCookie, SessionDriver } from '../drivers/session-driver.js';
 import { CommitReport } from '../events/commit-report.js';
 import type { SessionEventSink } from '../events/session-event.js';
@@ -82,19 +82,12 @@ export class SessionLifecycle {
     // 4. The gate, before anything can write.
     gateResponse(res, ctx, errorResponse);
     // 3. Load.
-    let loading = this.registry.loadCookies(
-      cookies,
-      ctx.now,
-      (name, state) => void ctx.states.set(name, state),
-      (name, driver, cookie) => (ctx.deferred ??= new DeferredSessions()).add(name, driver, cookie),
-    );
+    let loading = this.registry.loadCookies(cookies, ctx.now, ctx);
     // 3. A migration: no default-driver cookie, an old library's that verifies.
     if (this.migration !== undefined && cookies[this.options.cookie.name] === undefined) {
       const migrating = (ctx.migrating = this.migration.start(cookies, ctx.now));
       if (migrating !== undefined) {
-        (loading ??= []).push(
-          migrating.loaded.then((state) => void ctx.states.set(this.defaultDriver, state)),
-        );
+        (loading ??= []).push(migrating.loaded.then((state) => ctx.adopt(this.defaultDriver, state)));
       }
     }
     // 5. The rest of the request, in the context.
@@ -117,8 +110,9 @@ export class SessionLifecycle {
 }
 
 /** Everything one request knows about its sessions, one state per driver it used: its request scope. */
-export class RequestContext implements RequestScope, Committer, FacadeHost {
-  readonly states = new Map<string, SessionState>();
+export class RequestContext implements RequestScope, Committer, FacadeHost, LoadSink {
+  /** One state per driver the request loaded or used (made with the first: most requests use none). */
+  private states: Map<string, SessionState> | undefined;
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
   /** The request brought an old library's cookie (migrateFrom). */
@@ -172,14 +166,24 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     return cookieView(this.lifecycle.options, this.defaultState().createdAt ?? this.now);
   }
 
+  /** @internal LoadSink: a session loaded as the request arrived (step 3). */
+  adopt(name: string, state: SessionState): void {
+    (this.states ??= new Map()).set(name, state);
+  }
+
+  /** @internal LoadSink: a session loaded on first use (step 3). */
+  defer(name: string, driver: SessionDriver, cookie: string): void {
+    (this.deferred ??= new DeferredSessions()).add(name, driver, cookie);
+  }
+
   existing(driver: string): SessionState | undefined {
-    return this.states.get(driver) ?? (this.deferred?.has(driver) ? this.loadDeferred(driver) : undefined);
+    return this.states?.get(driver) ?? (this.deferred?.has(driver) ? this.loadDeferred(driver) : undefined);
   }
 
   /** Loads a deferred session; first used after the commit, it is committed as it was (unused). */
   private loadDeferred(name: string): SessionState {
     const [driver, state] = this.deferred!.load(name, this.now);
-    this.states.set(name, state);
+    this.adopt(name, state);
     const late = this.late;
     if (late === NONE) state.committed(this.closedBecause);
     else if (late !== undefined && state.failure === undefined) {
@@ -197,7 +201,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
       state = new SessionState(undefined, undefined, newSessionId);
       // First used after the commit: no cookie for it can reach the client any more.
       if (this.late !== undefined) state.committed(AFTER_HEAD);
-      this.states.set(driver, state);
+      this.adopt(driver, state);
     }
     return state;
   }
@@ -214,12 +218,13 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
     // The sessions no one used: loaded now only when their commit does something.
     for (const name of this.deferred?.due(consume, this.now, this.noTouch) ?? NO_NAMES)
       this.loadDeferred(name);
-    if (this.states.size === 0 && this.migrating === undefined) {
+    const states = this.states;
+    if (states === undefined && this.migrating === undefined) {
       this.late = this.deferred === undefined || this.deferred.size === 0 ? NONE : [];
       return NOTHING;
     }
     const entries: Array<readonly [SessionDriver, SessionState]> = [];
-    for (const [name, state] of this.states) {
+    for (const [name, state] of states ?? NO_STATES) {
       if (state.failure === undefined) entries.push([this.lifecycle.driver(name), state]);
     }
     // Drivers that may refuse go first, so a refused response writes nothing.
@@ -295,3 +300,4 @@ export class RequestContext implements RequestScope, Committer, FacadeHost {
 const NOTHING: CommitResult = Object.freeze({ cookies: [], pending: undefined }) as CommitResult;
 const NONE: Array<readonly [SessionDriver, SessionState]> = [];
 const NO_NAMES: readonly string[] = [];
+const NO_STATES: ReadonlyMap<string, SessionState> = new Map();

@@ -53,11 +53,9 @@ export class SocketScope implements RequestScope, FacadeHost {
     cookies: CookieJar,
   ): SocketScope | Promise<SocketScope> {
     const scope = new SocketScope(manager, request, manager.options.clock());
-    const loading = manager.registry.loadCookies(
-      cookies,
-      scope.now,
-      (name, state, driver) => void scope.states.set(name, prepare(driver, state)),
-    );
+    const loading = manager.registry.loadCookies(cookies, scope.now, {
+      adopt: (name, state, driver) => void scope.states.set(name, prepare(driver, state)),
+    });
     if (loading === undefined) return scope;
     return Promise.all(loading).then(() => scope);
   }

@@ -28,6 +28,20 @@ interface Binding {
   readonly user: Readonly<SessionUser>;
   readonly bytes: number;
 }
+/**
+ * The number JSON wrote between `from` and `to`: whole numbers (the timestamps are) read digit by
+ * digit, which costs a fraction of Number(json.slice(...)); anything else as Number reads it.
+ */
+function numberAt(json: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const digit = json.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(json.slice(from, to));
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
 /** What a retired id holds until its tombstone expires. */
 const TOMBSTONE = 'R';
 
@@ -148,9 +162,8 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     if (json === TOMBSTONE) return 'retired';
     const first = json.indexOf(',');
     const second = json.indexOf(',', first + 1);
-    const createdAt = Number(json.slice(1, first));
     return {
-      lastActivity: createdAt + Number(json.slice(first + 1, second)),
+      lastActivity: numberAt(json, 1, first) + numberAt(json, first + 1, second),
       hasFlash: !json.startsWith('{}', second + 1),
     };
   }

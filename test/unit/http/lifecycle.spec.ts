@@ -96,7 +96,7 @@ describe('RequestContext.commit', () => {
     const cookie = flashed.commit(302).cookies[0].split(';')[0].split('=')[1];
     const id = new Keyring(options.secrets).unsign('sid', cookie)!;
     const seen = context(life, { sid: cookie });
-    seen.states.set('memory', life.driver('memory').load(cookie, Date.now()) as never);
+    seen.adopt('memory', life.driver('memory').load(cookie, Date.now()) as never);
     expect(seen.state('memory').getFlash('msg')).toBe('hi');
     seen.commit(404);
     expect((store.getNow(id) as { flash: object }).flash).toEqual({ msg: 'hi' });
@@ -113,7 +113,7 @@ describe('RequestContext.commit', () => {
       const request = (use: (state: SessionState) => void) => {
         const ctx = context(life, cookie ? { [cookieName]: cookie } : {});
         ctx.graphql = true;
-        if (cookie) ctx.states.set(driver, life.driver(driver).load(cookie, Date.now()) as SessionState);
+        if (cookie) ctx.adopt(driver, life.driver(driver).load(cookie, Date.now()) as SessionState);
         use(ctx.state(driver));
         const sent = ctx.commit(200).cookies[0];
         if (sent !== undefined) cookie = sent.split(';')[0].split('=')[1];

@@ -57,6 +57,20 @@ describe('MemoryStore', () => {
     expect(store.peekNow('a')).toBe('retired');
   });
 
+  it('peeks right when the clock went back or is not whole milliseconds', async () => {
+    const store = new MemoryStore({ max: 10 });
+    const at = (created: number, lastActivity: number) => ({
+      createdAt: created,
+      lastActivity,
+      expiresAt: Date.now() + 60_000,
+      create: true,
+    });
+    await store.apply('back', change({ set: { n: 1 } }), at(1_764_403_200_000, 1_764_403_199_250));
+    expect(store.peekNow('back')).toEqual({ lastActivity: 1_764_403_199_250, hasFlash: false });
+    await store.apply('frac', change({ set: { n: 1 } }), at(1_764_403_200_000.5, 1_764_403_200_100.75));
+    expect(store.peekNow('frac')).toEqual({ lastActivity: 1_764_403_200_100.75, hasFlash: false });
+  });
+
   it('keeps the user beside the record, not in its JSON: read by reference, counted in its bytes', async () => {
     const c = clock(1_764_403_200_000);
     const store = new MemoryStore({ max: 10, maxBytes: 1 << 20, maxSize: 200 }, c.now);
