@@ -116,7 +116,7 @@ function areaOf(code) {
   if (code.endsWith('(native)')) return 'native (C++: V8 runtime, Node, libc)';
   if (code.startsWith('Builtin:') || code.startsWith('BytecodeHandler:')) return 'V8 builtins';
   if (LIB.test(code)) return 'lib/';
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(code);
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(code.slice(code.lastIndexOf('node_modules/')));
   if (pkg) return pkg[1];
   if (/ node:/.test(code)) return 'node: internals';
   if (/\/build\/bench\//.test(code)) return 'bench app';
@@ -131,6 +131,8 @@ function short(code) {
     .replace(/\S*node_modules\//, '')
     .replace(/:\d+$/, '');
 }
+
+const print = (line = '') => process.stdout.write(`${line}\n`);
 
 function main() {
   const args = process.argv.slice(2);
@@ -171,27 +173,22 @@ function main() {
   const areas = new Map();
   for (const [code, ir] of self) areas.set(areaOf(code), (areas.get(areaOf(code)) ?? 0) + ir);
   const per = (ir) => (ir / requests).toFixed(0).padStart(7);
-  console.log(
-    `${per(total)} instructions per request on the JavaScript thread (self costs, ${requests} requests)`,
-  );
-  for (const [area, ir] of [...areas].sort((a, b) => b[1] - a[1])) console.log(`${per(ir)}  ${area}`);
-  console.log('');
+  print(`${per(total)} instructions per request on the JavaScript thread (self costs, ${requests} requests)`);
+  for (const [area, ir] of [...areas].sort((a, b) => b[1] - a[1])) print(`${per(ir)}  ${area}`);
+  print('');
   const rows = [...grouped]
     .filter(([code]) => !libOnly || code.includes('lib/'))
     .sort((a, b) => b[1][0] - a[1][0]);
-  if (libOnly) console.log(`${per(rows.reduce((s, [, [ir]]) => s + ir, 0))}  lib/'s own code in all`);
-  console.log('   self  with calls');
-  for (const [code, [own, inclusive]] of rows.slice(0, top))
-    console.log(`${per(own)} ${per(inclusive)}  ${code}`);
+  if (libOnly) print(`${per(rows.reduce((s, [, [ir]]) => s + ir, 0))}  lib/'s own code in all`);
+  print('   self  with calls');
+  for (const [code, [own, inclusive]] of rows.slice(0, top)) print(`${per(own)} ${per(inclusive)}  ${code}`);
   if (from !== undefined) {
-    console.log(`\ncalls made from code matching ${from.pattern} (inclusive):`);
+    print(`\ncalls made from code matching ${from.pattern} (inclusive):`);
     for (const [name, ir] of [...from.callees].sort((a, b) => b[1] - a[1]).slice(0, top))
-      console.log(`${per(ir)}  ${name}`);
-    console.log(
-      `\ncalls made to code matching ${from.pattern}, by the code they were made from (inclusive):`,
-    );
+      print(`${per(ir)}  ${name}`);
+    print(`\ncalls made to code matching ${from.pattern}, by the code they were made from (inclusive):`);
     for (const [name, ir] of [...from.callers].sort((a, b) => b[1] - a[1]).slice(0, top))
-      console.log(`${per(ir)}  ${name}`);
+      print(`${per(ir)}  ${name}`);
   }
 }
 

@@ -10,6 +10,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { promisify } from 'node:util';
 import { readCallgrind, splitThread } from './callgrind.js';
 import { hasSession, bareNestOf, byId, routeOf } from './variants.js';
