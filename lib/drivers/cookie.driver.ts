@@ -1,5 +1,5 @@
+import { ownString, RecentMap } from '../core/recent-map.js';
 import type { Logger } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { expiresAt, isExpired, needsTouch } from '../core/expiry.js';
 import type { Policies } from '../core/policies.js';
 import { isEmptyChanges } from '../core/change-set.js';
@@ -52,7 +52,10 @@ export class CookieDriver implements SessionDriver {
    * a browser sends the same cookie until a response reseals it, and opening it is this driver's
    * main cost.
    */
-  private readonly peeks = new LRUCache<string, CookiePeek>({ max: PEEKS_MAX });
+  private readonly peeks = new RecentMap<string, CookiePeek>(PEEKS_MAX / 2);
+
+  /** The cookie the last peek opened, and what it held, for a load that follows at once (handed out once). */
+  private opened: { cookie: string; sealed: Opened } | undefined;
 
   constructor(
     readonly name: string,
@@ -67,7 +70,10 @@ export class CookieDriver implements SessionDriver {
 
   /** Anything that does not open, parse and pass the timeouts is a fresh session, never an error. */
   load(cookie: string | undefined, now: number): SessionState {
-    const sealed = this.open(cookie);
+    // The commit of a session no handler used loads it just after its peek opened it: not twice.
+    const opened = this.opened;
+    this.opened = undefined;
+    const sealed = opened !== undefined && opened.cookie === cookie ? opened.sealed : this.open(cookie);
     if (sealed === undefined) return new SessionState(undefined, undefined, newSessionId);
     const { i, d, f, c, a, u, p } = sealed.value;
     const record: SessionRecord = { data: d, flash: f, createdAt: c, lastActivity: a };
@@ -86,14 +92,20 @@ export class CookieDriver implements SessionDriver {
    * (the load reports it). A cookie that does not open: nothing to write.
    */
   unusedNeedsCommit(cookie: string, consume: FlashConsumption, now: number, noTouch: boolean): boolean {
-    let peek = this.peeks.get(cookie);
-    if (peek === undefined) {
-      const sealed = this.open(cookie);
-      if (sealed === undefined) return false;
-      const { c, a, f, p } = sealed.value;
-      peek = { createdAt: c, lastActivity: a, policy: p, hasFlash: !isEmptyBag(f), stale: sealed.stale };
-      this.peeks.set(cookie, peek);
-    }
+    const peek = this.peeks.get(cookie);
+    if (peek !== undefined) return this.needsCommit(peek, consume, now, noTouch);
+    const sealed = this.open(cookie);
+    if (sealed === undefined) return false;
+    const { c, a, f, p } = sealed.value;
+    const read = { createdAt: c, lastActivity: a, policy: p, hasFlash: !isEmptyBag(f), stale: sealed.stale };
+    this.peeks.set(ownString(cookie), read); // not a slice of the request's Cookie header
+    const due = this.needsCommit(read, consume, now, noTouch);
+    // Due: the commit loads it next, from what was opened here.
+    this.opened = due ? { cookie, sealed } : undefined;
+    return due;
+  }
+
+  private needsCommit(peek: CookiePeek, consume: FlashConsumption, now: number, noTouch: boolean): boolean {
     const policy = this.policies.of(peek.policy);
     if (isExpired(policy, peek.createdAt, peek.lastActivity, now)) return this.events?.listening === true;
     if (consume === true && peek.hasFlash) return true;
@@ -150,7 +162,7 @@ export class CookieDriver implements SessionDriver {
     };
   }
 
-  private open(cookie: string | undefined): { value: Sealed; stale: boolean } | undefined {
+  private open(cookie: string | undefined): Opened | undefined {
     // A cookie longer than any this driver sends was not sent by it: skip the work.
     if (cookie === undefined || cookie === '' || cookie.length > COOKIE_SIZE_LIMIT) return undefined;
     try {
@@ -162,6 +174,12 @@ export class CookieDriver implements SessionDriver {
       return undefined;
     }
   }
+}
+
+/** An opened cookie: what it held, and whether an older secret sealed it. */
+interface Opened {
+  value: Sealed;
+  stale: boolean;
 }
 
 /** How many cookies' peeks the driver keeps (a sealed cookie is at most 4 KB). */

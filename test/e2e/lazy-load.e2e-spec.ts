@@ -199,6 +199,14 @@ describe.each(platforms)('sessions loaded on first use (cookie driver) on %s', (
     expect(opens).toBe(2);
   });
 
+  it('opens a cookie once when its unused session is due to be resealed', async () => {
+    const a = await started();
+    clock.advance(TOUCH);
+    opens = 0;
+    expect(cookiePair(await a.get('/untouched').expect(200), 'nest_session')).toBeDefined();
+    expect(opens).toBe(1);
+  });
+
   it('reseals an unused session once the touch interval has passed, and only then', async () => {
     const a = await started();
     clock.advance(TOUCH - 1);
