@@ -116,10 +116,10 @@ function areaOf(code) {
   if (code.endsWith('(native)')) return 'native (C++: V8 runtime, Node, libc)';
   if (code.startsWith('Builtin:') || code.startsWith('BytecodeHandler:')) return 'V8 builtins';
   if (LIB.test(code)) return 'lib/';
+  if (/\/build\/bench\//.test(code)) return 'bench app';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(code.slice(code.lastIndexOf('node_modules/')));
   if (pkg) return pkg[1];
   if (/ node:/.test(code)) return 'node: internals';
-  if (/\/build\/bench\//.test(code)) return 'bench app';
   return 'other generated code';
 }
 
