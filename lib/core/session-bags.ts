@@ -29,11 +29,13 @@ export class SessionBags {
   // Every bag has no prototype (keyBag): '__proto__' is an ordinary key, never a way to give one.
   private flashOut: Bag = keyBag();
   private setKeys: Bag = keyBag();
-  private deletedKeys = new Set<string>();
+  /** Made with the first delete (most requests delete nothing). */
+  private deletedKeys: Set<string> | undefined;
   private clearData = false;
   private clearFlash = false;
   private keepAll = false;
-  private kept = new Set<string>();
+  /** Made with the first keepFlash(keys). */
+  private kept: Set<string> | undefined;
   /** Flash keys read (getFlash, get, @Flash); every key once flashes() ran. For the 'read' consumption. */
   private read: Set<string> | true | undefined;
   protected touched = false;
@@ -88,7 +90,7 @@ export class SessionBags {
     assertJsonValue(key, value);
     this.data[key] = value;
     this.setKeys[key] = value;
-    this.deletedKeys.delete(key);
+    this.deletedKeys?.delete(key);
     this.touched = true;
   }
 
@@ -102,7 +104,7 @@ export class SessionBags {
     }
     delete this.data[key];
     delete this.setKeys[key];
-    this.deletedKeys.add(key);
+    (this.deletedKeys ??= new Set()).add(key);
     this.touched = true;
     return true;
   }
@@ -176,7 +178,7 @@ export class SessionBags {
   keep(keys: readonly string[]): void {
     this.writable(true);
     if (keys.length === 0) this.keepAll = true;
-    else for (const key of keys) this.kept.add(key);
+    else for (const key of keys) (this.kept ??= new Set()).add(key);
   }
 
   reset(flashOnly: boolean): void {
@@ -184,7 +186,7 @@ export class SessionBags {
     if (!flashOnly) {
       this.data = keyBag();
       this.setKeys = keyBag();
-      this.deletedKeys.clear();
+      this.deletedKeys = undefined;
       this.clearData = true;
     }
     this.flashIn = keyBag();
@@ -207,9 +209,9 @@ export class SessionBags {
     this.flashIn = Object.assign(this.flashIn, this.flashOut);
     this.flashOut = keyBag();
     this.setKeys = keyBag();
-    this.deletedKeys.clear();
+    this.deletedKeys = undefined;
     this.clearData = this.clearFlash = this.keepAll = this.touched = false;
-    this.kept.clear();
+    this.kept = undefined;
   }
 
   /** Throws SESSION_READ_ONLY when a change can no longer be kept; `changesId` for what would change the id or the flash rule. */
@@ -251,7 +253,8 @@ export class SessionBags {
       clearData: this.clearData,
       clearFlash: this.clearFlash,
       set: this.setKeys,
-      deleted: this.deletedKeys.size === 0 ? NO_KEYS : [...this.deletedKeys],
+      deleted:
+        this.deletedKeys === undefined || this.deletedKeys.size === 0 ? NO_KEYS : [...this.deletedKeys],
       flash,
       flashCleared,
       ...this.binding(false),
@@ -278,7 +281,7 @@ export class SessionBags {
    * every pushed message was pulled.
    */
   private keptFlash(consume: FlashConsumption, full: boolean, flash: Bag) {
-    const kept = (key: string) => key === MESSAGES || this.keepAll || this.kept.has(key);
+    const kept = (key: string) => key === MESSAGES || this.keepAll || this.kept?.has(key) === true;
     const unread = (key: string) => this.read !== true && !this.read?.has(key);
     const keepOut = (key: string) => consume !== true || kept(key);
     const keep = (key: string) => !consume || kept(key) || (consume === 'read' && unread(key));

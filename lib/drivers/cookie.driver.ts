@@ -31,7 +31,10 @@ interface Sealed {
   d: Bag;
   f: Bag;
   c: number;
-  a: number;
+  /** The last activity, in ms after `c`: a small number, cheaper to write and read than a timestamp. */
+  t?: number;
+  /** The last activity as a timestamp: cookies sealed before `t` (read, never written now). */
+  a?: number;
   u?: [id: string, signedInAt: number];
   p?: string;
 }
@@ -75,7 +78,8 @@ export class CookieDriver implements SessionDriver {
     this.opened = undefined;
     const sealed = opened !== undefined && opened.cookie === cookie ? opened.sealed : this.open(cookie);
     if (sealed === undefined) return new SessionState(undefined, undefined, newSessionId);
-    const { i, d, f, c, a, u, p } = sealed.value;
+    const { i, d, f, c, u, p } = sealed.value;
+    const a = lastActivity(sealed.value);
     const record: SessionRecord = { data: d, flash: f, createdAt: c, lastActivity: a };
     if (u !== undefined) record.user = { id: u[0], signedInAt: u[1] };
     if (p !== undefined) record.policy = p;
@@ -96,8 +100,14 @@ export class CookieDriver implements SessionDriver {
     if (peek !== undefined) return this.needsCommit(peek, consume, now, noTouch);
     const sealed = this.open(cookie);
     if (sealed === undefined) return false;
-    const { c, a, f, p } = sealed.value;
-    const read = { createdAt: c, lastActivity: a, policy: p, hasFlash: !isEmptyBag(f), stale: sealed.stale };
+    const { c, f, p } = sealed.value;
+    const read = {
+      createdAt: c,
+      lastActivity: lastActivity(sealed.value),
+      policy: p,
+      hasFlash: !isEmptyBag(f),
+      stale: sealed.stale,
+    };
     this.peeks.set(ownString(cookie), read); // not a slice of the request's Cookie header
     const due = this.needsCommit(read, consume, now, noTouch);
     // Due: the commit loads it next, from what was opened here.
@@ -152,7 +162,7 @@ export class CookieDriver implements SessionDriver {
     const { user, policy } = state;
     if (fresh && isEmptyBag(data) && isEmptyBag(flash) && user === undefined) return undefined;
     const createdAt = fresh ? now : (state.createdAt ?? now);
-    const sealed: Sealed = { i: state.id, d: data, f: flash, c: createdAt, a: now };
+    const sealed: Sealed = { i: state.id, d: data, f: flash, c: createdAt, t: now - createdAt };
     if (user !== undefined) sealed.u = [user.id, user.signedInAt];
     if (policy !== undefined) sealed.p = policy;
     const rules = this.policies.of(policy);
@@ -197,7 +207,7 @@ interface CookiePeek {
 
 function isSealed(value: unknown): value is Sealed {
   if (!isBag(value)) return false;
-  const { i, d, f, c, a, u, p } = value;
+  const { i, d, f, c, t, a, u, p } = value;
   if (u !== undefined && !(Array.isArray(u) && typeof u[0] === 'string' && typeof u[1] === 'number'))
     return false;
   if (p !== undefined && typeof p !== 'string') return false;
@@ -208,7 +218,11 @@ function isSealed(value: unknown): value is Sealed {
     isBag(f) &&
     typeof c === 'number' &&
     Number.isFinite(c) &&
-    typeof a === 'number' &&
-    Number.isFinite(a)
+    ((typeof t === 'number' && Number.isFinite(t)) ||
+      (t === undefined && typeof a === 'number' && Number.isFinite(a)))
   );
+}
+
+function lastActivity(sealed: Sealed): number {
+  return sealed.t !== undefined ? sealed.c + sealed.t : sealed.a!;
 }

@@ -14,14 +14,21 @@ import type {
 import { overLimit, type UserEntry } from './user-index.js';
 
 /**
- * A record as it is kept: a JSON array is the smallest string that holds it (heap per session), and
- * the last activity is kept as milliseconds after creation (0 for a new session, not 13 digits). The
- * timestamps come first and the flash before the data, so `peekNow` reads them off the string's
+ * A record as it is kept: a JSON array is the smallest string that holds it (heap per session). The
+ * creation time is kept as milliseconds after the store's epoch (when it was made) and the last
+ * activity as milliseconds after creation: small whole numbers, which JSON reads and writes in a
+ * fraction of what 13-digit timestamps (doubles to V8) cost, in fewer bytes. The timestamps come first and the flash before the data, so `peekNow` reads them off the string's
  * start without parsing it. The policy follows only when the session has one. The user is kept
  * beside it (Binding), not in it: it changes only at sign-in and sign-out, and would otherwise be
  * parsed and written again by every request of a signed-in session.
  */
-type Packed = [number, number, SessionRecord['flash'], SessionRecord['data'], SessionRecord['policy']?];
+type Packed = [
+  since: number,
+  activeFor: number,
+  SessionRecord['flash'],
+  SessionRecord['data'],
+  SessionRecord['policy']?,
+];
 
 /** A bound session's user, frozen, and the bytes of its JSON (counted against maxSize and maxBytes). */
 interface Binding {
@@ -93,6 +100,8 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
   private readonly maxSize: number;
   private readonly maxBytes: number;
   private readonly pruned: ((count: number) => void) | undefined;
+  /** What the kept creation times count from (see Packed): a whole number of ms, so the sums stay exact. */
+  private readonly epoch: number;
 
   constructor(
     options: MemoryStoreOptions,
@@ -101,6 +110,7 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     this.maxSize = options.maxSize ?? Infinity;
     this.pruned = options.pruned;
     this.maxBytes = options.maxBytes ?? Infinity;
+    this.epoch = Math.floor(now());
     this.cache = new LRUCache<string, string>({
       max: options.max,
       ...(options.maxBytes === undefined
@@ -147,7 +157,8 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     const json = this.cache.get(id);
     if (json === undefined) return undefined;
     if (json === TOMBSTONE) return 'retired';
-    const [createdAt, activeFor, flash, data, policy] = JSON.parse(json) as Packed;
+    const [since, activeFor, flash, data, policy] = JSON.parse(json) as Packed;
+    const createdAt = this.epoch + since;
     const record: SessionRecord = { data, flash, createdAt, lastActivity: createdAt + activeFor };
     const binding = this.owners.get(id);
     if (binding !== undefined) record.user = binding.user;
@@ -163,7 +174,7 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     const first = json.indexOf(',');
     const second = json.indexOf(',', first + 1);
     return {
-      lastActivity: numberAt(json, 1, first) + numberAt(json, first + 1, second),
+      lastActivity: this.epoch + numberAt(json, 1, first) + numberAt(json, first + 1, second),
       hasFlash: !json.startsWith('{}', second + 1),
     };
   }
@@ -173,7 +184,7 @@ export class MemoryStore implements PeekingSessionStore, UserIndexedSessionStore
     if (current === 'retired' || (current === undefined && !meta.create)) return false;
     const record = applyChanges(current ?? emptyRecord(meta), changes, meta);
     const packed: Packed = [
-      record.createdAt,
+      record.createdAt - this.epoch,
       record.lastActivity - record.createdAt,
       record.flash,
       record.data,

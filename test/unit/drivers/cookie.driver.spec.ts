@@ -34,6 +34,27 @@ describe('CookieDriver', () => {
     expect(driver.load(cookie.value, now).all()).toEqual({ a: 1 });
   });
 
+  it('keeps the last activity as time after creation, and still opens cookies that kept it as a timestamp', () => {
+    const keyring = new Keyring(options.secrets);
+    const state = driver.load(undefined, now);
+    state.set('a', 1);
+    const sealed = (commit(state).cookie as { value: string }).value;
+    const written = JSON.parse(keyring.open('sid', sealed)!.plaintext) as Record<string, unknown>;
+    expect(written).toMatchObject({ c: now, t: 0 });
+    expect(written).not.toHaveProperty('a');
+    const old = keyring.seal(
+      'sid',
+      JSON.stringify({ i: 'old-id', d: { a: 2 }, f: {}, c: now - 5000, a: now - 1000 }),
+    );
+    const loaded = driver.load(old, now);
+    expect(loaded.all()).toEqual({ a: 2 });
+    expect(loaded.createdAt).toBe(now - 5000);
+    expect(loaded.lastActivity).toBe(now - 1000);
+    // Past the idle timeout counted from that timestamp: a fresh session.
+    expect(driver.load(old, now - 1000 + options.idleTimeout + 1).isNew).toBe(true);
+    expect(driver.load(old, now - 1000 + options.idleTimeout - 1).isNew).toBe(false);
+  });
+
   it('decides nothing for an untouched session, and clears the cookie of a destroyed one', () => {
     expect(commit(driver.load(undefined, now))).toEqual({});
     const state = driver.load(undefined, now);

@@ -11,14 +11,14 @@ function clock(start = 1_000_000) {
 }
 
 describe('MemoryStore', () => {
-  it('keeps the last activity as time after creation, so a new small session is a short string', async () => {
+  it('keeps its timestamps as small numbers (creation after the store was made, activity after creation)', async () => {
     const c = clock(1_764_403_200_000);
     const store = new MemoryStore({ max: 10, maxBytes: 1 << 20 }, c.now);
     const created = c.now();
     const meta = { createdAt: created, lastActivity: created, expiresAt: created + 60_000, create: true };
     await store.apply('a', change({ set: { counter: 1 } }), meta);
-    // '[1764403200000,0,{},{"counter":1}]' and the id: 34 + 1 bytes, not 47.
-    expect(store.bytes).toBe(35);
+    // '[0,0,{},{"counter":1}]' and the id: 22 + 1 bytes, not 47.
+    expect(store.bytes).toBe(23);
     c.advance(5000);
     const later = { ...meta, lastActivity: c.now(), expiresAt: c.now() + 60_000, create: false };
     await store.apply('a', change({ set: { counter: 2 } }), later);
@@ -27,6 +27,14 @@ describe('MemoryStore', () => {
       createdAt: created,
       lastActivity: created + 5000,
     });
+    // A session created before the store was made (a clock that went back) reads back as it was.
+    const early = { createdAt: created - 86_400_000, lastActivity: created - 1, expiresAt: c.now() + 60_000 };
+    await store.apply('b', change({ set: { counter: 1 } }), { ...early, create: true });
+    expect(asRecord(await store.get('b'))).toMatchObject({
+      createdAt: early.createdAt,
+      lastActivity: created - 1,
+    });
+    expect(store.peekNow('b')).toEqual({ lastActivity: created - 1, hasFlash: false });
   });
 
   it('peeks at the last activity and whether there is flash without parsing the record', async () => {
@@ -85,14 +93,14 @@ describe('MemoryStore', () => {
     await store.apply('a', change({ set: { n: 2 } }), meta(false));
     // Not parsed again by each read and write: the same object while the binding is the same.
     expect(asRecord(await store.get('a'))?.user).toBe(first);
-    // '[1764403200000,0,{},{"n":2}]' (28) + the user's JSON + the id.
-    expect(store.bytes).toBe(28 + JSON.stringify(user).length + 1);
+    // '[0,0,{},{"n":2}]' (16) + the user's JSON + the id.
+    expect(store.bytes).toBe(16 + JSON.stringify(user).length + 1);
     // The user counts against maxSize as it did inside the record.
     const big = { ...user, label: 'x'.repeat(200) };
     expect(() => store.applyNow('a', change({ user: big }), meta(false))).toThrow('over the 200-byte limit');
     await store.apply('a', change({ user: null }), meta(false));
     expect(asRecord(await store.get('a'))?.user).toBeUndefined();
-    expect(store.bytes).toBe(28 + 1);
+    expect(store.bytes).toBe(16 + 1);
   });
 
   it('expires an entry once its TTL has passed on its clock, to the millisecond, without a timer', async () => {
