@@ -130,8 +130,6 @@ export class StoreDriver implements SessionDriver {
       expiresAt: expiresAt(policy, createdAt, now),
       create: false,
     };
-    // A retired id's tombstone lasts the grace window (core/expiry.ts), or the session's end if sooner.
-    const until = () => retiredUntil(policy, state.createdAt ?? now, now);
     const newCookie = (): SessionCookie => ({
       value: this.keyring.sign(this.cookieName, state.id),
       expires: policy.persistent ? createdAt + policy.lifetime : undefined,
@@ -164,7 +162,7 @@ export class StoreDriver implements SessionDriver {
         const bind = { ...meta, create: true, limit: this.limit(changes, now, previous) };
         report?.limit(this.name, changes.user, bind.limit);
         const moved = afterWork(this.apply(state.id, seen, bind), () =>
-          afterWork(this.retire(previous, until()), (record) => {
+          afterWork(this.retire(previous, retiredUntil(policy, state.createdAt ?? now, now)), (record) => {
             if (record === undefined) {
               return afterWork(this.remove(state.id), () => {
                 throw new SessionConflictError(this.name);
@@ -180,8 +178,12 @@ export class StoreDriver implements SessionDriver {
         );
         return { ...this.work(moved, ids), cookie: newCookie() };
       }
-      // A new session, or what was set after destroy(): created when it holds something.
-      const retired = previous === undefined ? undefined : this.retire(previous, until());
+      // A new session, or what was set after destroy(): created when it holds something (the old
+      // id's tombstone lasts the grace window, core/expiry.ts).
+      const retired =
+        previous === undefined
+          ? undefined
+          : this.retire(previous, retiredUntil(policy, state.createdAt ?? now, now));
       const changes = state.changes(consume, true);
       let created: Promise<boolean> | boolean | undefined;
       let cookie: SessionCookie | undefined;
