@@ -100,11 +100,16 @@ describe.each(platforms)('changes after the response head, on %s', (platform) =>
     });
     afterAll(() => app.close());
 
+    /** A session that holds something, then a request to `path` on it. */
+    async function warmThen(path: string) {
+      const a = agent(app);
+      await a.post('/set').send({ warm: true }).expect(200);
+      return { a, res: await a.get(path).expect(200) };
+    }
+
     if (name !== 'cookie') {
       it('keeps a change made while a body streams, before the response ends; the id cannot change', async () => {
-        const a = agent(app);
-        await a.post('/set').send({ warm: true }).expect(200);
-        const res = await a.get('/late/stream').expect(200);
+        const { a, res } = await warmThen('/late/stream');
         expect(res.text).toBe('first;set=kept;flash=kept;regenerate=SESSION_READ_ONLY');
         const state = await a.get('/state').expect(200);
         expect(state.body.data).toEqual({ warm: true, late: 'streamed' });
@@ -112,9 +117,7 @@ describe.each(platforms)('changes after the response head, on %s', (platform) =>
       });
 
       it('keeps a change to a session first used after the head, as one used before it', async () => {
-        const a = agent(app);
-        await a.post('/set').send({ warm: true }).expect(200);
-        const res = await a.get('/late/cold-stream').expect(200);
+        const { a, res } = await warmThen('/late/cold-stream');
         expect(res.text).toBe('first;set=kept');
         const state = await a.get('/state').expect(200);
         expect(state.body.data).toEqual({ warm: true, late: 'cold' });

@@ -4,7 +4,7 @@ import { NoTouch, Session, SessionManager, SessionModule } from 'nest-session';
 import { SessionTesting, type TestClock } from 'nest-session/testing';
 import { Keyring } from '../../lib/crypto/keyring.js';
 import type { MemoryStore } from '../../lib/stores/memory.store.js';
-import { agent, cookiePair, createApp, http, platforms, setCookies } from '../support/app.js';
+import { agent, cookiePair, createApp, http, platforms, setCookies, type Platform } from '../support/app.js';
 import { SECRET } from '../support/session-app.js';
 
 // The memory and cookie drivers load a request's session on first use: a route that never uses it
@@ -65,6 +65,20 @@ function countReads(store: MemoryStore): { gets: number; peeks: number } {
   return counts;
 }
 
+/** The app of these tests on a driver, with the test's clock. */
+async function lazyApp(
+  platform: Platform,
+  driver: 'memory' | 'cookie',
+  clock: TestClock,
+): Promise<INestApplication> {
+  @Module({
+    imports: [SessionModule.forRoot({ driver, secret: SECRET, idleTimeout: IDLE, clock })],
+    controllers: [LazyController],
+  })
+  class LazyModule {}
+  return createApp(platform, LazyModule);
+}
+
 describe.each(platforms)('sessions loaded on first use (memory driver) on %s', (platform) => {
   let app: INestApplication;
   let clock: TestClock;
@@ -73,12 +87,7 @@ describe.each(platforms)('sessions loaded on first use (memory driver) on %s', (
 
   beforeAll(async () => {
     clock = SessionTesting.clock();
-    @Module({
-      imports: [SessionModule.forRoot({ driver: 'memory', secret: SECRET, idleTimeout: IDLE, clock })],
-      controllers: [LazyController],
-    })
-    class LazyModule {}
-    app = await createApp(platform, LazyModule);
+    app = await lazyApp(platform, 'memory', clock);
     store = app.get(SessionManager).store() as MemoryStore;
     reads = countReads(store);
   });
@@ -164,12 +173,7 @@ describe.each(platforms)('sessions loaded on first use (cookie driver) on %s', (
 
   beforeAll(async () => {
     clock = SessionTesting.clock();
-    @Module({
-      imports: [SessionModule.forRoot({ driver: 'cookie', secret: SECRET, idleTimeout: IDLE, clock })],
-      controllers: [LazyController],
-    })
-    class LazyCookieModule {}
-    app = await createApp(platform, LazyCookieModule);
+    app = await lazyApp(platform, 'cookie', clock);
     // The real method, counted.
     Keyring.prototype.open = function (this: Keyring, ...args: Parameters<Keyring['open']>) {
       opens++;
