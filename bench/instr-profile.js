@@ -177,7 +177,7 @@ function main() {
   for (const [area, ir] of [...areas].sort((a, b) => b[1] - a[1])) print(`${per(ir)}  ${area}`);
   print('');
   const rows = [...grouped]
-    .filter(([code]) => !libOnly || code.includes('lib/'))
+    .filter(([code]) => !libOnly || code.includes(' lib/'))
     .sort((a, b) => b[1][0] - a[1][0]);
   if (libOnly) print(`${per(rows.reduce((s, [, [ir]]) => s + ir, 0))}  lib/'s own code in all`);
   print('   self  with calls');

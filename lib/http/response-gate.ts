@@ -250,6 +250,13 @@ function addSetCookie(res: ServerResponse, headers: unknown, cookies: string[]):
         return;
       }
     }
+    // Into the head writeHead was given (Fastify passes its reply's headers): Node writes that
+    // object as it is, while a header set on the response first sends every header of it through
+    // setHeader. Unless the app set a Set-Cookie on the response itself: the cookies join it.
+    if (!res.hasHeader('set-cookie')) {
+      bag['set-cookie'] = cookies;
+      return;
+    }
   }
   res.appendHeader('Set-Cookie', cookies);
 }

@@ -219,6 +219,33 @@ describe.each(modes)('gateResponse, %s', (current) => {
     expect(seen).toEqual({ hooked: true, write: true, headersSent: true });
   });
 
+  const twoCookies = () => ({ cookies: ['a=1', 'b=2'], pending: undefined });
+
+  it('adds the cookies to the headers writeHead is given', async () => {
+    const got = await serve(twoCookies, (res) => {
+      res.writeHead(200, { 'x-app': '1' });
+      res.end('ok');
+    });
+    expect(got.headers).toMatchObject({ 'x-app': '1', 'set-cookie': ['a=1', 'b=2'] });
+  });
+
+  it("adds the cookies after the app's, set on the response, when writeHead is given headers", async () => {
+    const got = await serve(twoCookies, (res) => {
+      res.setHeader('Set-Cookie', 'app=1');
+      res.writeHead(200, { 'x-app': '1' });
+      res.end('ok');
+    });
+    expect(got.headers).toMatchObject({ 'x-app': '1', 'set-cookie': ['app=1', 'a=1', 'b=2'] });
+  });
+
+  it("adds the cookies after the app's, given to writeHead", async () => {
+    const got = await serve(twoCookies, (res) => {
+      res.writeHead(200, { 'Set-Cookie': 'app=2' });
+      res.end('ok');
+    });
+    expect(got.headers['set-cookie']).toEqual(['app=2', 'a=1', 'b=2']);
+  });
+
   it('finds the committer of a hooked response, and lets an unhooked one pass straight through', async () => {
     const seen: Record<string, unknown> = {};
     const committer = { commit: () => ({ cookies: ['never=1'], pending: undefined }) };
