@@ -29,13 +29,11 @@ export class SessionBags {
   // Every bag has no prototype (keyBag): '__proto__' is an ordinary key, never a way to give one.
   private flashOut: Bag = keyBag();
   private setKeys: Bag = keyBag();
-  /** Made with the first delete (most requests delete nothing). */
-  private deletedKeys: Set<string> | undefined;
+  private deletedKeys: Set<string> | undefined; // made with the first delete: most requests delete nothing
   private clearData = false;
   private clearFlash = false;
   private keepAll = false;
-  /** Made with the first keepFlash(keys). */
-  private kept: Set<string> | undefined;
+  private kept: Set<string> | undefined; // made with the first keepFlash(keys)
   /** Flash keys read (getFlash, get, @Flash); every key once flashes() ran. For the 'read' consumption. */
   private read: Set<string> | true | undefined;
   protected touched = false;

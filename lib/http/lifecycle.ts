@@ -111,12 +111,10 @@ export class SessionLifecycle {
 
 /** Everything one request knows about its sessions, one state per driver it used: its request scope. */
 export class RequestContext implements RequestScope, Committer, FacadeHost, LoadSink {
-  /** One state per driver the request loaded or used (made with the first: most requests use none). */
-  private states: Map<string, SessionState> | undefined;
+  private states: Map<string, SessionState> | undefined; // per driver used; made with the first
   /** Set by FlashInterceptor on @KeepFlash() routes: this response never clears flash. */
   keepsFlash = false;
-  /** The request brought an old library's cookie (migrateFrom). */
-  migrating: MigratingRequest | undefined;
+  migrating: MigratingRequest | undefined; // the request brought an old library's cookie (migrateFrom)
   /** The request is for the GraphQL endpoint: its response consumes only the flash it read. */
   graphql = false;
   noTouch = false; // set on @NoTouch() routes (NoTouchInterceptor): an unchanged session is not extended
@@ -125,8 +123,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost, Load
   private late: Array<readonly [SessionDriver, SessionState]> | undefined;
   /** Why a session first used after the response was refused or ended can take no change. */
   private closedBecause = AFTER_HEAD;
-  /** @internal the sessions loaded on first use that are not loaded yet (step 3). */
-  deferred: DeferredSessions | undefined;
+  deferred: DeferredSessions | undefined; // @internal sessions loaded on first use, not loaded yet (step 3)
 
   constructor(
     private readonly lifecycle: SessionLifecycle,
@@ -166,12 +163,12 @@ export class RequestContext implements RequestScope, Committer, FacadeHost, Load
     return cookieView(this.lifecycle.options, this.defaultState().createdAt ?? this.now);
   }
 
-  /** @internal LoadSink: a session loaded as the request arrived (step 3). */
+  /** @internal LoadSink (step 3): a session loaded as the request arrived. */
   adopt(name: string, state: SessionState): void {
     (this.states ??= new Map()).set(name, state);
   }
 
-  /** @internal LoadSink: a session loaded on first use (step 3). */
+  /** @internal LoadSink (step 3): a session loaded on first use. */
   defer(name: string, driver: SessionDriver, cookie: string): void {
     (this.deferred ??= new DeferredSessions()).add(name, driver, cookie);
   }
