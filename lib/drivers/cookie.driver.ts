@@ -1,7 +1,7 @@
-import { ownString, RecentMap } from '../core/recent-map.js';
 import type { Logger } from '@nestjs/common';
 import { expiresAt, isExpired, needsTouch } from '../core/expiry.js';
 import type { Policies } from '../core/policies.js';
+import { ownString, RecentMap } from '../core/recent-map.js';
 import { isEmptyChanges } from '../core/change-set.js';
 import { isBag, isEmptyBag } from '../core/json-value.js';
 import { SessionState, type FlashConsumption } from '../core/session-state.js';

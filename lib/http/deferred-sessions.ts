@@ -20,18 +20,19 @@ export class DeferredSessions {
     this.waiting.push({ name, driver, cookie });
   }
 
-  has(name: string): boolean {
-    return this.waiting.some((w) => w.name === name);
-  }
-
   get size(): number {
     return this.waiting.length;
   }
 
-  /** Loads a waiting session (a load that throws gives a failed state); it no longer waits. */
-  load(name: string, now: number): readonly [SessionDriver, SessionState] {
-    const { driver, cookie } = this.waiting.find((w) => w.name === name)!;
-    this.waiting = this.waiting.filter((w) => w.name !== name);
+  /**
+   * Loads a waiting session, which then no longer waits (a load that throws gives a failed state);
+   * undefined when none of that name waits.
+   */
+  load(name: string, now: number): readonly [SessionDriver, SessionState] | undefined {
+    const at = this.waiting.findIndex((w) => w.name === name);
+    if (at === -1) return undefined;
+    const { driver, cookie } = this.waiting[at];
+    this.waiting.splice(at, 1);
     try {
       return [driver, driver.load(cookie, now) as SessionState];
     } catch (error) {

@@ -174,12 +174,13 @@ export class RequestContext implements RequestScope, Committer, FacadeHost, Load
   }
 
   existing(driver: string): SessionState | undefined {
-    return this.states?.get(driver) ?? (this.deferred?.has(driver) ? this.loadDeferred(driver) : undefined);
+    return this.states?.get(driver) ?? this.loadDeferred(driver);
   }
 
-  /** Loads a deferred session; first used after the commit, it is committed as it was (unused). */
-  private loadDeferred(name: string): SessionState {
-    const [driver, state] = this.deferred!.load(name, this.now);
+  /** Loads a deferred session, if one waits; first used after the commit, it is committed as it was (unused). */
+  private loadDeferred(name: string): SessionState | undefined {
+    const [driver, state] = this.deferred?.load(name, this.now) ?? NOT_WAITING;
+    if (driver === undefined) return undefined;
     this.adopt(name, state);
     const late = this.late;
     if (late === NONE) state.committed(this.closedBecause);
@@ -212,9 +213,7 @@ export class RequestContext implements RequestScope, Committer, FacadeHost, Load
       return { cookies: [], pending: undefined, failure: invalid };
     }
     const consume = clearsFlash(status, this.keepsFlash, this.graphql);
-    // The sessions no one used: loaded now only when their commit does something.
-    for (const name of this.deferred?.due(consume, this.now, this.noTouch) ?? NO_NAMES)
-      this.loadDeferred(name);
+    for (const name of this.deferred?.due(consume, this.now, this.noTouch) ?? NO_DUE) this.loadDeferred(name);
     const states = this.states;
     if (states === undefined && this.migrating === undefined) {
       this.late = this.deferred === undefined || this.deferred.size === 0 ? NONE : [];
@@ -296,5 +295,6 @@ export class RequestContext implements RequestScope, Committer, FacadeHost, Load
 
 const NOTHING: CommitResult = Object.freeze({ cookies: [], pending: undefined }) as CommitResult;
 const NONE: Array<readonly [SessionDriver, SessionState]> = [];
-const NO_NAMES: readonly string[] = [];
+const NOT_WAITING = [undefined, undefined] as const;
+const NO_DUE: readonly string[] = [];
 const NO_STATES: ReadonlyMap<string, SessionState> = new Map();
