@@ -31,6 +31,11 @@ export class RecentMap<K, V> {
     this.current.set(key, value);
   }
 
+  delete(key: K): void {
+    this.current.delete(key);
+    if (this.previous.size > 0) this.previous.delete(key);
+  }
+
   get size(): number {
     return this.current.size + this.previous.size;
   }

@@ -37,6 +37,33 @@ export function bindingOf(user: SessionUser): Binding {
 }
 
 /**
+ * A binding as a read found it: with the user's JSON as the hash held it and the user parsed from it
+ * (frozen), so the next read of the same session need not parse it again (a signed-in request then
+ * costs little more than an anonymous one: bench/RESULTS.md).
+ */
+export interface KnownBinding extends Binding {
+  json?: string;
+  parsed?: SessionUser;
+  /** The keys of its index the one-node scripts declare, once made. */
+  keys?: string[];
+}
+
+export function knownFrom(fields: Record<string, string>, user: SessionUser): KnownBinding {
+  return {
+    user: fields[USER_ID] ?? userKey(user.id),
+    signedInAt: user.signedInAt,
+    json: fields[USER],
+    parsed: user,
+  };
+}
+
+/** The keys of a binding's index the one-node scripts declare (by expiry, by sign-in), kept once made. */
+export function declaredKeys(prefix: string, binding: KnownBinding | undefined): string[] {
+  if (binding === undefined) return [];
+  return (binding.keys ??= indexKeys(prefix, binding.user).slice(0, 2));
+}
+
+/**
  * A user id as the index keys and the USER_ID field spell it: '%', '{' and '}' (a hash tag's
  * braces) and lone surrogates (which UTF-8 cannot carry) escaped, every other character as it is.
  * No two ids get the same spelling.
@@ -127,8 +154,15 @@ export function fieldsOf(flat: string[]): Record<string, string> {
   return fields;
 }
 
-/** A hash as HGETALL returns it: a record, or undefined when it is missing or not one of ours. */
-export function parseRecord(fields: Record<string, string>): SessionRecord | undefined {
+/**
+ * A hash as HGETALL returns it: a record, or undefined when it is missing or not one of ours. The
+ * user is frozen; `known` is what an earlier read of the session found, whose user is taken as it is
+ * when the hash holds the same JSON.
+ */
+export function parseRecord(
+  fields: Record<string, string>,
+  known?: { json?: string; parsed?: SessionUser },
+): SessionRecord | undefined {
   const created = fields[CREATED];
   const active = fields[ACTIVE];
   if (created === undefined || active === undefined) return undefined;
@@ -145,7 +179,13 @@ export function parseRecord(fields: Record<string, string>): SessionRecord | und
       const key = plain ? name.slice(2) : String(JSON.parse(name.slice(2)));
       putKey(bag, key, JSON.parse(fields[name]));
     }
-    if (fields[USER] !== undefined) record.user = JSON.parse(fields[USER]) as SessionUser;
+    const user = fields[USER];
+    if (user !== undefined) {
+      record.user =
+        known?.json === user && known.parsed !== undefined
+          ? known.parsed
+          : Object.freeze(JSON.parse(user) as SessionUser);
+    }
     if (fields[POLICY] !== undefined) record.policy = String(JSON.parse(fields[POLICY]));
   } catch {
     return undefined;

@@ -26,10 +26,11 @@ import {
 } from './redis.record.js';
 
 /**
- * The index part of the apply script, on one node, after the change set was read. ARGV after
- * expect: id, now, expiresAt, signedInAt, max ('' none), onLimit, replaces, until and its ttl (the
- * tombstones of sessions the limit retires), then a count and the ids of sessions whose hashes are
- * declared (to be checked against the limit). KEYS after the hash: the index of `expect` (if any),
+ * The index part of the apply script, on one node, after the change set was read. The ARGV after
+ * expect is one string of words split at spaces (ioredis encodes each argument of a command on its
+ * own, at a cost per argument on every request): id, now, expiresAt, signedInAt, max ('' none),
+ * onLimit, replaces, until and its ttl (the tombstones of sessions the limit retires), then a count
+ * and the ids of sessions whose hashes are declared (to be checked against the limit). KEYS after the hash: the index of `expect` (if any),
  * then the index of the user bound to (if another), then those hashes. A binding past max answers
  * {-3, the user's other live ids} to have them declared: each is then checked (a stale entry is not
  * counted, and leaves), and the limit rejects ({-4}) or retires the earliest sign-ins. Ids that
@@ -38,25 +39,27 @@ import {
  */
 const INDEX_PART = `
 local indexed = ARGV[i + 4] ~= nil
+local A = {}
+if indexed then for w in string.gmatch(ARGV[i + 4] .. ' ', '([^ ]*) ') do A[#A + 1] = w end end
 local retire, stale, member = {}, {}, {}
 local id, now, nx
 if indexed then
-  id, now = ARGV[i + 4], ARGV[i + 5]
+  id, now = A[1], A[2]
   local k = 2
   if expect ~= '' then k = 4 end
   if nxt ~= '' then
     if nxt == expect then nx = 2 else nx = k; k = k + 2 end
   end
-  for j = 1, tonumber(ARGV[i + 13]) do member[ARGV[i + 13 + j]] = KEYS[k + j - 1] end
-  local max = tonumber(ARGV[i + 8])
+  for j = 1, tonumber(A[10]) do member[A[10 + j]] = KEYS[k + j - 1] end
+  local max = tonumber(A[5])
   if max and bind then
-    local list = others(KEYS[nx], now, id, ARGV[i + 10])
+    local list = others(KEYS[nx], now, id, A[7])
     if #list >= max then
       local valid, fresh = {}, {}
       for _, m in ipairs(list) do
         if member[m] then
           if redis.call('HGET', member[m], '${USER_ID}') == nxt then valid[#valid + 1] = m else stale[#stale + 1] = m end
-        elseif tonumber(ARGV[i + 13]) > 0 then
+        elseif tonumber(A[10]) > 0 then
           valid[#valid + 1] = m
           fresh[m] = true
         else
@@ -64,7 +67,7 @@ if indexed then
         end
       end
       if #valid >= max then
-        if ARGV[i + 9] == 'reject' then return {-4} end
+        if A[6] == 'reject' then return {-4} end
         retire = earliest(KEYS[nx + 1], valid, #valid - max + 1)
         for _, m in ipairs(retire) do if fresh[m] then return tagged(-3, list) end end
       end
@@ -85,12 +88,12 @@ if indexed then
     for _, m in ipairs(stale) do unindex(x, s, nil, m) end
     for _, m in ipairs(retire) do
       redis.call('DEL', member[m])
-      redis.call('HSET', member[m], '${RETIRED}', ARGV[i + 11])
-      redis.call('PEXPIRE', member[m], ARGV[i + 12])
+      redis.call('HSET', member[m], '${RETIRED}', A[8])
+      redis.call('PEXPIRE', member[m], A[9])
       unindex(x, s, nil, m)
     end
-    redis.call('ZADD', x, ARGV[i + 6], id)
-    if bind then redis.call('ZADD', s, ARGV[i + 7], id) else redis.call('ZADD', s, 'NX', ARGV[i + 7], id) end
+    redis.call('ZADD', x, A[3], id)
+    if bind then redis.call('ZADD', s, A[4], id) else redis.call('ZADD', s, 'NX', A[4], id) end
     trim(x, s, nil, now, 0)
     follow(x, s, nil, now, 0)
   end

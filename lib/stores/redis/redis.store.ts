@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
+import { RecentMap } from '../../core/recent-map.js';
 import { SessionTooLargeError, SessionUserLimitError } from '../../session.errors.js';
 import type {
   ClosableSessionStore,
@@ -24,13 +24,16 @@ import { resolveRedisOptions, type RedisDriverOptions } from './redis.options.js
 import {
   bindingOf,
   changeSetArgs,
+  declaredKeys,
   fieldsOf,
   indexKeys,
+  knownFrom,
   parseRecord,
   RETIRED,
   USER_ID,
   userKey,
   type Binding,
+  type KnownBinding,
 } from './redis.record.js';
 import { applyAnswer, boundTo, isBound, type ApplyAnswer } from './redis.scripts.js';
 
@@ -63,11 +66,10 @@ const DECLARES = 256;
  * (`expiresAt - lastActivity`, PEXPIRE) rather than PEXPIREAT `expiresAt`, so a clock difference
  * between the app's hosts and Redis's cannot end sessions early.
  *
- * The user index: one index per user (redis.index-scripts.ts), written by the same script as the
- * session on one node, around it on a Cluster (redis.index.ts). A script must name the keys
- * it touches before it runs, so the store remembers which user each session it has read or written
- * lately is bound to; a script that finds another answers so and is sent again. An anonymous
- * session's request sends one script on one key, as before the index.
+ * The user index: one per user (redis.index-scripts.ts), written by the same script as the session on
+ * one node, around it on a Cluster (redis.index.ts). A script names its keys before it runs, so the
+ * store remembers the user of each session it read or wrote lately (a script that finds another
+ * answers so and is sent again). An anonymous session's request sends one script on one key.
  */
 export class RedisStore
   implements ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore, UserIndexedSessionStore
@@ -80,7 +82,7 @@ export class RedisStore
   private readonly maxSize: number;
   private readonly now: () => number;
   /** Session id -> the binding it was last seen with (read or written here); absent: none known. */
-  private readonly bound = new LRUCache<string, Binding>({ max: 10_000 });
+  private readonly bound = new RecentMap<string, KnownBinding>(5_000);
   private readonly index: RedisIndex;
 
   constructor(options: RedisDriverOptions = {}, internals: RedisStoreInternals = {}) {
@@ -106,8 +108,10 @@ export class RedisStore
     const fields = await client.hgetall(this.prefix + id);
     const retired = fields[RETIRED];
     if (retired === undefined) {
-      const record = parseRecord(fields);
-      this.remember(id, record?.user);
+      const known = this.bound.get(id);
+      const record = parseRecord(fields, known);
+      if (record?.user === undefined) this.bound.delete(id);
+      else if (record.user !== known?.parsed) this.bound.set(id, knownFrom(fields, record.user));
       return record;
     }
     this.bound.delete(id);
@@ -236,23 +240,19 @@ export class RedisStore
     meta: SessionMeta,
     declared: string[],
   ): Promise<ApplyAnswer> {
-    const keys = [this.prefix + id, ...this.indexOf(known)];
-    if (next !== undefined && next.user !== known?.user) keys.push(...this.indexOf(next));
+    const keys = [this.prefix + id, ...declaredKeys(this.prefix, known)];
+    if (next !== undefined && next.user !== known?.user) keys.push(...declaredKeys(this.prefix, next));
     const tail: (string | number)[] = [known?.user ?? ''];
     if (known !== undefined || next !== undefined) {
       const limit = meta.limit;
       const untilTtl = limit === undefined ? '' : Math.max(1, Math.ceil(limit.until - this.now()));
-      tail.push(id, this.now(), meta.expiresAt, (next ?? known)!.signedInAt);
-      tail.push(limit?.max ?? '', limit?.onLimit ?? '', limit?.replaces ?? '', limit?.until ?? '', untilTtl);
-      tail.push(declared.length, ...declared);
+      // One argument, split at spaces by the script: no id, number or option word holds a space.
+      const words = [id, this.now(), meta.expiresAt, (next ?? known)!.signedInAt, limit?.max ?? ''];
+      words.push(limit?.onLimit ?? '', limit?.replaces ?? '', limit?.until ?? '', untilTtl, declared.length);
+      tail.push([...words, ...declared].join(' '));
       keys.push(...declared.map((member) => this.prefix + member));
     }
     return applyAnswer(await client.nestSessionApply(keys.length, ...keys, ...args, ...tail));
-  }
-
-  /** The keys of a binding's index the one-node scripts declare: by expiry and by sign-in. */
-  private indexOf(binding: Binding | undefined): string[] {
-    return binding === undefined ? [] : indexKeys(this.prefix, binding.user).slice(0, 2);
   }
 
   /**
@@ -270,7 +270,7 @@ export class RedisStore
     let known = this.bound.get(id);
     for (let tries = 0; tries < TRIES; tries++) {
       const tail = here ? [known?.user ?? '', id, this.now()] : [];
-      const answer = await run([this.prefix + id, ...(here ? this.indexOf(known) : [])], tail);
+      const answer = await run([this.prefix + id, ...(here ? declaredKeys(this.prefix, known) : [])], tail);
       if (!isBound(answer)) {
         this.bound.delete(id);
         return answer;

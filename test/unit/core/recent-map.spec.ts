@@ -29,6 +29,18 @@ describe('RecentMap', () => {
     expect(map.get('a')).toBe(1);
     expect(map.get('b')).toBe(3);
   });
+
+  it('deletes a key from either generation', () => {
+    const map = new RecentMap<string, number>(2);
+    map.set('old', 1);
+    map.set('other', 2);
+    map.set('new', 3); // 'old' and 'other' are now the previous generation
+    map.delete('old');
+    map.delete('new');
+    expect(map.get('old')).toBeUndefined();
+    expect(map.get('new')).toBeUndefined();
+    expect(map.get('other')).toBe(2);
+  });
 });
 
 describe('ownString', () => {
