@@ -5,6 +5,7 @@ import { isBag } from '../../core/json-value.js';
 import { SessionTooLargeError } from '../../session.errors.js';
 import type { SessionChanges, SessionMeta, SessionRecord, SessionUser } from '../session-store.js';
 import { overLimit } from '../user-index.js';
+import { readPayload, writePayload } from './payload.js';
 
 /** A row as the drivers return it: PostgreSQL and MySQL give bigint columns as strings. */
 export interface Row {
@@ -51,7 +52,7 @@ export interface Engine {
  */
 export function toRecord(row: Row): SessionRecord | undefined {
   try {
-    const { data, flash, user, policy } = JSON.parse(row.payload) as Partial<SessionRecord>;
+    const { data, flash, user, policy } = readPayload(row.payload);
     if (!isBag(data) || !isBag(flash)) return undefined;
     const record: SessionRecord = {
       data,
@@ -119,12 +120,7 @@ export function current(row: Row | undefined, meta: SessionMeta): SessionRecord 
 /** The payload writer: a session's JSON (its user and policy when it has them), refused past maxSize bytes. */
 export function payloadOf(maxSize: number): (record: SessionRecord) => string {
   return (record) => {
-    const json = JSON.stringify({
-      data: record.data,
-      flash: record.flash,
-      user: record.user,
-      policy: record.policy,
-    });
+    const json = writePayload(record.data, record.flash, record.user, record.policy);
     const size = Buffer.byteLength(json);
     if (size > maxSize) throw SessionTooLargeError.inStore(size, maxSize);
     return json;
