@@ -236,7 +236,10 @@ export class DatabaseStore
     try {
       const engine =
         this.dialect === 'sqlite'
-          ? new SqliteEngine(dataSource, this.sql, this.internals.maxSize ?? Infinity, this.internals)
+          ? new SqliteEngine(dataSource, this.sql, this.internals.maxSize ?? Infinity, {
+              ...this.internals,
+              owned: dataSource === this.opened,
+            })
           : new ServerEngine(dataSource, this.sql, this.internals.maxSize ?? Infinity);
       await engine.createTable();
       this.sweeper.start();

@@ -79,6 +79,8 @@ export interface SqliteEngineOptions {
   pruneSlice?: number;
   /** The clock prune statements are timed by, in ms (default: the process's CPU time). */
   timer?: () => number;
+  /** The driver opened the DataSource: its busy_timeout is set to 0 once, not around each statement. */
+  owned?: boolean;
 }
 
 /**
@@ -99,6 +101,7 @@ export class SqliteEngine implements Engine {
   private readonly busyTimeout: number;
   private readonly pruneSlice: number;
   private readonly timer: () => number;
+  private readonly owned: boolean;
   /** The rows the next prune statement deletes at most. */
   private pruneLimit = SQLITE_PRUNE_FIRST;
 
@@ -112,6 +115,7 @@ export class SqliteEngine implements Engine {
     this.busyTimeout = options.busyTimeout ?? SQLITE_BUSY_TIMEOUT;
     this.pruneSlice = options.pruneSlice ?? SQLITE_PRUNE_SLICE;
     this.timer = options.timer ?? cpuTime;
+    this.owned = options.owned ?? false;
   }
 
   /** Creates the table, or adds the user index to one made before it, in one transaction. */
@@ -190,7 +194,11 @@ export class SqliteEngine implements Engine {
     }
   }
 
-  /** Runs `work` with the connection's busy_timeout at 0 (SQLITE_BUSY at once), then puts it back. */
+  /**
+   * Runs `work` with the connection's busy_timeout at 0 (SQLITE_BUSY at once), then puts it back; on
+   * a connection the driver owns, it is set to 0 once and left there (a PRAGMA costs about as much as
+   * the statement it guards).
+   */
   private withoutBusyWait<T>(connection: SqliteConnection, work: (connection: SqliteConnection) => T): T {
     if (this.busyPragmas?.connection !== connection) {
       this.busyPragmas = {
@@ -198,7 +206,9 @@ export class SqliteEngine implements Engine {
         read: connection.prepare('PRAGMA busy_timeout').pluck(),
         off: connection.prepare('PRAGMA busy_timeout = 0'),
       };
+      if (this.owned) this.busyPragmas.off.run();
     }
+    if (this.owned) return work(connection);
     const previous = Number(this.busyPragmas.read.get());
     if (previous === 0) return work(connection);
     this.busyPragmas.off.run();

@@ -81,6 +81,42 @@ describe('DatabaseStore', () => {
     await dataSource.destroy();
   });
 
+  it("puts an app's own SQLite connection's busy_timeout back after each statement, and sets its own to 0 once", async () => {
+    type Connection = { pragma(source: string, options: { simple: true }): unknown };
+    const connectionOf = (source: DataSource) =>
+      (source.driver as unknown as { databaseConnection: Connection }).databaseConnection;
+    const record = {
+      createdAt: Date.now(),
+      lastActivity: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      create: true,
+    };
+    const changes = {
+      clearData: false,
+      clearFlash: false,
+      set: { a: 1 },
+      deleted: [],
+      flash: {},
+      flashCleared: {},
+    };
+
+    const shared = await new DataSource(sqlite('busy-shared.sqlite')).initialize();
+    connectionOf(shared).pragma('busy_timeout = 1234', { simple: true });
+    const given = new DatabaseStore({ dataSource: shared, pruneInterval: 0 });
+    await given.apply('s', changes, record);
+    expect(asRecord(await given.get('s'))?.data).toEqual({ a: 1 });
+    expect(connectionOf(shared).pragma('busy_timeout', { simple: true })).toBe(1234);
+    await given.close();
+    await shared.destroy();
+
+    const own = new DatabaseStore({ dataSource: sqlite('busy-own.sqlite'), pruneInterval: 0 });
+    await own.apply('s', changes, record);
+    expect(asRecord(await own.get('s'))?.data).toEqual({ a: 1 });
+    const opened = (own as unknown as { opened: DataSource }).opened;
+    expect(connectionOf(opened).pragma('busy_timeout', { simple: true })).toBe(0);
+    await own.close();
+  });
+
   it('sizes each SQLite prune statement by the time the last one took, as it holds the event loop', async () => {
     const dataSource = await new DataSource(sqlite('slices.sqlite')).initialize();
     // A clock that a prune statement moves by `perRow` ms for each row it deletes.
