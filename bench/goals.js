@@ -108,6 +108,20 @@ export const GOALS = [
     route: 'counter',
     max: 1.0,
   },
+  ...[
+    ['database', 'sqlite', 'the SQLite store'],
+    ['redis', 'redis', 'connect-redis'],
+  ].flatMap(([driver, store, name]) =>
+    ADAPTERS.map((adapter) => ({
+      id: `${driver}-${adapter}-instructions`,
+      text: `counter, ${driver}, ${title(adapter)}: instructions over bare Nest vs ${adapter === 'express' ? 'express-session' : '@fastify/session'} + ${name}`,
+      kind: 'instructions-ratio',
+      variant: `nest-${adapter}-${driver}`,
+      peer: `nest-${adapter}-session-${store}`,
+      route: 'counter',
+      max: 0.5,
+    })),
+  ),
   ...SIGNED_IN_DRIVERS.flatMap((driver) =>
     ADAPTERS.map((adapter) => ({
       id: `signed-in-${adapter}-${driver}`,

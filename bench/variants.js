@@ -366,6 +366,11 @@ export const INSTRUCTION_VARIANTS = [
   { id: 'nest-fastify-secure-session', route: 'counter' },
   { id: 'nest-express-cookie-flash', route: 'flash' },
   { id: 'nest-cookie-session-flash', route: 'flash' },
+  // The server-side stores' peers, for the database and redis drivers' counter (their rows come next).
+  { id: 'nest-express-session-sqlite', route: 'counter' },
+  { id: 'nest-fastify-session-sqlite', route: 'counter' },
+  { id: 'nest-express-session-redis', route: 'counter' },
+  { id: 'nest-fastify-session-redis', route: 'counter' },
   // Signed in over anonymous: the counter, and the counter on a signed-in session, per driver.
   ...[...SIGNED_IN_DRIVERS, 'cookie-users'].flatMap((driver) =>
     ['express', 'fastify'].flatMap((adapter) => {
