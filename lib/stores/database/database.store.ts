@@ -124,7 +124,7 @@ export class DatabaseStore
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const row = await (await this.ready()).get(id, this.now());
     if (row === undefined) return undefined;
-    return row.payload === TOMBSTONE ? 'retired' : toRecord(row);
+    return row.payload === TOMBSTONE ? 'retired' : toRecord(row, id);
   }
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
@@ -143,7 +143,7 @@ export class DatabaseStore
   async listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>> {
     const rows = await (await this.ready()).listUser(userId, this.now());
     return rows.flatMap(({ id, ...row }) => {
-      const record = toRecord(row);
+      const record = toRecord(row, id);
       // The payload says who the session is bound to: a row whose payload disagrees is not listed.
       return record?.user?.id === userId ? [{ id, record }] : [];
     });

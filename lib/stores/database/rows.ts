@@ -1,6 +1,5 @@
 /** What the database engines share: the row, the engine contract, and the helpers on rows and statements. */
 import type { QueryRunner } from 'typeorm';
-import { emptyRecord } from '../../core/change-set.js';
 import { isBag } from '../../core/json-value.js';
 import { SessionTooLargeError } from '../../session.errors.js';
 import type { SessionChanges, SessionMeta, SessionRecord, SessionUser } from '../session-store.js';
@@ -50,9 +49,9 @@ export interface Engine {
  * The record a row holds; undefined when its payload is not a session (treated as missing). A row
  * written before the user index has no user and no policy in its payload: an anonymous session.
  */
-export function toRecord(row: Row): SessionRecord | undefined {
+export function toRecord(row: Row, id?: string): SessionRecord | undefined {
   try {
-    const { data, flash, user, policy } = readPayload(row.payload);
+    const { data, flash, user, policy } = readPayload(row.payload, id);
     if (!isBag(data) || !isBag(flash)) return undefined;
     const record: SessionRecord = {
       data,
@@ -107,14 +106,9 @@ export function isTombstone(row: Row | undefined, now: number): boolean {
   return row !== undefined && row.payload === TOMBSTONE && Number(row.expires_at) > now;
 }
 
-/** The record a row holds while it is live: not missing, expired or a tombstone. */
-export function live(row: Row | undefined, now: number): SessionRecord | undefined {
-  return row !== undefined && Number(row.expires_at) > now ? toRecord(row) : undefined;
-}
-
-/** What a change set applies to: the live record, or an empty one when the row is missing or expired. */
-export function current(row: Row | undefined, meta: SessionMeta): SessionRecord {
-  return live(row, meta.lastActivity) ?? emptyRecord(meta);
+/** The record the row of session `id` holds while it is live: not missing, expired or a tombstone. */
+export function live(row: Row | undefined, now: number, id?: string): SessionRecord | undefined {
+  return row !== undefined && Number(row.expires_at) > now ? toRecord(row, id) : undefined;
 }
 
 /** The payload writer: a session's JSON (its user and policy when it has them), refused past maxSize bytes. */

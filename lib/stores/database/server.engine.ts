@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { applyChanges } from '../../core/change-set.js';
+import { applyChanges, emptyRecord } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
 import { PRUNE_BATCH, type SessionSql } from './database.sql.js';
 import { MysqlBacklog } from './mysql-backlog.js';
@@ -7,7 +7,6 @@ import { PostgresBacklog } from './postgres-backlog.js';
 import {
   TOMBSTONE,
   bindingOf,
-  current,
   isTombstone,
   isTransient,
   limitedUser,
@@ -82,7 +81,7 @@ export class ServerEngine implements Engine {
   /** A live row becomes a tombstone kept until `until`, bound to no user; the record it held. */
   private async retireRow(runner: QueryRunner, id: string, until: number, now: number) {
     const [row] = (await runner.query(this.sql.lock, [id])) as Row[];
-    const record = live(row, now);
+    const record = live(row, now, id);
     if (record !== undefined)
       await runner.query(this.sql.bind, [TOMBSTONE, until, now, row.created_at, null, null, id]);
     return record;
@@ -138,7 +137,8 @@ export class ServerEngine implements Engine {
     const refused = { applied: false, revoked: [] as string[] };
     let [row] = (await runner.query(this.sql.lock, [id])) as Row[];
     if (isTombstone(row, now)) return refused; // retired: never written again
-    const wasLive = live(row, now) !== undefined;
+    let record = live(row, now, id);
+    const wasLive = record !== undefined;
     if (!meta.create && !wasLive) return refused;
     const userId = limitedUser(changes, meta);
     const revoked =
@@ -156,8 +156,9 @@ export class ServerEngine implements Engine {
         null,
       ]);
       [row] = (await runner.query(this.sql.lock, [id])) as Row[];
+      record = live(row, now, id);
     }
-    const merged = applyChanges(current(row, meta), changes, meta);
+    const merged = applyChanges(record ?? emptyRecord(meta), changes, meta);
     const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
     // The binding columns are written only when the binding may change: a touch leaves the index alone.
     if (changes.user !== undefined || !wasLive)

@@ -1,11 +1,10 @@
 import type { DataSource } from 'typeorm';
-import { applyChanges } from '../../core/change-set.js';
+import { applyChanges, emptyRecord } from '../../core/change-set.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from '../session-store.js';
 import { PRUNE_BATCH, type SessionSql } from './database.sql.js';
 import {
   TOMBSTONE,
   bindingOf,
-  current,
   isTombstone,
   limitedUser,
   live,
@@ -252,7 +251,7 @@ export class SqliteEngine implements Engine {
     /** A live row becomes a tombstone kept until `until`, bound to no user; the record it held. */
     const retireRow = (id: string, until: number, now: number) => {
       const row = lock.get(id) as Row | undefined;
-      const record = live(row, now);
+      const record = live(row, now, id);
       if (record !== undefined) bind.run(TOMBSTONE, until, now, row!.created_at, null, null, id);
       return record;
     };
@@ -263,9 +262,10 @@ export class SqliteEngine implements Engine {
       const refused = { applied: false, revoked: [] };
       const row = lock.get(id) as Row | undefined;
       if (isTombstone(row, now)) return refused; // retired: never written again
-      const wasLive = live(row, now) !== undefined;
-      if (!meta.create && !wasLive) return refused;
-      const merged = applyChanges(current(row, meta), changes, meta);
+      const record = live(row, now, id);
+      if (!meta.create && record === undefined) return refused;
+      const wasLive = record !== undefined;
+      const merged = applyChanges(record ?? emptyRecord(meta), changes, meta);
       const values = [this.payload(merged), meta.expiresAt, merged.lastActivity, merged.createdAt];
       const userId = limitedUser(changes, meta);
       const revoked =

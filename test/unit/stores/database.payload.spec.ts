@@ -21,22 +21,43 @@ const payloads = [
 ];
 
 describe('database payloads', () => {
-  it.each(payloads.map((p) => [JSON.stringify(p)]))('reads %s as JSON.parse does, twice', (json) => {
-    expect(readPayload(json)).toEqual(JSON.parse(json));
-    expect(readPayload(json)).toEqual(JSON.parse(json));
+  it.each(payloads.map((p, i) => [JSON.stringify(p), `s${i}`]))(
+    'reads %s as JSON.parse does, twice',
+    (json, id) => {
+      expect(readPayload(json, id)).toEqual(JSON.parse(json));
+      expect(readPayload(json, id)).toEqual(JSON.parse(json));
+      expect(readPayload(json)).toEqual(JSON.parse(json));
+    },
+  );
+
+  it("reads a session's payload anew once it no longer ends with the tail read before", () => {
+    const before = JSON.stringify({ data: { n: 1 }, flash: {}, user });
+    expect(readPayload(before, 'changing').user).toEqual(user);
+    const other = { id: 'u9', signedInAt: 9 };
+    for (const after of [
+      { data: { n: 2 }, flash: {}, user: other },
+      { data: { n: 2 }, flash: {}, user, policy: 'remember' },
+      { data: { n: 2 }, flash: {} },
+      { data: { n: 2, user }, flash: {} },
+    ]) {
+      const json = JSON.stringify(after);
+      expect(readPayload(json, 'changing')).toEqual(JSON.parse(json));
+    }
+    const tailOnly = JSON.stringify(user);
+    expect(readPayload(`{"user":${tailOnly}}`, 'changing')).toEqual({ user });
   });
 
   it('reads what JSON.parse reads when the user key is repeated, and refuses what is not JSON', () => {
     const repeated = '{"data":{},"user":{"id":"first"},"flash":{},"policy":"p","user":{"id":"last"}}';
-    expect(readPayload(repeated)).toEqual(JSON.parse(repeated));
-    expect(() => readPayload('{"data":{},"flash":{},"user":{"id":"u"}')).toThrow(SyntaxError);
-    expect(() => readPayload('{"data":{,"flash":{},"user":{"id":"u"}}')).toThrow(SyntaxError);
+    expect(readPayload(repeated, 'r')).toEqual(JSON.parse(repeated));
+    expect(() => readPayload('{"data":{},"flash":{},"user":{"id":"u"}', 'r')).toThrow(SyntaxError);
+    expect(() => readPayload('{"data":{,"flash":{},"user":{"id":"u"}}', 'r')).toThrow(SyntaxError);
   });
 
   it('keeps the user of a known tail, frozen and shared, and writes its text back', () => {
     const json = JSON.stringify({ data: { n: 1 }, flash: {}, user, policy: 'remember' });
-    const first = readPayload(json);
-    const second = readPayload(json);
+    const first = readPayload(json, 'k');
+    const second = readPayload(json, 'k');
     expect(second.user).toBe(first.user);
     expect(Object.isFrozen(first.user)).toBe(true);
     const written = writePayload({ n: 2 }, { f: 1 }, first.user as typeof user, 'remember');
@@ -45,7 +66,7 @@ describe('database payloads', () => {
 
   it('writes as JSON.stringify does when the policy changed or the user was never read', () => {
     const json = JSON.stringify({ data: {}, flash: {}, user: { ...user, id: 'u3' } });
-    const read = readPayload(json);
+    const read = readPayload(json, 'w');
     const kept = read.user as typeof user;
     expect(writePayload({}, {}, kept, 'kiosk')).toBe(
       JSON.stringify({ data: {}, flash: {}, user: kept, policy: 'kiosk' }),
