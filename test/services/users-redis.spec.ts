@@ -89,6 +89,20 @@ describe.each(['redis', 'redis-cluster', 'redis-sentinel'] as const)('the user i
     }
   });
 
+  it('puts a touched session missing from the sign-in index back, at its sign-in time', async () => {
+    const alice = newUser('alice');
+    const id = newId();
+    const user = h.user(alice);
+    await h.store.apply(id, changes({ user }), h.at(LONG_TTL));
+    const redis = await h.redis();
+    const [byExpiry, bySignIn] = h.index(alice);
+    await redis.zrem(bySignIn, id);
+    h.advance(1000);
+    await h.store.apply(id, changes({ set: { a: 1 } }), h.at(LONG_TTL, false));
+    expect(await redis.zscore(bySignIn, id)).toBe(String(user.signedInAt));
+    expect(await redis.zscore(byExpiry, id)).toBe(String(h.now() + LONG_TTL));
+  });
+
   it('finds the right index when another process bound the session (nothing remembered here)', async () => {
     const [alice, bob] = [newUser('alice'), newUser('bob')];
     const [touched, rebound, retired, destroyed] = [newId(), newId(), newId(), newId()];

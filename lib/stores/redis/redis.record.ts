@@ -147,6 +147,25 @@ export function changeSetArgs(
   return args;
 }
 
+/**
+ * The index words of the apply script on one node (redis.scripts.ts), as one argument it splits at
+ * spaces (no id, number or option word holds one): ioredis encodes each argument of a command on its
+ * own, at a cost per argument on every request. A touch of a bound session sends its id alone.
+ */
+export function indexWords(
+  id: string,
+  now: number,
+  meta: SessionMeta,
+  signedInAt: number,
+  declared: string[],
+): string {
+  const limit = meta.limit;
+  const untilTtl = limit === undefined ? '' : Math.max(1, Math.ceil(limit.until - now));
+  const words = [id, now, meta.expiresAt, signedInAt, limit?.max ?? '', limit?.onLimit ?? ''];
+  words.push(limit?.replaces ?? '', limit?.until ?? '', untilTtl, declared.length, ...declared);
+  return words.join(' ');
+}
+
 /** A flat HGETALL answer (field, value, field, value...) as an object. */
 export function fieldsOf(flat: string[]): Record<string, string> {
   const fields: Record<string, string> = {};

@@ -27,15 +27,17 @@ import {
 
 /**
  * The index part of the apply script, on one node, after the change set was read. The ARGV after
- * expect is one string of words split at spaces (ioredis encodes each argument of a command on its
- * own, at a cost per argument on every request): id, now, expiresAt, signedInAt, max ('' none),
- * onLimit, replaces, until and its ttl (the tombstones of sessions the limit retires), then a count
- * and the ids of sessions whose hashes are declared (to be checked against the limit). KEYS after the hash: the index of `expect` (if any),
- * then the index of the user bound to (if another), then those hashes. A binding past max answers
- * {-3, the user's other live ids} to have them declared: each is then checked (a stale entry is not
- * counted, and leaves), and the limit rejects ({-4}) or retires the earliest sign-ins. Ids that
- * joined since (bindings made meanwhile, in this same kind of step) count as live undeclared; only
- * one the limit would retire is asked for again.
+ * expect is one string of words split at spaces (indexWords()): id, now, expiresAt, signedInAt, max
+ * ('' none), onLimit, replaces, until and its ttl (the tombstones of sessions the limit retires),
+ * then a count and the ids of sessions whose hashes are declared (to be checked against the limit).
+ * A touch of a bound session (no binding, no limit) sends the id alone: now is the change set's
+ * lastActivity, the expiry lastActivity + ttl (at most 1 ms late: the index keeps an upper bound),
+ * the sign-in time the hash's. KEYS after the hash: the index of `expect` (if any), then the index
+ * of the user bound to (if another), then those hashes. A binding past max answers {-3, the user's
+ * other live ids} to have them declared: each is then checked (a stale entry is not counted, and
+ * leaves), and the limit rejects ({-4}) or retires the earliest sign-ins. Ids that joined since
+ * (bindings made meanwhile, in this same kind of step) count as live undeclared; only one the limit
+ * would retire is asked for again.
  */
 const INDEX_PART = `
 local indexed = ARGV[i + 4] ~= nil
@@ -44,13 +46,13 @@ if indexed then for w in string.gmatch(ARGV[i + 4] .. ' ', '([^ ]*) ') do A[#A +
 local retire, stale, member = {}, {}, {}
 local id, now, nx
 if indexed then
-  id, now = A[1], A[2]
+  id, now = A[1], A[2] or ARGV[2]
   local k = 2
   if expect ~= '' then k = 4 end
   if nxt ~= '' then
     if nxt == expect then nx = 2 else nx = k; k = k + 2 end
   end
-  for j = 1, tonumber(A[10]) do member[A[10 + j]] = KEYS[k + j - 1] end
+  for j = 1, tonumber(A[10] or '0') do member[A[10 + j]] = KEYS[k + j - 1] end
   local max = tonumber(A[5])
   if max and bind then
     local list = others(KEYS[nx], now, id, A[7])
@@ -59,7 +61,7 @@ if indexed then
       for _, m in ipairs(list) do
         if member[m] then
           if redis.call('HGET', member[m], '${USER_ID}') == nxt then valid[#valid + 1] = m else stale[#stale + 1] = m end
-        elseif tonumber(A[10]) > 0 then
+        elseif tonumber(A[10] or '0') > 0 then
           valid[#valid + 1] = m
           fresh[m] = true
         else
@@ -92,8 +94,14 @@ if indexed then
       redis.call('PEXPIRE', member[m], A[9])
       unindex(x, s, nil, m)
     end
-    redis.call('ZADD', x, A[3], id)
-    if bind then redis.call('ZADD', s, A[4], id) else redis.call('ZADD', s, 'NX', A[4], id) end
+    redis.call('ZADD', x, A[3] or tonumber(ARGV[2]) + tonumber(ARGV[3]), id)
+    if bind then
+      redis.call('ZADD', s, A[4], id)
+    else
+      local signedIn = A[4]
+      if not signedIn then signedIn = cjson.decode(redis.call('HGET', key, '${USER}')).signedInAt end
+      redis.call('ZADD', s, 'NX', signedIn, id)
+    end
     trim(x, s, nil, now, 0)
     follow(x, s, nil, now, 0)
   end

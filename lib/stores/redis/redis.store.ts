@@ -27,6 +27,7 @@ import {
   declaredKeys,
   fieldsOf,
   indexKeys,
+  indexWords,
   knownFrom,
   parseRecord,
   RETIRED,
@@ -244,12 +245,8 @@ export class RedisStore
     if (next !== undefined && next.user !== known?.user) keys.push(...declaredKeys(this.prefix, next));
     const tail: (string | number)[] = [known?.user ?? ''];
     if (known !== undefined || next !== undefined) {
-      const limit = meta.limit;
-      const untilTtl = limit === undefined ? '' : Math.max(1, Math.ceil(limit.until - this.now()));
-      // One argument, split at spaces by the script: no id, number or option word holds a space.
-      const words = [id, this.now(), meta.expiresAt, (next ?? known)!.signedInAt, limit?.max ?? ''];
-      words.push(limit?.onLimit ?? '', limit?.replaces ?? '', limit?.until ?? '', untilTtl, declared.length);
-      tail.push([...words, ...declared].join(' '));
+      const touch = next === undefined && meta.limit === undefined && declared.length === 0;
+      tail.push(touch ? id : indexWords(id, this.now(), meta, (next ?? known)!.signedInAt, declared));
       keys.push(...declared.map((member) => this.prefix + member));
     }
     return applyAnswer(await client.nestSessionApply(keys.length, ...keys, ...args, ...tail));
