@@ -194,6 +194,13 @@ describe('Keyring', () => {
       expect(ring.unsign(NAME, signed)).toBe('value');
       expect(ring.unsign('other_cookie', signed)).toBeUndefined();
       expect(ring.unsign(NAME, signed.slice(0, -1) + (signed.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
+      // A remembered signature with another value in front of it: another value, or one that starts
+      // with the remembered one, or a prefix of it.
+      const signature = signed.slice(signed.lastIndexOf('.') + 1);
+      for (const value of ['valuf', 'value2', 'valu', 'x.value'])
+        expect(ring.unsign(NAME, `${value}.${signature}`)).toBeUndefined();
+      expect(ring.unsign(NAME, `.${signature}`)).toBeUndefined();
+      expect(ring.unsign(NAME, signed)).toBe('value');
       // Far more cookies than it remembers: each still verified, the first one included.
       const many = Array.from({ length: 2500 }, (_, i) => ring.sign(NAME, `id-${i}`));
       for (const [i, cookie] of many.entries()) expect(ring.unsign(NAME, cookie)).toBe(`id-${i}`);
