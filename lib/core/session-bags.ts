@@ -1,15 +1,10 @@
 import { SessionReadOnlyError } from '../session.errors.js';
 import type { SessionChanges, SessionRecord } from './change-set.js';
-import { assertJsonValue, isEmptyBag, jsonBag, keyBag, putKey } from './json-value.js';
+import { MESSAGES, noMessages, sameMessages, type Messages } from './flash-messages.js';
+import { assertJsonValue, jsonBag, keyBag, putKey } from './json-value.js';
 
 type Bag = Record<string, unknown>;
 const has = Object.hasOwn;
-/**
- * The flash key that holds messages pushed by level (pushFlash/req.flash): `{ level: [messages] }`.
- * A 2xx does not consume it; pullFlash() and reset({ flashOnly: true }) remove it.
- */
-export const MESSAGES = '\u0000messages';
-type Messages = Record<string, unknown[]>;
 /**
  * What a response consumes of the flash: `true`, all the flash its request saw (HTTP's 2xx);
  * `'read'`, only the flash its request read that earlier requests left, never what it flashed
@@ -41,8 +36,7 @@ export class SessionBags {
   protected broughtRetired = false;
   /** After the commit: undefined while changes are taken (before it, or late), else why they are refused. */
   private refusal: string | undefined;
-  /** Changes now go to a late commit: the id cannot change any more. */
-  private lateMode = false;
+  private lateMode = false; // changes now go to a late commit: the id cannot change any more
   /** Why the id cannot change any more, when it is not the response's head (a WebSocket message). */
   private fixedBecause: string | undefined;
 
@@ -56,9 +50,9 @@ export class SessionBags {
     return this.lateMode && this.refusal === undefined;
   }
 
-  /** Whether the request changed anything (set, delete, flash, reset, regenerate, destroy, sign-in). */
+  /** Whether the request changed anything (messages pulled again as they were pushed do not count). */
   get modified(): boolean {
-    return this.touched;
+    return this.touched || has(this.flashOut, MESSAGES);
   }
 
   get(key: string): unknown {
@@ -167,9 +161,10 @@ export class SessionBags {
     return typeof value === 'object' && value !== null ? (value as Messages) : {};
   }
 
+  /** The messages from now on: none to write when they are the ones the session brought (pushed, then pulled). */
   private setMessages(all: Messages): void {
-    this.flashOut[MESSAGES] = all;
-    this.touched = true;
+    if (sameMessages(all, this.flashIn[MESSAGES])) delete this.flashOut[MESSAGES];
+    else this.flashOut[MESSAGES] = all;
   }
 
   /** Keep the flash this request saw (all, or these keys) past one more successful response. */
@@ -187,10 +182,8 @@ export class SessionBags {
       this.deletedKeys = undefined;
       this.clearData = true;
     }
-    this.flashIn = keyBag();
-    this.flashOut = keyBag();
-    this.clearFlash = true;
-    this.touched = true;
+    [this.flashIn, this.flashOut] = [keyBag(), keyBag()];
+    this.clearFlash = this.touched = true;
   }
 
   /**
@@ -285,8 +278,7 @@ export class SessionBags {
     const keep = (key: string) => !consume || kept(key) || (consume === 'read' && unread(key));
     for (const key in this.flashOut) if (keepOut(key)) putKey(flash, key, this.flashOut[key]);
     // Every message pulled: the key goes, unless another request pushed meanwhile (cleared by value).
-    const messages = flash[MESSAGES];
-    const pulledAll = typeof messages === 'object' && messages !== null && isEmptyBag(messages);
+    const pulledAll = noMessages(flash[MESSAGES]);
     if (pulledAll) delete flash[MESSAGES];
     if (full) {
       for (const key in this.flashIn) {

@@ -2,7 +2,8 @@ import { SessionError, SessionStoreUnavailableError } from '../session.errors.js
 import type { SessionChanges, SessionRecord, SessionUser } from './change-set.js';
 import { SessionBags } from './session-bags.js';
 
-export { MESSAGES, type FlashConsumption } from './session-bags.js';
+export { MESSAGES } from './flash-messages.js';
+export { type FlashConsumption } from './session-bags.js';
 
 /**
  * One driver's session for one request: its id and what happens to it (regenerate, destroy, a store

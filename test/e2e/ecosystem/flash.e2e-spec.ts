@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   Body,
   Controller,
@@ -63,6 +63,13 @@ class FlashController {
   @Get('page')
   page() {
     return 'ok';
+  }
+
+  /** A message pushed and its level pulled again in the same request: nothing changes. */
+  @Get('push-pull/:type')
+  pushPull(@Param('type') type: string) {
+    this.session.pushFlash(type, 'passing');
+    return this.session.pullFlash(type);
   }
 
   /** The middleware below flashed on this request. */
@@ -147,6 +154,22 @@ describe.each(cases)(
       await a.post('/flash/info').send({ message: 'by req.flash' }).expect(200, { count: 1 });
       await a.post('/push/info/by%20pushFlash').expect(200, { count: 2 });
       await a.get('/pull/info').expect(200, ['by req.flash', 'by pushFlash']);
+    });
+
+    it('writes nothing for messages pushed and pulled again in one request, unless the session brought some', async () => {
+      // A visitor without a session: none is started.
+      const fresh = await http(app).get('/push-pull/info').expect(200, ['passing']);
+      expect(fresh.headers['set-cookie']).toBeUndefined();
+      const a = agent(app);
+      await a.post('/flash/other').send({ message: 'kept' }).expect(200, { count: 1 });
+      const same = await a.get('/push-pull/info').expect(200, ['passing']);
+      expect(same.headers['set-cookie']).toBeUndefined();
+      // Messages of the level were there before: pulling them is a change.
+      await a.post('/flash/info').send({ message: 'earlier' }).expect(200, { count: 1 });
+      const changed = await a.get('/push-pull/info').expect(200, ['earlier', 'passing']);
+      if (driver === 'cookie') expect(changed.headers['set-cookie']).toBeDefined();
+      await a.get('/flash/info').expect(200, []);
+      await a.get('/flash/other').expect(200, ['kept']);
     });
 
     it("no user ever sees another user's messages", async () => {

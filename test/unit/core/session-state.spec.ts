@@ -170,6 +170,24 @@ describe('SessionState', () => {
     expect(s.pullFlash()).toEqual({});
   });
 
+  it('counts messages pushed and pulled again in one request as no change, and any other message as one', () => {
+    const brought = { '\u0000messages': { other: ['kept'] } };
+    const s = loaded({}, brought);
+    s.pushFlash('info', ['passing']);
+    expect(s.modified).toBe(true);
+    expect(s.pullFlash('info')).toEqual(['passing']);
+    expect(s.modified).toBe(false);
+    expect(isEmptyChanges(s.changes(true, false))).toBe(true);
+    expect(s.pullFlash('other')).toEqual(['kept']);
+    expect(s.modified).toBe(true);
+    const pushed = loaded({}, brought);
+    pushed.pushFlash('other', ['more']);
+    pushed.pullFlash('info');
+    expect(pushed.modified).toBe(true);
+    expect(pushed.pullFlash('other')).toEqual(['kept', 'more']);
+    expect(pushed.modified).toBe(true);
+  });
+
   it('keeps a Date and a value nested exactly to the depth limit', () => {
     const s = loaded({});
     s.set('at', new Date(0));
