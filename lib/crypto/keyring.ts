@@ -40,10 +40,9 @@ function aad(name: string): Buffer {
 export class Keyring {
   private readonly keys: Keys[];
   /**
-   * Values already verified, by cookie name and then by their signature: a client sends the same
-   * cookie with every request, and an HMAC costs several times a lookup under load. A hit whose value
-   * is the one the cookie carries means this exact string passed the check with these keys before
-   * (keyed by the signature alone, the lookup hashes half the string).
+   * Signed values already verified, by cookie name: a client sends the same cookie with every
+   * request, and an HMAC costs several times a lookup under load. A hit means this exact string
+   * passed the check with these keys before.
    */
   private readonly verified = new Map<string, RecentMap<string, string>>();
   private readonly sealKeys: SealKeys[];
@@ -102,22 +101,22 @@ export class Keyring {
 
   /** The signed value, or undefined for anything forged, truncated or signed with an unknown key. */
   unsign(name: string, signed: string): string | undefined {
-    const dot = signed.lastIndexOf('.');
-    if (dot <= 0) return undefined;
-    const signature = signed.slice(dot + 1);
     let verified = this.verified.get(name);
-    const known = verified?.get(signature);
-    if (known !== undefined && known.length === dot && signed.startsWith(known)) return known;
-    const value = this.check(name, signed, dot, signature);
+    const known = verified?.get(signed);
+    if (known !== undefined) return known;
+    const value = this.check(name, signed);
     if (value === undefined) return undefined;
     if (verified === undefined) this.verified.set(name, (verified = new RecentMap(VERIFIED_MAX / 2)));
     // Both as strings of their own: not slices of the request's Cookie header.
     const id = ownString(value);
-    verified.set(ownString(signature), id);
+    verified.set(ownString(signed), id);
     return id;
   }
 
-  private check(name: string, signed: string, dot: number, signature: string): string | undefined {
+  private check(name: string, signed: string): string | undefined {
+    const dot = signed.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    const signature = signed.slice(dot + 1);
     if (!SIGNATURE.test(signature)) return undefined;
     const value = signed.slice(0, dot);
     const given = Buffer.from(signature, 'base64url');
