@@ -66,6 +66,16 @@ export const PATH_ROUTES = {
     base: 'counter',
     title: 'push a flash message, pull the level (pushFlash/pullFlash; connect-flash for the peer)',
   },
+  // The same two calls the other way round: each request reads the message the one before left and
+  // leaves one for the next, as flash-then-redirect does, so the session changes every time.
+  'flash-relay': {
+    name: 'flash-relay',
+    path: '/flash-relay',
+    cookie: true,
+    base: 'counter',
+    title:
+      "pull the level the request before pushed to, push one for the next (connect-flash's for the peer)",
+  },
 };
 
 const nest = (adapter, driver, peer, extra = {}) => ({
@@ -93,7 +103,10 @@ const nestPath = (adapter, path, peer, driver = 'memory') => ({
   server: 'nest',
   config: { adapter, driver },
   probe: path,
-  routes: path === 'facade' ? [PATH_ROUTES.facade, PATH_ROUTES['counter-req']] : [PATH_ROUTES[path]],
+  routes:
+    path === 'facade'
+      ? [PATH_ROUTES.facade, PATH_ROUTES['counter-req']]
+      : [PATH_ROUTES[path], PATH_ROUTES['flash-relay']],
   path,
 });
 
@@ -172,7 +185,7 @@ export const VARIANTS = [
     'memory',
     {
       config: { adapter: 'express', library: 'express-session', store: 'memory', flash: true },
-      routes: [PATH_ROUTES.flash],
+      routes: [PATH_ROUTES.flash, PATH_ROUTES['flash-relay']],
     },
   ),
   nestPeer(
@@ -183,7 +196,7 @@ export const VARIANTS = [
     undefined,
     {
       config: { adapter: 'express', library: 'cookie-session', flash: true },
-      routes: [PATH_ROUTES.flash],
+      routes: [PATH_ROUTES.flash, PATH_ROUTES['flash-relay']],
     },
   ),
   nestPath('express', 'facade', 'nest-express-session-memory'),
@@ -366,6 +379,8 @@ export const INSTRUCTION_VARIANTS = [
   { id: 'nest-fastify-secure-session', route: 'counter' },
   { id: 'nest-express-cookie-flash', route: 'flash' },
   { id: 'nest-cookie-session-flash', route: 'flash' },
+  { id: 'nest-express-cookie-flash', route: 'flash-relay' },
+  { id: 'nest-cookie-session-flash', route: 'flash-relay' },
   // The server-side stores' peers, for the database and redis drivers' counter (their rows come next).
   { id: 'nest-express-session-sqlite', route: 'counter' },
   { id: 'nest-fastify-session-sqlite', route: 'counter' },

@@ -92,6 +92,14 @@ class PeerController {
     req.flash('info', 'saved');
     return { messages: req.flash('info') };
   }
+
+  /** connect-flash: the type the request before queued read, one message queued for the next. */
+  @Get('flash-relay')
+  flashRelay(@Req() req: { flash(type: string, message?: string): unknown }) {
+    const messages = req.flash('info');
+    req.flash('info', 'saved');
+    return { messages };
+  }
 }
 
 @Module({ controllers: [PeerController] })

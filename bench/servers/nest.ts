@@ -100,6 +100,15 @@ class SessionController {
     session.pushFlash('info', 'saved');
     return { messages: session.pullFlash('info') };
   }
+
+  /** The message the request before left pulled, one for the next pushed. */
+  @Get('flash-relay')
+  flashRelay() {
+    const session = this.session as unknown as FlashApi;
+    const messages = session.pullFlash('info');
+    session.pushFlash('info', 'saved');
+    return { messages };
+  }
 }
 
 /** The bare Nest app: the same routes and bodies, no session module. */
