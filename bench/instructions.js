@@ -39,10 +39,16 @@ const KEEP = process.env.BENCH_KEEP_CALLGRIND;
 async function keep(dir, name) {
   const to = path.join(KEEP, name);
   await mkdir(to, { recursive: true });
-  for (const file of await readdir(dir)) await copyFile(path.join(dir, file), path.join(to, file));
-  // V8 writes its map to /tmp/perf-<pid>.map.
+  const pids = new Set();
+  for (const file of await readdir(dir)) {
+    await copyFile(path.join(dir, file), path.join(to, file));
+    const pid = /^callgrind\.out\.(\d+)/.exec(file)?.[1];
+    if (pid !== undefined) pids.add(pid);
+  }
+  // V8 writes its map to /tmp/perf-<pid>.map: this count's own (other counts may run beside it).
   for (const file of await readdir('/tmp')) {
-    if (!/^perf-\d+\.map$/.test(file)) continue;
+    const pid = /^perf-(\d+)\.map$/.exec(file)?.[1];
+    if (pid === undefined || !pids.has(pid)) continue;
     await copyFile(path.join('/tmp', file), path.join(to, file));
     await rm(path.join('/tmp', file));
   }
