@@ -5,8 +5,9 @@
  * more on a small object's properties than on the rest of a small session. So the part from the
  * user on (the tail) is read once and kept, frozen, by session: a payload that still ends with its
  * session's tail parses only its data and flash, and a record whose user came from a kept tail is
- * written with that tail's text. The JSON is exactly what JSON.parse and JSON.stringify of the whole would read and
- * write; anything else (a tail holding other keys, `"user"` nested in data) is parsed whole.
+ * written with that tail's text. The JSON is exactly what JSON.parse and JSON.stringify of the whole
+ * would read and write; anything else (a tail holding other keys, `"user"` nested in data) is parsed
+ * whole.
  */
 import { ownString, RecentMap } from '../../core/recent-map.js';
 import type { SessionUser } from '../session-store.js';
