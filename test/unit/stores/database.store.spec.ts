@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { sessionSql } from '../../../lib/stores/database/database.sql.js';
 import { DatabaseStore } from '../../../lib/stores/database/database.store.js';
 import { seedRows } from '../../support/database-cases.js';
-import { asRecord } from '../../support/fixtures.js';
+import { asRecord, changes, meta } from '../../support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nest-session-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,25 +51,11 @@ describe('DatabaseStore', () => {
     const dataSource = await new DataSource(sqlite('shared.sqlite')).initialize();
     const store = new DatabaseStore({ dataSource, pruneInterval: 0 });
     asRecord(await store.get('create'));
-    const meta = {
-      createdAt: Date.now(),
-      lastActivity: Date.now(),
-      expiresAt: Date.now() + 60_000,
-      create: true,
-    };
-    const changes = {
-      clearData: false,
-      clearFlash: false,
-      set: { a: 1 },
-      deleted: [],
-      flash: {},
-      flashCleared: {},
-    };
     let written: Promise<boolean> | undefined;
     await expect(
       dataSource.transaction(async (manager) => {
         await manager.query('CREATE TABLE app_table (n integer)');
-        written = store.apply('s', changes, meta);
+        written = store.apply('s', changes({ set: { a: 1 } }), meta(Date.now()));
         await manager.query('INSERT INTO app_table VALUES (1)');
         throw new Error('the app rolls back');
       }),
@@ -85,32 +71,19 @@ describe('DatabaseStore', () => {
     type Connection = { pragma(source: string, options: { simple: true }): unknown };
     const connectionOf = (source: DataSource) =>
       (source.driver as unknown as { databaseConnection: Connection }).databaseConnection;
-    const record = {
-      createdAt: Date.now(),
-      lastActivity: Date.now(),
-      expiresAt: Date.now() + 60_000,
-      create: true,
-    };
-    const changes = {
-      clearData: false,
-      clearFlash: false,
-      set: { a: 1 },
-      deleted: [],
-      flash: {},
-      flashCleared: {},
-    };
+    const set = changes({ set: { a: 1 } });
 
     const shared = await new DataSource(sqlite('busy-shared.sqlite')).initialize();
     connectionOf(shared).pragma('busy_timeout = 1234', { simple: true });
     const given = new DatabaseStore({ dataSource: shared, pruneInterval: 0 });
-    await given.apply('s', changes, record);
+    await given.apply('s', set, meta(Date.now()));
     expect(asRecord(await given.get('s'))?.data).toEqual({ a: 1 });
     expect(connectionOf(shared).pragma('busy_timeout', { simple: true })).toBe(1234);
     await given.close();
     await shared.destroy();
 
     const own = new DatabaseStore({ dataSource: sqlite('busy-own.sqlite'), pruneInterval: 0 });
-    await own.apply('s', changes, record);
+    await own.apply('s', set, meta(Date.now()));
     expect(asRecord(await own.get('s'))?.data).toEqual({ a: 1 });
     const opened = (own as unknown as { opened: DataSource }).opened;
     expect(connectionOf(opened).pragma('busy_timeout', { simple: true })).toBe(0);
