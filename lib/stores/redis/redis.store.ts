@@ -31,6 +31,7 @@ import {
   knownFrom,
   parseRecord,
   RETIRED,
+  USER,
   USER_ID,
   userKey,
   type Binding,
@@ -109,7 +110,8 @@ export class RedisStore
     const fields = await client.hgetall(this.prefix + id);
     const retired = fields[RETIRED];
     if (retired === undefined) {
-      const known = this.bound.get(id);
+      // An anonymous hash (most requests) has no user to compare: no lookup.
+      const known = fields[USER] === undefined ? undefined : this.bound.get(id);
       const record = parseRecord(fields, known);
       if (record?.user === undefined) this.bound.delete(id);
       else if (record.user !== known?.parsed) this.bound.set(id, knownFrom(fields, record.user));
