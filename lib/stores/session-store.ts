@@ -105,8 +105,10 @@ export interface DiagnosingSessionStore extends SessionStore {
  * Optional power: the user index, which SessionRegistry lists and revokes through. The binding travels
  * in the change set: `apply` with `changes.user` set binds the record to that user (null unbinds it)
  * and updates the index in the same atomic operation as the record; `retire` and `destroy` drop the id
- * from the index in theirs. Index entries carry their session's expiry, and every write that touches a
- * user's entries drops the expired ones: nothing in the index outlives its session. With `meta.limit`,
+ * from the index in theirs. Index entries carry their session's expiry (or a bound at most a minute
+ * past it, so that a session's writes within it need not touch the index; listUser checks each entry
+ * against its record), and every write that touches a user's entries drops the expired ones: nothing
+ * in the index outlives its session by more than that minute. With `meta.limit`,
  * a binding past `limit.max` live sessions retires the user's earliest sign-ins in the same atomic
  * step ('revoke-oldest', their ids added to `limit.revoked`) or changes nothing and throws
  * SessionUserLimitError ('reject'); two sign-ins at once can never both pass it.

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/glo
 import { Cluster, Redis } from 'ioredis';
 import type { SessionUser } from 'nest-session';
 import { IN_FLIGHT } from '../../lib/stores/redis/redis.index.js';
-import { indexKeys, userKey } from '../../lib/stores/redis/redis.record.js';
+import { INDEX_HEADROOM, indexKeys, userKey } from '../../lib/stores/redis/redis.record.js';
 import { RedisStore } from '../../lib/stores/redis/redis.store.js';
 import { conformanceOf, testDriver } from '../support/drivers.js';
 import { asRecord, changes } from '../support/fixtures.js';
@@ -56,18 +56,19 @@ describe.each(['redis', 'redis-cluster', 'redis-sentinel'] as const)('the user i
     const redis = await h.redis();
     const [byExpiry, bySignIn] = h.index(alice);
     expect(await redis.zrange(byExpiry, 0, -1)).toEqual([early, late]);
-    expect(await redis.zscore(byExpiry, late)).toBe(String(h.now() + LONG_TTL));
+    expect(await redis.zscore(byExpiry, late)).toBe(String(h.now() + LONG_TTL + INDEX_HEADROOM));
     expect((await redis.zrange(bySignIn, 0, -1)).sort()).toEqual([early, late].sort());
     for (const key of [byExpiry, bySignIn]) {
       expect(await redis.pttl(key)).toBeGreaterThan(LONG_TTL - 5_000);
-      expect(await redis.pttl(key)).toBeLessThanOrEqual(LONG_TTL);
+      expect(await redis.pttl(key)).toBeLessThanOrEqual(LONG_TTL + INDEX_HEADROOM);
     }
-    // Past the early one's expiry, the next write to the index drops it.
-    h.advance(SHORT_TTL + 1);
+    // Past the early one's expiry, the next write to the index drops it (once the late one's
+    // expiry has moved past its entry's score: writes before leave the index alone).
+    h.advance(INDEX_HEADROOM + 1);
     await h.store.apply(late, changes({ set: { a: 1 } }), h.at(LONG_TTL, false));
     expect(await redis.zrange(byExpiry, 0, -1)).toEqual([late]);
     expect(await redis.zrange(bySignIn, 0, -1)).toEqual([late]);
-    expect(await redis.zscore(byExpiry, late)).toBe(String(h.now() + LONG_TTL));
+    expect(await redis.zscore(byExpiry, late)).toBe(String(h.now() + LONG_TTL + INDEX_HEADROOM));
     // The last session gone, so are the keys.
     await h.store.retire(late, h.now() + LONG_TTL);
     expect(await redis.exists(byExpiry, bySignIn)).toBe(0);
@@ -89,18 +90,39 @@ describe.each(['redis', 'redis-cluster', 'redis-sentinel'] as const)('the user i
     }
   });
 
-  it('puts a touched session missing from the sign-in index back, at its sign-in time', async () => {
+  it("leaves the index alone while the session expires before its entry's score, then raises it (and puts the session back in the sign-in index)", async () => {
     const alice = newUser('alice');
     const id = newId();
     const user = h.user(alice);
     await h.store.apply(id, changes({ user }), h.at(LONG_TTL));
     const redis = await h.redis();
     const [byExpiry, bySignIn] = h.index(alice);
-    await redis.zrem(bySignIn, id);
-    h.advance(1000);
+    const score = h.now() + LONG_TTL + INDEX_HEADROOM;
+    await redis.zrem(bySignIn, id); // shows whether a write went to the index
+    h.advance(INDEX_HEADROOM - 1_000);
     await h.store.apply(id, changes({ set: { a: 1 } }), h.at(LONG_TTL, false));
+    expect(await redis.zscore(byExpiry, id)).toBe(String(score));
+    expect(await redis.zscore(bySignIn, id)).toBeNull();
+    expect(await listed(alice)).toEqual([id]);
+    h.advance(1_001);
+    await h.store.apply(id, changes({ set: { a: 2 } }), h.at(LONG_TTL, false));
+    expect(await redis.zscore(byExpiry, id)).toBe(String(h.now() + LONG_TTL + INDEX_HEADROOM));
     expect(await redis.zscore(bySignIn, id)).toBe(String(user.signedInAt));
-    expect(await redis.zscore(byExpiry, id)).toBe(String(h.now() + LONG_TTL));
+  });
+
+  it('never lowers an entry: a request that began earlier but writes later leaves the score', async () => {
+    const alice = newUser('alice');
+    const id = newId();
+    await h.store.apply(id, changes({ user: h.user(alice) }), h.at(LONG_TTL));
+    const earlier = h.at(LONG_TTL, false);
+    h.advance(INDEX_HEADROOM + 1);
+    await h.store.apply(id, changes({ set: { a: 1 } }), h.at(LONG_TTL, false));
+    const score = await (await h.redis()).zscore(h.index(alice)[0], id);
+    expect(score).toBe(String(h.now() + LONG_TTL + INDEX_HEADROOM));
+    // Another process, nothing remembered: it writes the index, with the earlier request's expiry.
+    const other = new RedisStore({ client: await h.redis(), prefix: h.prefix }, { now: h.now });
+    expect(await other.apply(id, changes({ set: { a: 0 } }), earlier)).toBe(true);
+    expect(await (await h.redis()).zscore(h.index(alice)[0], id)).toBe(score);
   });
 
   it('finds the right index when another process bound the session (nothing remembered here)', async () => {
@@ -112,7 +134,9 @@ describe.each(['redis', 'redis-cluster', 'redis-sentinel'] as const)('the user i
     const other = new RedisStore({ client: await h.redis(), prefix: h.prefix }, { now: h.now });
     h.advance(60_000);
     expect(await other.apply(touched, changes({ set: { a: 1 } }), h.at(LONG_TTL, false))).toBe(true);
-    expect(await (await h.redis()).zscore(h.index(alice)[0], touched)).toBe(String(h.now() + LONG_TTL));
+    expect(await (await h.redis()).zscore(h.index(alice)[0], touched)).toBe(
+      String(h.now() + LONG_TTL + INDEX_HEADROOM),
+    );
     await other.apply(rebound, changes({ user: h.user(bob) }), h.at(LONG_TTL, false));
     expect(await other.retire(retired, h.now() + LONG_TTL)).toMatchObject({ user: { id: alice } });
     await other.destroy(destroyed);
@@ -286,7 +310,7 @@ describe('the user index on a Redis Cluster: reads while bindings are in flight'
 });
 
 describe('the user index on a single Redis: what a request costs', () => {
-  it("leaves an anonymous session's request as it was: HGETALL, then one script on its one key", async () => {
+  it("leaves an anonymous session's request, and most signed-in ones: HGETALL, then one script on its one key", async () => {
     const h = clockedStore('redis');
     const redis = (await h.redis()) as Redis;
     const monitor = await redis.monitor();
@@ -323,12 +347,17 @@ describe('the user index on a single Redis: what a request costs', () => {
       expect(await ran()).toEqual(['hgetall', `evalsha ${key}`, 'hgetall', `evalsha ${key}`]);
       expect(await redis.keys(`${h.prefix}user:*`)).toEqual([]);
 
-      // A signed-in session's request names its user's index in the same script.
+      // A signed-in session's request, its index entry ahead of its expiry: the same.
       const alice = newUser('alice');
       await h.store.apply(id, changes({ user: h.user(alice) }), h.at(LONG_TTL, false));
       await ran();
       await h.store.get(id);
       await h.store.apply(id, changes({ set: { c: 3 } }), h.at(LONG_TTL, false));
+      expect(await ran()).toEqual(['hgetall', `evalsha ${key}`]);
+      // Once its expiry passes the entry's score, the request names the user's index in the same script.
+      h.advance(INDEX_HEADROOM + 1);
+      await h.store.get(id);
+      await h.store.apply(id, changes({ set: { c: 4 } }), h.at(LONG_TTL, false));
       const [byExpiry, bySignIn] = h.index(alice);
       expect(await ran()).toEqual(['hgetall', `evalsha ${key} ${byExpiry} ${bySignIn}`]);
     } finally {

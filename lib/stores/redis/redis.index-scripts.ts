@@ -1,8 +1,9 @@
 /**
  * The user index in Lua. A user's index is two sorted sets under one hash tag (indexKeys()): `x`,
- * the user's session ids scored by when they expire, and `s`, the same ids scored by when they were
- * signed in, the order 'revoke-oldest' retires them in, read in Redis without the sessions' hashes
- * (on a Cluster those live in other slots). On a Cluster a third set, `p`, holds the bindings made
+ * the user's session ids scored by when they expire (an upper bound, indexScore(), that only rises,
+ * so a session's writes need not all touch the index), and `s`, the same ids scored by when they
+ * were signed in, the order 'revoke-oldest' retires them in, read in Redis without the sessions'
+ * hashes (on a Cluster those live in other slots). On a Cluster a third set, `p`, holds the bindings made
  * lately (reserved, perhaps not written yet), scored by when they were reserved or settled. Scores and
  * `now` are the app's clock; every write that touches an index drops its expired members and sets
  * its keys to expire with their latest member.
@@ -70,12 +71,12 @@ end
  * of what a read found stale on every kind of Redis. ARGV: op, now, grace (ms a reservation is in
  * flight), then by op:
  *
- * - reserve: id, expiresAt, signedInAt, bind ('1': a binding, in flight until settled; '0': a
+ * - reserve: id, score, signedInAt, bind ('1': a binding, in flight until settled; '0': a
  *   touch, whose score only grows), max ('' none), onLimit, replaces, validated. Counts the user's
  *   other live sessions and reserves the entry in one step; past max it answers {-3, ids} until the
  *   caller has validated them against their hashes ('1'), then {-4} ('reject', nothing written) or
  *   {1, ids to retire...} (the earliest sign-ins, left in the index until they are retired).
- * - settle: id, expiresAt, signedInAt, retired ids...: after the session was written: the entry
+ * - settle: id, score, signedInAt, retired ids...: after the session was written: the entry
  *   is there (again, had a read dropped it) and its binding touched now; the retired ids leave.
  * - remove: ids...: sessions retired, destroyed or bound elsewhere.
  * - drop: user, since, ids...: entries a read (made at `since`) found with no live session of

@@ -14,7 +14,7 @@
  */
 import type { SessionChanges, SessionMeta } from '../session-store.js';
 import type { RedisClient } from './redis.client.js';
-import { indexKeys, USER_ID, type Binding } from './redis.record.js';
+import { indexKeys, indexScore, USER_ID, type Binding } from './redis.record.js';
 import { applyAnswer, type ApplyAnswer } from './redis.scripts.js';
 
 /**
@@ -50,7 +50,7 @@ export class RedisIndex {
    * A change set with `known` the binding the store expects: the entry of the binding it leaves the
    * session with is reserved (or its expiry raised) first, then the session is written, then the
    * entry leaves the index the session was in before, the revoked sessions are retired, and the
-   * new entry is settled.
+   * new entry is settled. A touch whose entry is `ahead` of the session's expiry skips the reserve.
    */
   async apply(
     client: RedisClient,
@@ -60,9 +60,10 @@ export class RedisIndex {
     changes: SessionChanges,
     meta: SessionMeta,
     next: Binding | undefined,
+    ahead: boolean,
   ): Promise<ApplyAnswer> {
     const target = changes.user === undefined ? known : next;
-    const revoke = target ? await this.reserve(client, target, id, meta, next !== undefined) : [];
+    const revoke = target && !ahead ? await this.reserve(client, target, id, meta, next !== undefined) : [];
     if (revoke === 'limit') return { kind: 'limit' };
     const answer = applyAnswer(
       await client.nestSessionApply(1, this.prefix + id, ...args, known?.user ?? ''),
@@ -79,7 +80,7 @@ export class RedisIndex {
     const retired: string[] = [];
     for (const victim of revoke)
       if (await this.retire(client, victim, meta.limit!.until)) retired.push(victim);
-    const settle = this.index(client, next.user, 'settle', id, meta.expiresAt, next.signedInAt, ...retired);
+    const settle = this.index(client, next.user, 'settle', id, indexScore(meta), next.signedInAt, ...retired);
     await this.after(settle);
     return { kind: 'applied', retired };
   }
@@ -104,7 +105,7 @@ export class RedisIndex {
         target.user,
         'reserve',
         id,
-        meta.expiresAt,
+        indexScore(meta),
         target.signedInAt,
         bind ? 1 : 0,
         limit?.max ?? '',

@@ -46,15 +46,22 @@ export interface KnownBinding extends Binding {
   parsed?: SessionUser;
   /** The keys of its index the one-node scripts declare, once made. */
   keys?: string[];
+  /**
+   * The score this process last gave the session's entry in its user's index (indexScore(); a score
+   * only rises): a write whose session expires before it leaves the index alone.
+   */
+  indexed?: number;
 }
 
-export function knownFrom(fields: Record<string, string>, user: SessionUser): KnownBinding {
-  return {
-    user: fields[USER_ID] ?? userKey(user.id),
-    signedInAt: user.signedInAt,
-    json: fields[USER],
-    parsed: user,
-  };
+/** What a read learns of a session's binding; its entry's score carries over from `was`, the same binding. */
+export function knownFrom(
+  fields: Record<string, string>,
+  user: SessionUser,
+  was?: KnownBinding,
+): KnownBinding {
+  const key = fields[USER_ID] ?? userKey(user.id);
+  const indexed = was?.user === key && was.signedInAt === user.signedInAt ? was.indexed : undefined;
+  return { user: key, signedInAt: user.signedInAt, json: fields[USER], parsed: user, indexed };
 }
 
 /** The keys of a binding's index the one-node scripts declare (by expiry, by sign-in), kept once made. */
@@ -147,10 +154,46 @@ export function changeSetArgs(
   return args;
 }
 
+/** The most an index entry's score runs ahead of its session's expiry (ms). */
+export const INDEX_HEADROOM = 60_000;
+
+/**
+ * The score of a session's entry in its user's index: when the session expires, plus a sixteenth of
+ * the time it has left (at most INDEX_HEADROOM). An entry's score is an upper bound of its session's
+ * expiry (the registry checks every entry against its session), and runs ahead so that the requests
+ * of the next minute, each extending the session a little, need not write the index too.
+ */
+export function indexScore(meta: SessionMeta): number {
+  const left = meta.expiresAt - meta.lastActivity;
+  return meta.expiresAt + Math.min(INDEX_HEADROOM, Math.max(0, Math.ceil(left / 16)));
+}
+
+/**
+ * Whether a write of `changes` leaves the index alone: the session stays bound to `known`, whose
+ * entry is still ahead of the session's expiry, and no limit is to be counted.
+ */
+export function indexAhead(
+  known: KnownBinding | undefined,
+  changes: SessionChanges,
+  meta: SessionMeta,
+): boolean {
+  return changes.user === undefined && meta.limit === undefined && meta.expiresAt <= (known?.indexed ?? -1);
+}
+
+/** After a write with the session bound to `binding`: what the store keeps of it learns its entry's score. */
+export function noteIndexed(
+  kept: KnownBinding | undefined,
+  binding: Binding | undefined,
+  meta: SessionMeta,
+): void {
+  if (kept !== undefined && kept.user === binding?.user)
+    kept.indexed = Math.max(kept.indexed ?? 0, indexScore(meta));
+}
+
 /**
  * The index words of the apply script on one node (redis.scripts.ts), as one argument it splits at
  * spaces (no id, number or option word holds one): ioredis encodes each argument of a command on its
- * own, at a cost per argument on every request. A touch of a bound session sends its id alone.
+ * own, at a cost per argument on every request.
  */
 export function indexWords(
   id: string,
@@ -161,7 +204,7 @@ export function indexWords(
 ): string {
   const limit = meta.limit;
   const untilTtl = limit === undefined ? '' : Math.max(1, Math.ceil(limit.until - now));
-  const words = [id, now, meta.expiresAt, signedInAt, limit?.max ?? '', limit?.onLimit ?? ''];
+  const words = [id, now, indexScore(meta), signedInAt, limit?.max ?? '', limit?.onLimit ?? ''];
   words.push(limit?.replaces ?? '', limit?.until ?? '', untilTtl, declared.length, ...declared);
   return words.join(' ');
 }

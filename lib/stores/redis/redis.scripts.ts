@@ -27,12 +27,12 @@ import {
 
 /**
  * The index part of the apply script, on one node, after the change set was read. The ARGV after
- * expect is one string of words split at spaces (indexWords()): id, now, expiresAt, signedInAt, max
- * ('' none), onLimit, replaces, until and its ttl (the tombstones of sessions the limit retires),
- * then a count and the ids of sessions whose hashes are declared (to be checked against the limit).
- * A touch of a bound session (no binding, no limit) sends the id alone: now is the change set's
- * lastActivity, the expiry lastActivity + ttl (at most 1 ms late: the index keeps an upper bound),
- * the sign-in time the hash's. KEYS after the hash: the index of `expect` (if any), then the index
+ * expect is one string of words split at spaces (indexWords()): id, now, the entry's score
+ * (indexScore(), never lowered), signedInAt, max ('' none), onLimit, replaces, until and its ttl (the
+ * tombstones of sessions the limit retires), then a count and the ids of sessions whose hashes are
+ * declared (to be checked against the limit). Without them (a bound session's write whose entry's
+ * score is still ahead of its expiry) the index is left as it is. KEYS after the hash: the index of
+ * `expect` (if any), then the index
  * of the user bound to (if another), then those hashes. A binding past max answers {-3, the user's
  * other live ids} to have them declared: each is then checked (a stale entry is not counted, and
  * leaves), and the limit rejects ({-4}) or retires the earliest sign-ins. Ids that joined since
@@ -46,7 +46,7 @@ if indexed then for w in string.gmatch(ARGV[i + 4] .. ' ', '([^ ]*) ') do A[#A +
 local retire, stale, member = {}, {}, {}
 local id, now, nx
 if indexed then
-  id, now = A[1], A[2] or ARGV[2]
+  id, now = A[1], A[2]
   local k = 2
   if expect ~= '' then k = 4 end
   if nxt ~= '' then
@@ -94,14 +94,8 @@ if indexed then
       redis.call('PEXPIRE', member[m], A[9])
       unindex(x, s, nil, m)
     end
-    redis.call('ZADD', x, A[3] or tonumber(ARGV[2]) + tonumber(ARGV[3]), id)
-    if bind then
-      redis.call('ZADD', s, A[4], id)
-    else
-      local signedIn = A[4]
-      if not signedIn then signedIn = cjson.decode(redis.call('HGET', key, '${USER}')).signedInAt end
-      redis.call('ZADD', s, 'NX', signedIn, id)
-    end
+    raise(x, id, A[3])
+    if bind then redis.call('ZADD', s, A[4], id) else redis.call('ZADD', s, 'NX', A[4], id) end
     trim(x, s, nil, now, 0)
     follow(x, s, nil, now, 0)
   end

@@ -26,9 +26,11 @@ import {
   changeSetArgs,
   declaredKeys,
   fieldsOf,
+  indexAhead,
   indexKeys,
   indexWords,
   knownFrom,
+  noteIndexed,
   parseRecord,
   RETIRED,
   USER,
@@ -69,9 +71,11 @@ const DECLARES = 256;
  * between the app's hosts and Redis's cannot end sessions early.
  *
  * The user index: one per user (redis.index-scripts.ts), written by the same script as the session on
- * one node, around it on a Cluster (redis.index.ts). A script names its keys before it runs, so the
- * store remembers the user of each session it read or wrote lately (a script that finds another
- * answers so and is sent again). An anonymous session's request sends one script on one key.
+ * one node, around it on a Cluster (redis.index.ts); a session's entry runs up to a minute ahead of
+ * its expiry (indexScore()), so most writes of a signed-in session leave the index alone. A script
+ * names its keys before it runs, so the store remembers the user of each session it read or wrote
+ * lately (a script that finds another answers so and is sent again). An anonymous session's request,
+ * and most of a signed-in one's, send one script on one key.
  */
 export class RedisStore
   implements ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore, UserIndexedSessionStore
@@ -114,7 +118,7 @@ export class RedisStore
       const known = fields[USER] === undefined ? undefined : this.bound.get(id);
       const record = parseRecord(fields, known);
       if (record?.user === undefined) this.bound.delete(id);
-      else if (record.user !== known?.parsed) this.bound.set(id, knownFrom(fields, record.user));
+      else if (record.user !== known?.parsed) this.bound.set(id, knownFrom(fields, record.user, known));
       return record;
     }
     this.bound.delete(id);
@@ -130,9 +134,10 @@ export class RedisStore
     let known = this.bound.get(id);
     const declared = new Set<string>();
     for (let tries = 0, declares = 0; tries < TRIES && declares <= DECLARES;) {
+      const ahead = indexAhead(known, changes, meta);
       const answer: ApplyAnswer = isCluster(client)
-        ? await this.index.apply(client, id, args, known, changes, meta, next)
-        : await this.applyHere(client, id, args, known, next, meta, [...declared]);
+        ? await this.index.apply(client, id, args, known, changes, meta, next, ahead)
+        : await this.applyHere(client, id, args, known, next, meta, [...declared], ahead);
       switch (answer.kind) {
         case 'bound':
           known = answer.binding;
@@ -151,6 +156,7 @@ export class RedisStore
           return false;
       }
       if (changes.user !== undefined) this.remember(id, changes.user ?? undefined);
+      noteIndexed(this.bound.get(id), next ?? known, meta);
       if (answer.retired.length > 0) {
         for (const revoked of answer.retired) this.bound.delete(revoked);
         meta.limit?.revoked.push(...answer.retired);
@@ -232,7 +238,8 @@ export class RedisStore
 
   /**
    * The apply script on one node: the session's hash, the index of the user it is expected to be
-   * bound to and of the one it binds to, and the sessions `declared` to be checked against the limit.
+   * bound to and of the one it binds to, and the sessions `declared` to be checked against the limit;
+   * the hash alone when the index is `ahead` (the script then only checks the binding).
    */
   private async applyHere(
     client: RedisClient,
@@ -242,16 +249,16 @@ export class RedisStore
     next: Binding | undefined,
     meta: SessionMeta,
     declared: string[],
+    ahead: boolean,
   ): Promise<ApplyAnswer> {
+    const expect = known?.user ?? '';
+    if ((known === undefined && next === undefined) || ahead)
+      return applyAnswer(await client.nestSessionApply(1, this.prefix + id, ...args, expect));
     const keys = [this.prefix + id, ...declaredKeys(this.prefix, known)];
     if (next !== undefined && next.user !== known?.user) keys.push(...declaredKeys(this.prefix, next));
-    const tail: (string | number)[] = [known?.user ?? ''];
-    if (known !== undefined || next !== undefined) {
-      const touch = next === undefined && meta.limit === undefined && declared.length === 0;
-      tail.push(touch ? id : indexWords(id, this.now(), meta, (next ?? known)!.signedInAt, declared));
-      keys.push(...declared.map((member) => this.prefix + member));
-    }
-    return applyAnswer(await client.nestSessionApply(keys.length, ...keys, ...args, ...tail));
+    keys.push(...declared.map((member) => this.prefix + member));
+    const words = indexWords(id, this.now(), meta, (next ?? known)!.signedInAt, declared);
+    return applyAnswer(await client.nestSessionApply(keys.length, ...keys, ...args, expect, words));
   }
 
   /**

@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { declaredKeys, knownFrom, parseRecord } from '../../../lib/stores/redis/redis.record.js';
+import {
+  declaredKeys,
+  indexAhead,
+  indexScore,
+  knownFrom,
+  noteIndexed,
+  parseRecord,
+} from '../../../lib/stores/redis/redis.record.js';
+import { changes, meta } from '../../support/fixtures.js';
 
 /** A signed-in session's hash as HGETALL answers it. */
 function hash(user: object): Record<string, string> {
@@ -42,5 +50,35 @@ describe('redis records', () => {
     expect(keys).toEqual(['s:user:{u%7b1%7d}', 's:user:{u%7b1%7d}:s']);
     expect(declaredKeys('s:', known)).toBe(keys);
     expect(declaredKeys('s:', undefined)).toEqual([]);
+  });
+
+  it("scores an index entry ahead of its session's expiry by a sixteenth of the time left, at most a minute", () => {
+    expect(indexScore(meta(1000, 1600))).toBe(2700);
+    expect(indexScore(meta(1000, 7_200_000))).toBe(7_201_000 + 60_000);
+    expect(indexScore(meta(1000, 0))).toBe(1000);
+  });
+
+  it("leaves the index alone only for a write that keeps the binding, counts no limit and expires before the entry's score", () => {
+    const user = { id: 'u{1}', signedInAt: 5 };
+    const known = knownFrom(hash(user), user);
+    const at = meta(1000, 2000);
+    expect(indexAhead(known, changes({ set: { a: 1 } }), at)).toBe(false); // no score known yet
+    noteIndexed(known, { user: 'u%7b1%7d', signedInAt: 5 }, at);
+    expect(known.indexed).toBe(indexScore(at));
+    expect(indexAhead(known, changes({ set: { a: 1 } }), { ...at, expiresAt: 3125 })).toBe(true);
+    expect(indexAhead(known, changes({ set: { a: 1 } }), { ...at, expiresAt: 3126 })).toBe(false);
+    expect(indexAhead(known, changes({ user: null }), at)).toBe(false);
+    expect(indexAhead(known, changes({ user: { id: 'v', signedInAt: 9 } }), at)).toBe(false);
+    const limit = { max: 1, onLimit: 'reject' as const, until: 0, revoked: [] };
+    expect(indexAhead(known, changes({}), { ...at, limit })).toBe(false);
+    // A score learnt here never falls, and belongs to its binding: another user's write teaches nothing.
+    noteIndexed(known, { user: 'u%7b1%7d', signedInAt: 5 }, { ...at, expiresAt: 2000 });
+    expect(known.indexed).toBe(indexScore(at));
+    noteIndexed(known, { user: 'v', signedInAt: 9 }, { ...at, expiresAt: 9000 });
+    expect(known.indexed).toBe(indexScore(at));
+    // A later read of the same binding keeps the score; of another sign-in, it starts again.
+    expect(knownFrom(hash(user), user, known).indexed).toBe(known.indexed);
+    const again = { ...user, signedInAt: 6 };
+    expect(knownFrom(hash(again), again, known).indexed).toBeUndefined();
   });
 });
