@@ -10,27 +10,40 @@ type ExpressRequest = IncomingMessage & { secure: boolean; ip?: string };
 /** `req.secure` and `req.ip` honour Express's 'trust proxy'. */
 const EXPRESS: ClientView<ExpressRequest> = { secure: (req) => req.secure, ip: (req) => req.ip };
 
-/** What the glue needs of an express app. */
+type Handler = (req: any, res: ServerResponse, done: (error?: unknown) => void) => void;
+
+/** What the glue needs of an express app (Express 5: its router, made on first use). */
 export interface ExpressApp {
   request: object;
   response: object;
-  use(handler: (req: any, res: ServerResponse, next: () => void) => void): unknown;
+  router: { handle: Handler };
 }
+
+/** On a router whose requests the lifecycle runs before: its own `handle`. */
+const ROUTER_HANDLE = Symbol('nest-session:router-handle');
 
 /**
  * Express, as soon as the adapter exists (NestFactory.create(), before main.ts can call
- * `app.use()`): the lifecycle runs in a handler added to the express app itself, so every
- * middleware of the app sees the session (passport, csrf-sync, ...). The response gate's wrappers,
- * the `req.session` accessor and `req.flash` go on the app's response and request prototypes once,
- * so nothing is added to each request's objects. `req.secure` honours Express's 'trust proxy' for
- * cookie.secure 'auto'.
+ * `app.use()`): the lifecycle runs as the app's router takes the request, after Express has given
+ * the request and response its prototypes and before the router's first layer, so every middleware
+ * of the app sees the session (passport, csrf-sync, ...), and no router layer of its own is matched
+ * and called on every request. The response gate's wrappers, the `req.session` accessor and
+ * `req.flash` go on the app's response and request prototypes once, so nothing is added to each
+ * request's objects. `req.secure` honours Express's 'trust proxy' for cookie.secure 'auto'.
  */
 export function installExpress(app: ExpressApp, lifecycle: SessionLifecycle): void {
   installOnPrototype(app.response);
   defineRequestMembers(app.request);
-  app.use((req: ExpressRequest, res: ServerResponse, next: () => void) =>
-    lifecycle.handle(req, res, req, EXPRESS, next),
-  );
+  const router = app.router as ExpressApp['router'] & { [ROUTER_HANDLE]?: Handler };
+  if (router[ROUTER_HANDLE] !== undefined) return;
+  const handle = (router[ROUTER_HANDLE] = router.handle);
+  router.handle = function (this: unknown, req: ExpressRequest, res: ServerResponse, done) {
+    try {
+      lifecycle.handle(req, res, req, EXPRESS, () => handle.call(this, req, res, done));
+    } catch (error) {
+      done(error); // Express's final handler answers it, as it would a throwing middleware's
+    }
+  };
 }
 
 /**

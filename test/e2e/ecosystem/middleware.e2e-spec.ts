@@ -89,3 +89,22 @@ describe('Fastify: the session request decorator, right after NestFactory.create
     }
   });
 });
+
+describe('Express: the session comes before every layer of the app’s router', () => {
+  it('reaches a middleware put first in the router’s stack (as instrumentation does), with no layer of its own', async () => {
+    const app = await boot('express', AppModule, {
+      express: (app) => {
+        const router = app.getHttpAdapter().getInstance().router as { stack: unknown[] };
+        const before = router.stack.length;
+        app.use(counting('first'));
+        router.stack.unshift(router.stack.pop());
+        expect(router.stack.length).toBe(before + 1);
+      },
+    });
+    try {
+      await agent(app).get('/seen').expect(200, { first: 1, nestMiddleware: 1 });
+    } finally {
+      await app.close();
+    }
+  });
+});
