@@ -1,11 +1,34 @@
+import type { IncomingMessage } from 'node:http';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 import type { ResolvedSessionOptions } from '../session.options.js';
 
-export type CookieJar = Record<string, string | undefined>;
+export type CookieJar = Readonly<Record<string, string | undefined>>;
 
 export function readCookies(header: string | string[] | undefined): CookieJar {
   if (!header) return {};
   return parse(Array.isArray(header) ? header.join('; ') : header);
+}
+
+/** On a connection: the Cookie header its last request brought, and the cookies it held. */
+const LAST = Symbol('nest-session:last-cookies');
+type Connection = { [LAST]?: { header: string; jar: CookieJar } };
+
+/**
+ * A request's cookies. The requests of one connection mostly bring the same Cookie header (a
+ * browser's keep-alive), so the last one read on a connection is kept with its cookies: the same
+ * header again is compared, not parsed, and its values are the same strings as before, whose hashes
+ * the lookups that follow (the verified-id cache, the store) have already computed. A connection
+ * shared by many clients (a proxy's) only pays the comparison.
+ */
+export function requestCookies(req: IncomingMessage): CookieJar {
+  const header = req.headers.cookie;
+  const connection = req.socket as Connection | null;
+  if (!header || connection === null) return readCookies(header);
+  const last = connection[LAST];
+  if (last !== undefined && last.header === header) return last.jar;
+  const jar = Object.freeze(readCookies(header));
+  connection[LAST] = { header, jar };
+  return jar;
 }
 
 /** The attributes around Expires, for one cookie name with Secure on or off. */

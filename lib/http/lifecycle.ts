@@ -34,7 +34,7 @@ import type { SessionEventSink } from '../events/session-event.js';
 import type { MigratingRequest, Migration } from '../migration/migration.js';
 import { Session, type SessionServices } from '../session.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
-import { readCookies, type CookieJar, type CookieWriter } from './cookies.js';
+import { requestCookies, type CookieJar, type CookieWriter } from './cookies.js';
 import { cookieView, type CookieView, type FacadeHost } from './facade-host.js';
 import { DeferredSessions } from './deferred-sessions.js';
 import { Facade } from './session-facade.js';
@@ -75,7 +75,7 @@ export class SessionLifecycle {
     next: () => void,
   ): void {
     // 2. Cookies.
-    const cookies = readCookies(req.headers.cookie);
+    const cookies = requestCookies(req);
     const ctx = new RequestContext(this, cookies, req, client, view, this.options.clock());
     if (this.isGraphql !== undefined && req.url !== undefined) ctx.graphql = this.isGraphql(req.url);
     if (!(SESSION_ACCESSOR in req)) req.session = ctx.session();

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { serialize } from 'cookie';
-import { CookieWriter, readCookies } from '../../../lib/http/cookies.js';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { CookieWriter, readCookies, requestCookies } from '../../../lib/http/cookies.js';
 import type { ResolvedSessionOptions } from '../../../lib/session.options.js';
 
 type CookieOptions = ResolvedSessionOptions['cookie'];
@@ -68,5 +70,30 @@ describe('CookieWriter', () => {
     expect(readCookies('a=1; b=2')).toEqual({ a: '1', b: '2' });
     expect(readCookies(['a=1', 'b=2'])).toEqual({ a: '1', b: '2' });
     expect(readCookies(undefined)).toEqual({});
+  });
+});
+
+describe('requestCookies', () => {
+  const request = (socket: Socket, cookie?: string) => {
+    const req = new IncomingMessage(socket);
+    req.headers = cookie === undefined ? {} : { cookie };
+    return req;
+  };
+
+  it("keeps a connection's last Cookie header with its cookies: the same header again is not parsed", () => {
+    const socket = new Socket();
+    const first = requestCookies(request(socket, `a=1; s=${VALUE}`));
+    expect(first).toEqual({ a: '1', s: VALUE });
+    expect(Object.isFrozen(first)).toBe(true);
+    // The same header on the same connection (another string with the same text): the same cookies.
+    const again = requestCookies(request(socket, ['a=1; s=', VALUE].join('')));
+    expect(again).toBe(first);
+    // Another header, none, or another connection: read anew.
+    expect(requestCookies(request(socket, 'a=2'))).toEqual({ a: '2' });
+    expect(requestCookies(request(socket))).toEqual({});
+    expect(requestCookies(request(socket, 'a=2'))).toEqual({ a: '2' });
+    const other = requestCookies(request(new Socket(), `a=1; s=${VALUE}`));
+    expect(other).toEqual(first);
+    expect(other).not.toBe(first);
   });
 });
