@@ -3,10 +3,10 @@
  * the user's session ids scored by when they expire (an upper bound, indexScore(), that only rises,
  * so a session's writes need not all touch the index), and `s`, the same ids scored by when they
  * were signed in, the order 'revoke-oldest' retires them in, read in Redis without the sessions'
- * hashes (on a Cluster those live in other slots). On a Cluster a third set, `p`, holds the bindings made
- * lately (reserved, perhaps not written yet), scored by when they were reserved or settled. Scores and
- * `now` are the app's clock; every write that touches an index drops its expired members and sets
- * its keys to expire with their latest member.
+ * hashes (on a Cluster those live in other slots). On a Cluster a third set, `p`, holds the
+ * bindings made lately (reserved, perhaps not written yet), scored by when they were reserved or
+ * settled. Scores and `now` are the app's clock; every write that touches an index drops its expired
+ * members and sets its keys to expire with their latest member.
  */
 import { USER_ID } from './redis.record.js';
 

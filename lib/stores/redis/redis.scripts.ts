@@ -32,12 +32,11 @@ import {
  * tombstones of sessions the limit retires), then a count and the ids of sessions whose hashes are
  * declared (to be checked against the limit). Without them (a bound session's write whose entry's
  * score is still ahead of its expiry) the index is left as it is. KEYS after the hash: the index of
- * `expect` (if any), then the index
- * of the user bound to (if another), then those hashes. A binding past max answers {-3, the user's
- * other live ids} to have them declared: each is then checked (a stale entry is not counted, and
- * leaves), and the limit rejects ({-4}) or retires the earliest sign-ins. Ids that joined since
- * (bindings made meanwhile, in this same kind of step) count as live undeclared; only one the limit
- * would retire is asked for again.
+ * `expect` (if any), then the index of the user bound to (if another), then those hashes. A binding
+ * past max answers {-3, the user's other live ids} to have them declared: each is then checked (a
+ * stale entry is not counted, and leaves), and the limit rejects ({-4}) or retires the earliest
+ * sign-ins. Ids that joined since (bindings made meanwhile, in this same kind of step) count as live
+ * undeclared; only one the limit would retire is asked for again.
  */
 const INDEX_PART = `
 local indexed = ARGV[i + 4] ~= nil

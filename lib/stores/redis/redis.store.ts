@@ -54,9 +54,8 @@ export interface RedisStoreInternals {
 /** How many times a script is sent again when the session was bound to another user than the one declared. */
 const TRIES = 4;
 /**
- * How many times, at most, the apply script is sent again when a binding past the limit needs more
- * of the user's sessions declared. Each time declares every session named so far and is asked again
- * only for one bound meanwhile by another request, so the tries are bounded by the sign-ins at once.
+ * How many times, at most, the apply script is sent again to declare more of the user's sessions (a
+ * binding past the limit). Each try declares all named so far, so they are bounded by the sign-ins at once.
  */
 const DECLARES = 256;
 
@@ -71,11 +70,10 @@ const DECLARES = 256;
  * between the app's hosts and Redis's cannot end sessions early.
  *
  * The user index: one per user (redis.index-scripts.ts), written by the same script as the session on
- * one node, around it on a Cluster (redis.index.ts); a session's entry runs up to a minute ahead of
- * its expiry (indexScore()), so most writes of a signed-in session leave the index alone. A script
- * names its keys before it runs, so the store remembers the user of each session it read or wrote
- * lately (a script that finds another answers so and is sent again). An anonymous session's request,
- * and most of a signed-in one's, send one script on one key.
+ * one node, around it on a Cluster (redis.index.ts); an entry runs up to a minute ahead of its
+ * session's expiry (indexScore()), so most writes leave it alone. A script names its keys before it
+ * runs, so the store remembers the user of each session it read or wrote lately (a script that finds
+ * another answers so and is sent again). Most requests send one script on one key.
  */
 export class RedisStore
   implements ClosableSessionStore, StartupCheckedSessionStore, DiagnosingSessionStore, UserIndexedSessionStore
@@ -189,9 +187,8 @@ export class RedisStore
   }
 
   /**
-   * The user's live sessions: the index's members that have not expired, each checked against its
-   * session's hash (live, not retired, bound to this user); the ones that fail are dropped from the
-   * index (on one node checked again in the same step; on a Cluster unless a binding is in flight).
+   * The user's live sessions: the index's unexpired members, each checked against its hash (live, not
+   * retired, this user's); those that fail leave the index (checked again in that step on one node).
    */
   async listUser(userId: string): Promise<Array<{ id: string; record: SessionRecord }>> {
     const client = await this.connected();
@@ -299,6 +296,5 @@ export class RedisStore
 }
 
 /** The session's user, or that user's sessions, changed again before each try (other requests meanwhile). */
-function moved(): Error {
-  return new Error(`the session's user, or that user's sessions, changed at each of ${TRIES} tries`);
-}
+const moved = () =>
+  new Error(`the session's user, or that user's sessions, changed at each of ${TRIES} tries`);
