@@ -154,7 +154,7 @@ export class RedisStore
           return false;
       }
       if (changes.user !== undefined) this.remember(id, changes.user ?? undefined);
-      noteIndexed(this.bound.get(id), next ?? known, meta);
+      if (next ?? known) noteIndexed(this.bound.get(id), next ?? known, meta); // an anonymous write: no lookup
       if (answer.retired.length > 0) {
         for (const revoked of answer.retired) this.bound.delete(revoked);
         meta.limit?.revoked.push(...answer.retired);
