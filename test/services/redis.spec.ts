@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SessionManager } from 'nest-session';
+import { hashOf } from '../../lib/stores/redis/redis.client.js';
 import { RedisStore } from '../../lib/stores/redis/redis.store.js';
 import { isPrunable, type SessionMeta } from '../../lib/stores/session-store.js';
 import { cookiePair, createApp, http, platforms } from '../support/app.js';
@@ -84,6 +85,16 @@ function redisSuite(url: string): void {
       });
       await store.destroy(id);
       expect(asRecord(await store.get(id))).toBeUndefined();
+      await store.destroy(id);
+    });
+
+    it('reads a hash as Redis answers it, field, value, field, value..., as ioredis hands HGETALL through call()', async () => {
+      const id = newId();
+      await store.apply(id, changes({ set: { a: 1 } }), meta());
+      const hash = await hashOf(redis, `${prefix}${id}`);
+      expect(Array.isArray(hash)).toBe(true);
+      expect(Object.fromEntries(pairs(hash))).toEqual(await redis.hgetall(`${prefix}${id}`));
+      expect(await hashOf(redis, `${prefix}${newId()}`)).toEqual([]);
       await store.destroy(id);
     });
 
@@ -364,4 +375,9 @@ function redisSuite(url: string): void {
 /** Passes the shape check without being a client. */
 function redisLike(): object {
   return { defineCommand: () => undefined, hgetall: () => undefined };
+}
+
+/** A hash read as a list, as [field, value] pairs. */
+function pairs(hash: readonly string[]): [string, string][] {
+  return Array.from({ length: hash.length / 2 }, (_, i) => [hash[2 * i], hash[2 * i + 1]]);
 }

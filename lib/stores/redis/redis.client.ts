@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { SessionConfigError, errorMessage } from '../../session.errors.js';
 import { openRedis, REDIS_CLIENT_DEFAULTS, type IORedis, type RedisTarget } from './redis.connection.js';
 import { INDEX_SCRIPT } from './redis.index-scripts.js';
+import type { FlatHash } from './redis.record.js';
 import { APPLY_SCRIPT, DESTROY_SCRIPT, RETIRE_SCRIPT } from './redis.scripts.js';
 
 /** A script as defineCommand adds it: the number of keys first, then the keys, then ARGV. */
@@ -21,6 +22,17 @@ type RetirePipeline = {
     call(...args: (string | number)[]): { exec(): Promise<unknown> };
   };
 };
+
+/**
+ * HGETALL as Redis answers it: field, value, field, value... ioredis's `hgetall()` turns the answer
+ * into an object (a property per field, the `in` check and the property key made anew on every
+ * read); the command sent through `call()` under its upper-case name keeps the list. An ioredis that
+ * turned it into an object anyway is read back into the list.
+ */
+export async function hashOf(client: Redis | Cluster, key: string): Promise<FlatHash> {
+  const answer = (await client.call('HGETALL', key)) as string[] | Record<string, string>;
+  return Array.isArray(answer) ? answer : Object.entries(answer).flat();
+}
 
 /** Whether the client is a Redis Cluster's: a session's hash and its user's index then live in different slots. */
 export function isCluster(client: RedisClient): boolean {

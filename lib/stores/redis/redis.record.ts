@@ -54,14 +54,10 @@ export interface KnownBinding extends Binding {
 }
 
 /** What a read learns of a session's binding; its entry's score carries over from `was`, the same binding. */
-export function knownFrom(
-  fields: Record<string, string>,
-  user: SessionUser,
-  was?: KnownBinding,
-): KnownBinding {
-  const key = fields[USER_ID] ?? userKey(user.id);
+export function knownFrom(hash: FlatHash, user: SessionUser, was?: KnownBinding): KnownBinding {
+  const key = fieldOf(hash, USER_ID) ?? userKey(user.id);
   const indexed = was?.user === key && was.signedInAt === user.signedInAt ? was.indexed : undefined;
-  return { user: key, signedInAt: user.signedInAt, json: fields[USER], parsed: user, indexed };
+  return { user: key, signedInAt: user.signedInAt, json: fieldOf(hash, USER), parsed: user, indexed };
 }
 
 /** The keys of a binding's index the one-node scripts declare (by expiry, by sign-in), kept once made. */
@@ -209,48 +205,74 @@ export function indexWords(
   return words.join(' ');
 }
 
-/** A flat HGETALL answer (field, value, field, value...) as an object. */
-export function fieldsOf(flat: string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
-  return fields;
+/**
+ * A hash as HGETALL answers it: field, value, field, value... It is read as this list, never as an
+ * object with a property per field (each read would make every field's name a property key anew).
+ */
+export type FlatHash = readonly string[];
+
+/** One field's value in a hash read as a list, or undefined. */
+export function fieldOf(hash: FlatHash, name: string): string | undefined {
+  for (let i = 0; i < hash.length; i += 2) if (hash[i] === name) return hash[i + 1];
+  return undefined;
 }
 
+const [D, F, D_ESCAPED, F_ESCAPED, M] = [DATA, FLASH, DATA_ESCAPED, FLASH_ESCAPED, CREATED].map((name) =>
+  name.charCodeAt(0),
+);
+const COLON = DATA.charCodeAt(1);
+
 /**
- * A hash as HGETALL returns it: a record, or undefined when it is missing or not one of ours. The
+ * A hash as HGETALL answers it: a record, or undefined when it is missing or not one of ours. The
  * user is frozen; `known` is what an earlier read of the session found, whose user is taken as it is
  * when the hash holds the same JSON.
  */
 export function parseRecord(
-  fields: Record<string, string>,
+  hash: FlatHash,
   known?: { json?: string; parsed?: SessionUser },
 ): SessionRecord | undefined {
-  const created = fields[CREATED];
-  const active = fields[ACTIVE];
-  if (created === undefined || active === undefined) return undefined;
   const data: Record<string, unknown> = {};
   const flash: Record<string, unknown> = {};
-  const record: SessionRecord = { data, flash, createdAt: Number(created), lastActivity: Number(active) };
+  let created: string | undefined;
+  let active: string | undefined;
+  let user: string | undefined;
+  let policy: string | undefined;
   try {
-    for (const name in fields) {
-      const kind = name.slice(0, 2);
-      const plain = kind === DATA || kind === FLASH;
-      const bag =
-        kind === DATA || kind === DATA_ESCAPED ? data : plain || kind === FLASH_ESCAPED ? flash : undefined;
-      if (bag === undefined) continue;
-      const key = plain ? name.slice(2) : String(JSON.parse(name.slice(2)));
-      putKey(bag, key, JSON.parse(fields[name]));
+    for (let i = 0; i < hash.length; i += 2) {
+      const name = hash[i];
+      const value = hash[i + 1];
+      if (name.charCodeAt(1) !== COLON) continue;
+      switch (name.charCodeAt(0)) {
+        case D:
+          putKey(data, name.slice(2), JSON.parse(value));
+          break;
+        case F:
+          putKey(flash, name.slice(2), JSON.parse(value));
+          break;
+        case D_ESCAPED:
+          putKey(data, String(JSON.parse(name.slice(2))), JSON.parse(value));
+          break;
+        case F_ESCAPED:
+          putKey(flash, String(JSON.parse(name.slice(2))), JSON.parse(value));
+          break;
+        case M:
+          if (name === CREATED) created = value;
+          else if (name === ACTIVE) active = value;
+          else if (name === USER) user = value;
+          else if (name === POLICY) policy = value;
+      }
     }
-    const user = fields[USER];
+    if (created === undefined || active === undefined) return undefined;
+    const record: SessionRecord = { data, flash, createdAt: Number(created), lastActivity: Number(active) };
     if (user !== undefined) {
       record.user =
         known?.json === user && known.parsed !== undefined
           ? known.parsed
           : Object.freeze(JSON.parse(user) as SessionUser);
     }
-    if (fields[POLICY] !== undefined) record.policy = String(JSON.parse(fields[POLICY]));
+    if (policy !== undefined) record.policy = String(JSON.parse(policy));
+    return record;
   } catch {
     return undefined;
   }
-  return record;
 }

@@ -12,6 +12,7 @@ import type {
   UserIndexedSessionStore,
 } from '../session-store.js';
 import {
+  hashOf,
   isCluster,
   RedisConnection,
   retireWaiting,
@@ -25,7 +26,7 @@ import {
   bindingOf,
   changeSetArgs,
   declaredKeys,
-  fieldsOf,
+  fieldOf,
   indexAhead,
   indexKeys,
   indexWords,
@@ -109,14 +110,14 @@ export class RedisStore
 
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const client = await this.connected();
-    const fields = await client.hgetall(this.prefix + id);
-    const retired = fields[RETIRED];
+    const hash = await hashOf(client, this.prefix + id);
+    const retired = fieldOf(hash, RETIRED);
     if (retired === undefined) {
       // An anonymous hash (most requests) has no user to compare: no lookup.
-      const known = fields[USER] === undefined ? undefined : this.bound.get(id);
-      const record = parseRecord(fields, known);
+      const known = fieldOf(hash, USER) === undefined ? undefined : this.bound.get(id);
+      const record = parseRecord(hash, known);
       if (record?.user === undefined) this.bound.delete(id);
-      else if (record.user !== known?.parsed) this.bound.set(id, knownFrom(fields, record.user, known));
+      else if (record.user !== known?.parsed) this.bound.set(id, knownFrom(hash, record.user, known));
       return record;
     }
     this.bound.delete(id);
@@ -172,10 +173,9 @@ export class RedisStore
       this.retireScript(client, keys, [ttl, until, ...tail]),
     );
     if (flat === null) return undefined;
-    const fields = fieldsOf(flat as string[]);
-    const user = fields[USER_ID];
+    const user = fieldOf(flat as string[], USER_ID);
     if (user !== undefined && isCluster(client)) await this.index.removeAfter(client, user, id);
-    return parseRecord(fields);
+    return parseRecord(flat as string[]);
   }
 
   async destroy(id: string): Promise<void> {
@@ -195,12 +195,12 @@ export class RedisStore
     const user = userKey(userId);
     const since = this.now();
     const ids = await client.zrangebyscore(indexKeys(this.prefix, user)[0], `(${since}`, '+inf');
-    const hashes = await Promise.all(ids.map((id) => client.hgetall(this.prefix + id)));
+    const hashes = await Promise.all(ids.map((id) => hashOf(client, this.prefix + id)));
     const found: Array<{ id: string; record: SessionRecord }> = [];
     const stale: string[] = [];
     ids.forEach((id, i) => {
-      const fields = hashes[i];
-      const record = fields[USER_ID] === user && !fields[RETIRED] ? parseRecord(fields) : undefined;
+      const live = fieldOf(hashes[i], USER_ID) === user && !fieldOf(hashes[i], RETIRED);
+      const record = live ? parseRecord(hashes[i]) : undefined;
       if (record === undefined) stale.push(id);
       else found.push({ id, record });
       this.remember(id, record?.user);

@@ -1,23 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   declaredKeys,
+  fieldOf,
   indexAhead,
   indexScore,
   knownFrom,
   noteIndexed,
   parseRecord,
 } from '../../../lib/stores/redis/redis.record.js';
+import type { Redis } from 'ioredis';
+import { hashOf } from '../../../lib/stores/redis/redis.client.js';
 import { changes, meta } from '../../support/fixtures.js';
 
-/** A signed-in session's hash as HGETALL answers it. */
-function hash(user: object): Record<string, string> {
-  return {
-    'm:c': '1000',
-    'm:a': '2000',
-    'd:count': '3',
-    'm:i': 'u%7b1%7d',
-    'm:u': JSON.stringify(user),
-  };
+/** A signed-in session's hash as HGETALL answers it: field, value, field, value... */
+function hash(user: object): string[] {
+  return ['m:c', '1000', 'm:a', '2000', 'd:count', '3', 'm:i', 'u%7b1%7d', 'm:u', JSON.stringify(user)];
 }
 
 describe('redis records', () => {
@@ -31,6 +28,42 @@ describe('redis records', () => {
       user: { id: 'u{1}', signedInAt: 5 },
     });
     expect(Object.isFrozen(record.user)).toBe(true);
+  });
+
+  it('reads every kind of field, in any order, and nothing from a hash that is not a live session', () => {
+    const escaped = JSON.stringify('a\uD800');
+    const record = parseRecord([
+      'f:note',
+      '"hi"',
+      'D:' + escaped,
+      '1',
+      'm:s',
+      '40',
+      'm:p',
+      '"remember"',
+      'd:__proto__',
+      '{"x":1}',
+      'F:' + escaped,
+      '2',
+      'm:a',
+      '2000',
+      'x:other',
+      '0',
+      'm:c',
+      '1000',
+    ])!;
+    expect(record.createdAt).toBe(1000);
+    expect(record.lastActivity).toBe(2000);
+    expect(record.policy).toBe('remember');
+    expect(Object.keys(record.data)).toEqual(['a\uD800', '__proto__']);
+    expect(Object.getPrototypeOf(record.data)).toBe(Object.prototype);
+    expect(record.data['__proto__']).toEqual({ x: 1 });
+    expect(record.flash).toEqual({ note: 'hi', 'a\uD800': 2 });
+    expect(parseRecord(['m:r', '5000'])).toBeUndefined();
+    expect(parseRecord([])).toBeUndefined();
+    expect(parseRecord(['m:c', '1', 'm:a', '2', 'd:x', '{not json'])).toBeUndefined();
+    expect(fieldOf(['m:c', '1', 'm:r', '9'], 'm:r')).toBe('9');
+    expect(fieldOf(['m:c', '1', 'm:r', '9'], 'm:u')).toBeUndefined();
   });
 
   it('takes the user an earlier read parsed while the hash holds the same JSON, and reads a changed one anew', () => {
@@ -80,5 +113,10 @@ describe('redis records', () => {
     expect(knownFrom(hash(user), user, known).indexed).toBe(known.indexed);
     const again = { ...user, signedInAt: 6 };
     expect(knownFrom(hash(again), again, known).indexed).toBeUndefined();
+  });
+
+  it('reads an HGETALL answered as an object back into the list (an ioredis that transforms it anyway)', async () => {
+    const client = { call: async () => ({ 'm:c': '1', 'd:a': '2' }) } as unknown as Redis;
+    expect(await hashOf(client, 'k')).toEqual(['m:c', '1', 'd:a', '2']);
   });
 });
