@@ -74,12 +74,13 @@ export function instructionsUnavailable() {
 /**
  * Resolves with [{ variant, route, runs: [{ perRequest, gc, jit, other, drift }], perRequest
  * (median), gc, jit, other (medians), spread, sessionPerRequest?, note? }], figures per request.
- * `plan`: [{ id, route }]; settings: { warmup, requests, connections, repeats }.
+ * `plan`: [{ id, route, warmup?, requests? }] (a row's own warm-up and window, when it needs longer);
+ * settings: { warmup, requests, connections, repeats }.
  */
 export async function runInstructions(plan, ctx, { warmup, requests, connections, repeats, log }) {
   const rows = [];
   for (let repeat = 0; repeat < repeats; repeat++) {
-    for (const { id, route: routeName } of plan) {
+    for (const { id, route: routeName, ...own } of plan) {
       let row = rows.find((r) => r.variant === id && r.route === routeName);
       if (!row) rows.push((row = { variant: id, route: routeName, runs: [] }));
       if (row.note) continue;
@@ -93,7 +94,12 @@ export async function runInstructions(plan, ctx, { warmup, requests, connections
         });
         if (row.storeCalls) log(`  ${id} ${routeName}: store calls/request ${describeCalls(row.storeCalls)}`);
       }
-      const result = await countOnce(variant, route, ctx, { warmup, requests, connections });
+      const result = await countOnce(variant, route, ctx, {
+        warmup: Math.max(warmup, own.warmup ?? 0),
+        requests: Math.max(requests, own.requests ?? 0),
+        connections,
+        settle: own.settle,
+      });
       if (result.note) {
         row.note = result.note;
         log(`  ${id} ${routeName}: ${result.note}`);
@@ -128,7 +134,7 @@ export async function runInstructions(plan, ctx, { warmup, requests, connections
   return rows;
 }
 
-async function countOnce(variant, route, ctx, { warmup, requests, connections }) {
+async function countOnce(variant, route, ctx, { warmup, requests, connections, settle = 0 }) {
   const dir = await mkdtemp(path.join(tmpdir(), 'nest-session-callgrind-'));
   try {
     const wrapper = [
@@ -166,8 +172,16 @@ async function countOnce(variant, route, ctx, { warmup, requests, connections })
         }
       }
       const control = (...args) => run('callgrind_control', [...args, String(server.pid)]);
-      await control('--zero');
-      await control('--instr=on');
+      if (settle > 0) {
+        // Instrumented before the count: the server runs at valgrind's instrumented pace (several
+        // times slower) before the window, so replies are batched as they will be while it is counted.
+        await control('--instr=on');
+        for (let done = 0; done < settle; done += chunk) await ctx.load.run({ ...load, amount: chunk });
+        await control('--zero');
+      } else {
+        await control('--zero');
+        await control('--instr=on');
+      }
       // Two halves, each dumped (callgrind.out.<pid>.1-* and .2-*): the second one shows whether
       // the count still moves (code still being tiered up) while the window runs.
       const halves = [];

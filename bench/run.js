@@ -6,7 +6,9 @@
 // see variants.js); --skip=throughput,growth,lost,heap,own,profile,instructions; --nodes=24 (which
 // Nodes, default 20,22,24); --repeats=N (instruction counts: runs per row); --routes=name,name
 // (instruction counts: only these routes); --rounds=N (throughput and growth rounds of a full run,
-// default 3: still a full run, which writes RESULTS.md).
+// default 3: still a full run, which writes RESULTS.md); --warmup=N, --requests=N (instruction
+// counts: warm-up and counted requests per row, default 40 000 and 2 000; a row that names more in
+// variants.js keeps its own).
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,7 +73,13 @@ function parseArgs(argv) {
     nodes: (list('nodes') ?? MAJORS.map(String)).map(Number),
     repeats: value('repeats') === undefined ? undefined : Number(value('repeats')),
     rounds: value('rounds') === undefined ? undefined : Number(value('rounds')),
+    warmup: value('warmup') === undefined ? undefined : Number(value('warmup')),
+    requests: value('requests') === undefined ? undefined : Number(value('requests')),
   };
+  if (args.requests !== undefined && !(Number.isInteger(args.requests) && args.requests >= 100))
+    throw new Error('--requests takes a whole number of requests from 100');
+  if (args.warmup !== undefined && !(Number.isInteger(args.warmup) && args.warmup >= 0))
+    throw new Error('--warmup takes a whole number of requests from 0');
   if (args.rounds !== undefined && !(Number.isInteger(args.rounds) && args.rounds >= 1))
     throw new Error('--rounds takes a whole number from 1');
   const unknown = (args.only ?? []).filter((id) => !byId.has(id));
@@ -266,7 +274,12 @@ async function instructionsPhase(args, settings, ctx, pick) {
   const plan = INSTRUCTION_VARIANTS.filter(
     (p) => pick([p.id]).length && (!args.routes || args.routes.includes(p.route)),
   );
-  const s = { ...settings.instructions, repeats: args.repeats ?? settings.instructions.repeats };
+  const s = {
+    ...settings.instructions,
+    repeats: args.repeats ?? settings.instructions.repeats,
+    warmup: args.warmup ?? settings.instructions.warmup,
+    requests: args.requests ?? settings.instructions.requests,
+  };
   log(
     `instructions per request (callgrind, Node ${ctx.primary.major}, ${s.requests} requests after ${s.warmup}, ${s.repeats} run(s) each):`,
   );
