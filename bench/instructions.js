@@ -74,7 +74,8 @@ export function instructionsUnavailable() {
 /**
  * Resolves with [{ variant, route, runs: [{ perRequest, gc, jit, other, drift }], perRequest
  * (median), gc, jit, other (medians), spread, sessionPerRequest?, note? }], figures per request.
- * `plan`: [{ id, route, warmup?, requests? }] (a row's own warm-up and window, when it needs longer);
+ * `plan`: [{ id, route, warmup?, requests?, settle? }] (a row's own warm-up, window and instrumented
+ * requests before the count, when it needs them: bench/README.md);
  * settings: { warmup, requests, connections, repeats }.
  */
 export async function runInstructions(plan, ctx, { warmup, requests, connections, repeats, log }) {

@@ -384,8 +384,9 @@ export const INSTRUCTION_VARIANTS = [
   // The server-side stores' peers, for the database and redis drivers' counter (their rows come next).
   { id: 'nest-express-session-sqlite', route: 'counter' },
   { id: 'nest-fastify-session-sqlite', route: 'counter' },
-  // connect-redis (node-redis) costs more in the first thousand requests after a pause (a 2 000-request
-  // window moved 4-8% between runs, its halves 16-28% apart, whatever the warm-up): a longer window.
+  // connect-redis (node-redis) settles into valgrind's instrumented pace only over thousands of requests
+  // (a 2 000-request window moved 4-8% between runs, whatever the warm-up): instrumented requests
+  // before the count, and a longer window (bench/README.md).
   { id: 'nest-express-session-redis', route: 'counter', settle: 4000, requests: 10_000 },
   { id: 'nest-fastify-session-redis', route: 'counter', settle: 4000, requests: 10_000 },
   // Signed in over anonymous: the counter, and the counter on a signed-in session, per driver.

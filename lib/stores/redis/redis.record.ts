@@ -223,13 +223,13 @@ const [D, F, D_ESCAPED, F_ESCAPED, M] = [DATA, FLASH, DATA_ESCAPED, FLASH_ESCAPE
 const COLON = DATA.charCodeAt(1);
 
 /**
- * A hash as HGETALL answers it: a record, or undefined when it is missing or not one of ours. The
- * user is frozen; `known` is what an earlier read of the session found, whose user is taken as it is
- * when the hash holds the same JSON.
+ * A hash as HGETALL answers it, in one pass: a record, or undefined when it is missing, a tombstone or
+ * not one of ours. The user is frozen; `known` (asked only when the hash holds a user) gives what an
+ * earlier read of the session found, whose user is taken as it is when the hash holds the same JSON.
  */
 export function parseRecord(
   hash: FlatHash,
-  known?: { json?: string; parsed?: SessionUser },
+  known?: () => { json?: string; parsed?: SessionUser } | undefined,
 ): SessionRecord | undefined {
   const data: Record<string, unknown> = {};
   const flash: Record<string, unknown> = {};
@@ -260,14 +260,16 @@ export function parseRecord(
           else if (name === ACTIVE) active = value;
           else if (name === USER) user = value;
           else if (name === POLICY) policy = value;
+          else if (name === RETIRED) return undefined;
       }
     }
     if (created === undefined || active === undefined) return undefined;
     const record: SessionRecord = { data, flash, createdAt: Number(created), lastActivity: Number(active) };
     if (user !== undefined) {
+      const was = known?.();
       record.user =
-        known?.json === user && known.parsed !== undefined
-          ? known.parsed
+        was?.json === user && was.parsed !== undefined
+          ? was.parsed
           : Object.freeze(JSON.parse(user) as SessionUser);
     }
     if (policy !== undefined) record.policy = String(JSON.parse(policy));

@@ -34,7 +34,6 @@ import {
   noteIndexed,
   parseRecord,
   RETIRED,
-  USER,
   USER_ID,
   userKey,
   type Binding,
@@ -111,19 +110,19 @@ export class RedisStore
   async get(id: string): Promise<SessionRecord | 'retired' | undefined> {
     const client = await this.connected();
     const hash = await hashOf(client, this.prefix + id);
-    const retired = fieldOf(hash, RETIRED);
-    if (retired === undefined) {
-      // An anonymous hash (most requests) has no user to compare: no lookup.
-      const known = fieldOf(hash, USER) === undefined ? undefined : this.bound.get(id);
-      const record = parseRecord(hash, known);
-      if (record?.user === undefined) this.bound.delete(id);
-      else if (record.user !== known?.parsed) this.bound.set(id, knownFrom(hash, record.user, known));
+    // What this process knew of the session's binding, looked up only for a signed-in hash.
+    let known: KnownBinding | undefined;
+    const record = parseRecord(hash, () => (known = this.bound.get(id)));
+    if (record?.user !== undefined) {
+      if (record.user !== known?.parsed) this.bound.set(id, knownFrom(hash, record.user, known));
       return record;
     }
     this.bound.delete(id);
+    if (record !== undefined) return record;
     // A tombstone ends on the app's clock (its TTL in Redis only removes it); one written before the
     // tombstone held its end ('1') has ended.
-    return Number(retired) > this.now() ? 'retired' : undefined;
+    const retired = fieldOf(hash, RETIRED);
+    return retired !== undefined && Number(retired) > this.now() ? 'retired' : undefined;
   }
 
   async apply(id: string, changes: SessionChanges, meta: SessionMeta): Promise<boolean> {
@@ -199,8 +198,8 @@ export class RedisStore
     const found: Array<{ id: string; record: SessionRecord }> = [];
     const stale: string[] = [];
     ids.forEach((id, i) => {
-      const live = fieldOf(hashes[i], USER_ID) === user && !fieldOf(hashes[i], RETIRED);
-      const record = live ? parseRecord(hashes[i]) : undefined;
+      // parseRecord() takes a tombstone for no record.
+      const record = fieldOf(hashes[i], USER_ID) === user ? parseRecord(hashes[i]) : undefined;
       if (record === undefined) stale.push(id);
       else found.push({ id, record });
       this.remember(id, record?.user);

@@ -60,6 +60,10 @@ describe('redis records', () => {
     expect(record.data['__proto__']).toEqual({ x: 1 });
     expect(record.flash).toEqual({ note: 'hi', 'a\uD800': 2 });
     expect(parseRecord(['m:r', '5000'])).toBeUndefined();
+    expect(parseRecord(['m:c', '1', 'm:a', '2', 'm:r', '9'])).toBeUndefined();
+    let asked = 0;
+    expect(parseRecord(['m:c', '1', 'm:a', '2'], () => void asked++)).toBeDefined();
+    expect(asked).toBe(0); // an anonymous hash: what was known of a binding is never looked up
     expect(parseRecord([])).toBeUndefined();
     expect(parseRecord(['m:c', '1', 'm:a', '2', 'd:x', '{not json'])).toBeUndefined();
     expect(fieldOf(['m:c', '1', 'm:r', '9'], 'm:r')).toBe('9');
@@ -71,8 +75,8 @@ describe('redis records', () => {
     const first = parseRecord(fields)!;
     const known = knownFrom(fields, first.user!);
     expect(known).toMatchObject({ user: 'u%7b1%7d', signedInAt: 5 });
-    expect(parseRecord(fields, known)!.user).toBe(first.user);
-    const again = parseRecord(hash({ id: 'u{1}', signedInAt: 6 }), known)!;
+    expect(parseRecord(fields, () => known)!.user).toBe(first.user);
+    const again = parseRecord(hash({ id: 'u{1}', signedInAt: 6 }), () => known)!;
     expect(again.user).toEqual({ id: 'u{1}', signedInAt: 6 });
     expect(again.user).not.toBe(first.user);
   });
